@@ -1,0 +1,412 @@
+"""The records that services produce and every other layer reads.
+
+Profile follows JSON Resume (every highlight gains a stable id); JobPosting follows schema.org
+JobPosting names. Nothing here knows about LangGraph, tools or agents.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.text import stable_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- profile (JSON Resume)
+
+
+class Location(Record):
+    address: str | None = None
+    postalCode: str | None = None
+    city: str | None = None
+    countryCode: str | None = None
+    region: str | None = None
+
+
+class SocialProfile(Record):
+    network: str | None = None
+    username: str | None = None
+    url: str | None = None
+
+
+class Basics(Record):
+    name: str = ""
+    label: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    summary: str | None = None
+    location: Location | None = None
+    profiles: list[SocialProfile] = Field(default_factory=list)
+
+
+class Highlight(Record):
+    """One claim of the master CV. Its id is what tailored documents cite as evidence."""
+
+    id: str
+    text: str
+
+    @classmethod
+    def make(cls, section: str, owner: str, text: str) -> Highlight:
+        return cls(id=stable_id("hl", section, owner, text), text=text)
+
+
+class WorkItem(Record):
+    name: str = ""
+    position: str | None = None
+    location: str | None = None
+    url: str | None = None
+    startDate: str | None = None
+    endDate: str | None = None
+    summary: str | None = None
+    highlights: list[Highlight] = Field(default_factory=list)
+
+
+class EducationItem(Record):
+    institution: str = ""
+    url: str | None = None
+    area: str | None = None
+    studyType: str | None = None
+    startDate: str | None = None
+    endDate: str | None = None
+    score: str | None = None
+    courses: list[str] = Field(default_factory=list)
+
+
+class AwardItem(Record):
+    title: str = ""
+    date: str | None = None
+    awarder: str | None = None
+    summary: str | None = None
+
+
+class CertificateItem(Record):
+    name: str = ""
+    date: str | None = None
+    issuer: str | None = None
+    url: str | None = None
+
+
+class SkillItem(Record):
+    name: str
+    level: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+
+class LanguageItem(Record):
+    language: str
+    fluency: str | None = None
+
+
+class ProjectItem(Record):
+    name: str = ""
+    description: str | None = None
+    url: str | None = None
+    startDate: str | None = None
+    endDate: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    highlights: list[Highlight] = Field(default_factory=list)
+
+
+Seniority = Literal["intern", "junior", "mid", "senior", "lead", "principal", "executive"]
+RemotePreference = Literal["remote_only", "remote_or_hybrid", "any", "onsite_only"]
+
+
+class Preferences(Record):
+    """What the person will and will not accept; the screener treats these as hard constraints."""
+
+    locations: list[str] = Field(default_factory=list)
+    remote: RemotePreference = "any"
+    seniority: list[Seniority] = Field(default_factory=list)
+    salary_floor: int | None = None
+    salary_currency: str | None = None
+    required_languages: list[str] = Field(
+        default_factory=list, description="Languages the person speaks; a posting requiring another is a deal-breaker."
+    )
+    deal_breakers: list[str] = Field(default_factory=list, description="Phrases that rule a posting out.")
+
+
+class Profile(Record):
+    """A master CV in JSON Resume shape, plus preferences."""
+
+    id: str
+    source: str = Field(description="File name the profile was imported from.")
+    content_hash: str
+    basics: Basics = Field(default_factory=Basics)
+    work: list[WorkItem] = Field(default_factory=list)
+    volunteer: list[WorkItem] = Field(default_factory=list)
+    education: list[EducationItem] = Field(default_factory=list)
+    awards: list[AwardItem] = Field(default_factory=list)
+    certificates: list[CertificateItem] = Field(default_factory=list)
+    skills: list[SkillItem] = Field(default_factory=list)
+    languages: list[LanguageItem] = Field(default_factory=list)
+    interests: list[str] = Field(default_factory=list)
+    projects: list[ProjectItem] = Field(default_factory=list)
+    sections: list[str] = Field(default_factory=list, description="Section headings as they appear in the source.")
+    preferences: Preferences = Field(default_factory=Preferences)
+
+    def all_highlights(self) -> list[tuple[str, Highlight]]:
+        """Every highlight with the name of what it belongs to (employer or project)."""
+        found: list[tuple[str, Highlight]] = []
+        for item in [*self.work, *self.volunteer]:
+            found.extend((item.name, h) for h in item.highlights)
+        for project in self.projects:
+            found.extend((project.name, h) for h in project.highlights)
+        return found
+
+    def highlight_by_id(self) -> dict[str, Highlight]:
+        return {h.id: h for _, h in self.all_highlights()}
+
+    def skill_names(self) -> list[str]:
+        names: list[str] = []
+        for skill in self.skills:
+            names.append(skill.name)
+            names.extend(skill.keywords)
+        return list(dict.fromkeys(n for n in names if n))
+
+    def to_json_resume(self) -> dict:
+        """Export as plain JSON Resume (highlights as strings)."""
+        data = self.model_dump(exclude={"id", "source", "content_hash", "sections", "preferences"}, exclude_none=True)
+        for key in ("work", "volunteer", "projects"):
+            for item in data.get(key, []):
+                item["highlights"] = [h["text"] for h in item.get("highlights", [])]
+        return data
+
+
+# --------------------------------------------------------------------------- job postings (schema.org)
+
+
+class Organization(Record):
+    name: str = ""
+    sameAs: str | None = None
+    description: str | None = None
+
+
+class PostalAddress(Record):
+    addressLocality: str | None = None
+    addressRegion: str | None = None
+    addressCountry: str | None = None
+    postalCode: str | None = None
+    streetAddress: str | None = None
+
+
+class Place(Record):
+    address: PostalAddress = Field(default_factory=PostalAddress)
+
+    def label(self) -> str:
+        parts = [self.address.addressLocality, self.address.addressRegion, self.address.addressCountry]
+        return ", ".join(p for p in parts if p)
+
+
+class MonetaryAmount(Record):
+    currency: str | None = None
+    minValue: float | None = None
+    maxValue: float | None = None
+    unitText: Literal["HOUR", "DAY", "WEEK", "MONTH", "YEAR"] = "YEAR"
+
+    def yearly(self) -> tuple[float | None, float | None]:
+        factor = {"HOUR": 2080, "DAY": 260, "WEEK": 52, "MONTH": 12, "YEAR": 1}[self.unitText]
+        return (
+            self.minValue * factor if self.minValue is not None else None,
+            self.maxValue * factor if self.maxValue is not None else None,
+        )
+
+
+class JobPosting(Record):
+    id: str
+    title: str
+    hiringOrganization: Organization = Field(default_factory=Organization)
+    jobLocation: list[Place] = Field(default_factory=list)
+    jobLocationType: str | None = Field(default=None, description='"TELECOMMUTE" for remote roles.')
+    workplace: Literal["remote", "hybrid", "onsite"] | None = None
+    datePosted: date | None = None
+    validThrough: datetime | None = None
+    employmentType: list[str] = Field(default_factory=list)
+    baseSalary: MonetaryAmount | None = None
+    description: str = ""
+    skills: list[str] = Field(default_factory=list)
+    qualifications: list[str] = Field(default_factory=list)
+    responsibilities: list[str] = Field(default_factory=list)
+    experienceRequirements: str | None = None
+    seniority: Seniority | None = None
+    languages: list[str] = Field(default_factory=list, description="Spoken languages the posting requires.")
+    identifier: str | None = None
+    source: str = Field(description='Where it came from, e.g. "folder:backend-berlin.json".')
+    url: str | None = None
+    fetched_at: datetime = Field(default_factory=utcnow)
+    content_hash: str
+    canonical_key: str = Field(description="Same job from two sources -> same key.")
+
+    @property
+    def company(self) -> str:
+        return self.hiringOrganization.name
+
+    def location_label(self) -> str:
+        labels = [p.label() for p in self.jobLocation if p.label()]
+        if self.workplace == "remote" or self.jobLocationType == "TELECOMMUTE":
+            labels.append("Remote")
+        return "; ".join(labels) or "unspecified"
+
+    def full_text(self) -> str:
+        parts = [self.title, self.company, self.description, *self.responsibilities, *self.qualifications]
+        if self.skills:
+            parts.append("Skills: " + ", ".join(self.skills))
+        return "\n".join(p for p in parts if p)
+
+
+class DiscardedPosting(Record):
+    """A posting dropped before screening, with the reason a person can check."""
+
+    source: str
+    title: str = ""
+    reason: str
+
+
+# --------------------------------------------------------------------------- search and screening
+
+
+class SearchRequest(Record):
+    query: str = ""
+    locations: list[str] = Field(default_factory=list)
+    remote_ok: bool = True
+    cv_path: str | None = None
+    jobs_dir: str | None = None
+    max_packages: int = Field(default=10, ge=1, le=100)
+
+
+Probability = Literal["High", "Medium", "Low"]
+
+
+class JobScreeningOutput(Record):
+    match_score: int = Field(ge=0, le=100)
+    probability: Probability
+    reasons: list[str] = Field(default_factory=list)
+    missing_skills: list[str] = Field(default_factory=list)
+    deal_breakers: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- packages
+
+
+class SourcedFact(Record):
+    text: str
+    source: str = Field(description="URL, or 'posting:<posting id>' when the posting itself says it.")
+    source_kind: Literal["job_posting", "web"] = "job_posting"
+
+
+class CompanyDossier(Record):
+    """What is known about a company; an empty topic means unknown, never a guess."""
+
+    company: str
+    mission: list[SourcedFact] = Field(default_factory=list)
+    products: list[SourcedFact] = Field(default_factory=list)
+    culture: list[SourcedFact] = Field(default_factory=list)
+    recent_news: list[SourcedFact] = Field(default_factory=list)
+
+    TOPICS: ClassVar[tuple[str, ...]] = ("mission", "products", "culture", "recent_news")
+
+    def unknown_topics(self) -> list[str]:
+        return [t for t in self.TOPICS if not getattr(self, t)]
+
+    def facts(self) -> list[SourcedFact]:
+        return [f for t in self.TOPICS for f in getattr(self, t)]
+
+
+class EvidenceLine(Record):
+    """One line of a generated document and the profile highlight ids it rests on."""
+
+    section: str
+    text: str
+    highlight_ids: list[str] = Field(default_factory=list)
+    source_fields: list[str] = Field(
+        default_factory=list, description="Profile fields other than highlights it rests on, e.g. 'skills', 'basics.label'."
+    )
+
+
+class TailoredCV(Record):
+    markdown: str
+    html: str
+    lines: list[EvidenceLine] = Field(default_factory=list)
+    pdf_file: str | None = Field(default=None, description="Path relative to the data folder.")
+
+
+class CoverLetter(Record):
+    subject: str
+    markdown: str
+    html: str
+    lines: list[EvidenceLine] = Field(default_factory=list)
+    pdf_file: str | None = None
+
+
+class CheckResult(Record):
+    name: str
+    passed: bool
+    details: list[str] = Field(default_factory=list)
+
+
+class PackageStatus(StrEnum):
+    pending = "pending"
+    researching = "researching"
+    generating = "generating"
+    ready = "ready"
+    approved = "approved"
+    rejected = "rejected"
+    sent = "sent"
+    failed = "failed"
+
+
+class StatusChange(Record):
+    status: PackageStatus
+    at: datetime = Field(default_factory=utcnow)
+    note: str | None = None
+
+
+class ApplicationPackage(Record):
+    id: str
+    posting_id: str
+    profile_id: str
+    company: str
+    title: str
+    screening: JobScreeningOutput
+    dossier: CompanyDossier | None = None
+    cv: TailoredCV | None = None
+    cover_letter: CoverLetter | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    flagged_claims: list[str] = Field(default_factory=list)
+    status: PackageStatus = PackageStatus.pending
+    history: list[StatusChange] = Field(default_factory=list)
+    error: str | None = None
+
+    def with_status(self, status: PackageStatus, note: str | None = None) -> ApplicationPackage:
+        return self.model_copy(
+            update={"status": status, "history": [*self.history, StatusChange(status=status, note=note)]}
+        )
+
+
+class Decision(Record):
+    """The person's answer for one package at review."""
+
+    package_id: str
+    action: Literal["accept", "edit", "reject"]
+    cv_markdown: str | None = Field(default=None, description="Edited CV text (action 'edit').")
+    cover_letter_markdown: str | None = Field(default=None, description="Edited letter text (action 'edit').")
+    note: str | None = None
+
+
+class DeliveryReceipt(Record):
+    package_id: str
+    message_id: str
+    recipient: str
+    location: str = Field(description="Where the message went: an outbox file or a provider's message id.")
+    delivered_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,106 @@
+"""Typed access to the records kept in the LangGraph Store, so that state carries ids only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from langgraph.store.base import BaseStore, PutOp
+from pydantic import BaseModel
+
+from domain.models import ApplicationPackage, CompanyDossier, DeliveryReceipt, JobPosting, JobScreeningOutput, Profile
+
+M = TypeVar("M", bound=BaseModel)
+
+PROFILES = ("profiles",)
+POSTINGS = ("postings",)
+DOSSIERS = ("dossiers",)
+DELIVERIES = ("deliveries",)
+
+
+def screenings_ns(profile_id: str) -> tuple[str, ...]:
+    return ("screenings", profile_id)
+
+
+def packages_ns(thread_id: str) -> tuple[str, ...]:
+    return ("packages", thread_id)
+
+
+class RecordNotFound(LookupError):
+    pass
+
+
+class Records:
+    """The Store, seen as tables of domain records."""
+
+    def __init__(self, store: BaseStore):
+        if store is None:
+            raise RuntimeError("JobLand needs a LangGraph Store; compile the graph with one (graph.builder does).")
+        self.store = store
+
+    async def _get(self, ns: tuple[str, ...], key: str, model: type[M]) -> M | None:
+        item = await self.store.aget(ns, key)
+        return model.model_validate(item.value) if item else None
+
+    async def _require(self, ns: tuple[str, ...], key: str, model: type[M]) -> M:
+        found = await self._get(ns, key, model)
+        if found is None:
+            raise RecordNotFound(f"no {model.__name__} with id {key!r} in {'/'.join(ns)}")
+        return found
+
+    async def _put(self, ns: tuple[str, ...], key: str, record: BaseModel) -> None:
+        await self.store.aput(ns, key, record.model_dump(mode="json"), index=False)
+
+    async def _put_many(self, ns: tuple[str, ...], records: Iterable[tuple[str, BaseModel]]) -> None:
+        ops = [PutOp(ns, key, r.model_dump(mode="json"), index=False) for key, r in records]
+        for start in range(0, len(ops), 500):
+            await self.store.abatch(ops[start : start + 500])
+
+    # profiles -------------------------------------------------------------
+    async def get_profile(self, profile_id: str) -> Profile | None:
+        return await self._get(PROFILES, profile_id, Profile)
+
+    async def profile(self, profile_id: str) -> Profile:
+        return await self._require(PROFILES, profile_id, Profile)
+
+    async def put_profile(self, profile: Profile) -> None:
+        await self._put(PROFILES, profile.id, profile)
+
+    # postings -------------------------------------------------------------
+    async def posting(self, posting_id: str) -> JobPosting:
+        return await self._require(POSTINGS, posting_id, JobPosting)
+
+    async def put_postings(self, postings: Iterable[JobPosting]) -> None:
+        await self._put_many(POSTINGS, ((p.id, p) for p in postings))
+
+    # screenings (cached per profile and posting) ---------------------------
+    async def screening(self, profile_id: str, posting_id: str) -> JobScreeningOutput | None:
+        return await self._get(screenings_ns(profile_id), posting_id, JobScreeningOutput)
+
+    async def put_screening(self, profile_id: str, posting_id: str, screening: JobScreeningOutput) -> None:
+        await self._put(screenings_ns(profile_id), posting_id, screening)
+
+    # dossiers ---------------------------------------------------------------
+    async def dossier(self, key: str) -> CompanyDossier | None:
+        return await self._get(DOSSIERS, key, CompanyDossier)
+
+    async def put_dossier(self, key: str, dossier: CompanyDossier) -> None:
+        await self._put(DOSSIERS, key, dossier)
+
+    # packages ---------------------------------------------------------------
+    async def package(self, thread_id: str, package_id: str) -> ApplicationPackage:
+        return await self._require(packages_ns(thread_id), package_id, ApplicationPackage)
+
+    async def put_package(self, thread_id: str, package: ApplicationPackage) -> None:
+        await self._put(packages_ns(thread_id), package.id, package)
+
+    async def packages(self, thread_id: str) -> list[ApplicationPackage]:
+        items = await self.store.asearch(packages_ns(thread_id), limit=1000)
+        return [ApplicationPackage.model_validate(i.value) for i in items]
+
+    # deliveries: the outbox ledger that makes sending idempotent -------------
+    async def delivery(self, package_id: str) -> DeliveryReceipt | None:
+        return await self._get(DELIVERIES, package_id, DeliveryReceipt)
+
+    async def put_delivery(self, receipt: DeliveryReceipt) -> None:
+        await self._put(DELIVERIES, receipt.package_id, receipt)

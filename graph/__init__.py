@@ -1,0 +1,1 @@
+"""The JobLand graph: state, run context and assembly."""

@@ -1,0 +1,1 @@
+"""JobLand command line and settings."""

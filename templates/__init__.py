@@ -1,0 +1,59 @@
+"""Jinja2 document templates, loaded by name with StrictUndefined."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).parent
+
+
+def latex_escape(value: object) -> str:
+    """Escape LaTeX special characters so that any field is typeset as text."""
+    replacements = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
+    return "".join(replacements.get(ch, ch) for ch in str(value))
+
+
+def markdown_escape(value: object) -> str:
+    """Escape characters that Markdown would read as markup or raw HTML."""
+    text = str(value)
+    for ch in "\\`*_{}[]<>#|":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["latex"] = latex_escape
+    env.filters["md"] = markdown_escape
+    return env
+
+
+def template_names() -> list[str]:
+    return sorted(p.name for p in TEMPLATES_DIR.glob("*.j2"))
+
+
+def render(name: str, **values: object) -> str:
+    """Render templates/<name> (e.g. "cv.html.j2"); a missing value raises instead of printing nothing."""
+    return environment().get_template(name).render(**values)
