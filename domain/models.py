@@ -283,6 +283,8 @@ class SearchRequest(Record):
     cv_path: str | None = None
     jobs_dir: str | None = None
     max_packages: int = Field(default=10, ge=1, le=100)
+    mode: Literal["apply", "screen"] = Field(default="apply", description='"screen" stops after screening.')
+    min_salary: int | None = Field(default=None, description="Overrides the profile's salary floor when set.")
 
 
 Probability = Literal["High", "Medium", "Low"]
@@ -410,3 +412,24 @@ class DeliveryReceipt(Record):
     recipient: str
     location: str = Field(description="Where the message went: an outbox file or a provider's message id.")
     delivered_at: datetime = Field(default_factory=utcnow)
+
+
+class ThreadRecord(Record):
+    """One search the person started; listed by `jobland threads`."""
+
+    thread_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+    request: SearchRequest
+
+
+class ApplicationLogEntry(Record):
+    """What finally happened to one package of a thread."""
+
+    thread_id: str
+    package_id: str
+    posting_id: str
+    company: str
+    title: str
+    outcome: Literal["sent", "rejected", "failed", "undecided"]
+    detail: str = ""
+    at: datetime = Field(default_factory=utcnow)

@@ -8,7 +8,16 @@ from typing import TypeVar
 from langgraph.store.base import BaseStore, PutOp
 from pydantic import BaseModel
 
-from domain.models import ApplicationPackage, CompanyDossier, DeliveryReceipt, JobPosting, JobScreeningOutput, Profile
+from domain.models import (
+    ApplicationLogEntry,
+    ApplicationPackage,
+    CompanyDossier,
+    DeliveryReceipt,
+    JobPosting,
+    JobScreeningOutput,
+    Profile,
+    ThreadRecord,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -16,6 +25,8 @@ PROFILES = ("profiles",)
 POSTINGS = ("postings",)
 DOSSIERS = ("dossiers",)
 DELIVERIES = ("deliveries",)
+THREADS = ("threads",)
+APPLICATIONS = ("applications",)
 
 
 def screenings_ns(profile_id: str) -> tuple[str, ...]:
@@ -104,3 +115,22 @@ class Records:
 
     async def put_delivery(self, receipt: DeliveryReceipt) -> None:
         await self._put(DELIVERIES, receipt.package_id, receipt)
+
+    # threads and the application log -----------------------------------------
+    async def put_thread(self, record: ThreadRecord) -> None:
+        await self._put(THREADS, record.thread_id, record)
+
+    async def thread(self, thread_id: str) -> ThreadRecord | None:
+        return await self._get(THREADS, thread_id, ThreadRecord)
+
+    async def threads(self, limit: int = 100) -> list[ThreadRecord]:
+        items = await self.store.asearch(THREADS, limit=limit)
+        records = [ThreadRecord.model_validate(i.value) for i in items]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)
+
+    async def put_applications(self, entries: Iterable[ApplicationLogEntry]) -> None:
+        await self._put_many(APPLICATIONS, ((e.package_id, e) for e in entries))
+
+    async def applications(self, limit: int = 1000) -> list[ApplicationLogEntry]:
+        items = await self.store.asearch(APPLICATIONS, limit=limit)
+        return [ApplicationLogEntry.model_validate(i.value) for i in items]

@@ -7,7 +7,7 @@ State carries ids and verdicts only; postings, profiles and packages live in the
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel
 from typing_extensions import TypedDict
@@ -28,12 +28,6 @@ class PackageRef(BaseModel):
     status: PackageStatus
 
 
-class ApplicationRecord(BaseModel):
-    package_id: str
-    outcome: Literal["sent", "rejected", "failed"]
-    detail: str = ""
-
-
 class JobLandInput(TypedDict, total=False):
     """What a caller gives: a chat message, a structured request, or both."""
 
@@ -44,6 +38,7 @@ class JobLandInput(TypedDict, total=False):
 class JobLandState(TypedDict, total=False):
     message: str
     request: SearchRequest
+    thread_id: str
     profile_id: str
     posting_ids: list[str]
     discarded: list[DiscardedPosting]
@@ -51,7 +46,8 @@ class JobLandState(TypedDict, total=False):
     packages: Annotated[list[PackageRef], operator.add]
     decisions: list[Decision]
     deliveries: Annotated[list[DeliveryReceipt], operator.add]
-    applications: list[ApplicationRecord]
+    shortlist: list[str]
+    recorded: int
 
 
 class ScreenJobInput(TypedDict):
@@ -78,6 +74,12 @@ class PackageBuildState(TypedDict, total=False):
     posting_id: str
     profile_id: str
     package_id: str
+    packages: Annotated[list[PackageRef], operator.add]
+
+
+class PackageBuildOutput(TypedDict):
+    """What the package-building subgraph hands back to the parent graph."""
+
     packages: Annotated[list[PackageRef], operator.add]
 
 

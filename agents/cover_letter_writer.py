@@ -1,0 +1,245 @@
+"""Templated cover letters for the embedded default: fixed phrases around the profile's own evidence.
+
+Every paragraph is built from the profile (highlights, work history, name), the posting (title,
+company, the skills it asks for) or the dossier (a quoted sentence of the posting), and records
+what it rests on; the fixed phrases in LETTER_PHRASES are the only words the writer adds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from langgraph.runtime import Runtime
+
+from agents.cv_writer import one_line, rank_highlights, render_pdf_file, reverse_chronological, skill_importance
+from agents.researcher import dossier_key
+from domain.models import (
+    CompanyDossier,
+    CoverLetter,
+    EvidenceLine,
+    Highlight,
+    JobPosting,
+    Profile,
+    SourcedFact,
+    TailoredCV,
+)
+from domain.repository import RecordNotFound, Records
+from domain.skills import extract_skills
+from graph.context import Context
+from graph.state import PackageBuildState
+from templates import render
+
+LETTER_PHRASES: dict[str, str] = {
+    "subject": "Application for {title} at {company}",
+    "greeting": "Dear {company} hiring team,",
+    "greeting_generic": "Dear hiring team,",
+    "unnamed_company": "your company",
+    "opening": "I am applying for the {title} position at {company}.",
+    "skills_asked": "Your posting asks for {skills}; this is where my record shows that work:",
+    "most_relevant": "These results from my recent work are the most relevant to the role:",
+    "evidence": "{owner}: {text}",
+    "current_role": "I currently work as {position} at {employer}.",
+    "current_employer": "I currently work at {employer}.",
+    "last_role": "Most recently I worked as {position} at {employer}.",
+    "last_employer": "Most recently I worked at {employer}.",
+    "first_fact": "Your posting says: “{fact}”",
+    "next_fact": "It also says: “{fact}”",
+    "fact_close": "I would welcome the chance to contribute to that.",
+    "closing": (
+        "My CV, tailored to this role, is attached. Thank you for your time and consideration; "
+        "I would be glad to discuss the role with you."
+    ),
+    "signoff": "Kind regards,",
+}
+MAX_WORDS = 350
+MAX_EVIDENCE = 3
+MAX_FACTS = 2
+_MAX_FACT_WORDS = 45
+# Which topics make the best quote, best first.
+_FACT_TOPICS = ("mission", "products", "culture", "recent_news")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    owner: str
+    field: str
+    highlight: Highlight
+
+
+def highlight_fields(profile: Profile) -> dict[str, tuple[str, str]]:
+    """Highlight id -> (owner name, profile field of the owner), e.g. ("Acme", "work[0]")."""
+    found: dict[str, tuple[str, str]] = {}
+    for key in ("work", "volunteer", "projects"):
+        for index, item in enumerate(getattr(profile, key)):
+            for highlight in item.highlights:
+                found.setdefault(highlight.id, (one_line(item.name), f"{key}[{index}]"))
+    return found
+
+
+def strongest_evidence(
+    profile: Profile, posting: JobPosting, cv: TailoredCV, limit: int = MAX_EVIDENCE
+) -> list[Evidence]:
+    """CV highlights that between them show the posting's most important skills, most relevant first."""
+    in_cv = {i for line in cv.lines for i in line.highlight_ids}
+    owners = highlight_fields(profile)
+    importance = skill_importance(posting)
+    ranked = [h for _, h in rank_highlights(profile, posting) if h.id in in_cv and h.id in owners]
+    picked: list[Highlight] = []
+    covered: set[str] = set()
+    for highlight in ranked:
+        new_skills = {s for s in extract_skills(highlight.text) if s in importance} - covered
+        if new_skills and len(picked) < limit:
+            picked.append(highlight)
+            covered |= new_skills
+    # Then more proof of the same skills; when nothing shows a required skill, the most relevant work.
+    shows_required = [h for h in ranked if h not in picked and any(s in importance for s in extract_skills(h.text))]
+    picked += shows_required[: limit - len(picked)]
+    if not picked:
+        picked = ranked[: min(limit, 2)]
+    picked.sort(key=ranked.index)
+    return [Evidence(owners[h.id][0], owners[h.id][1], h) for h in picked]
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
+    """(field path, fact) of the dossier facts short enough to quote, best topic first."""
+    return [
+        (f"dossier.{topic}[{index}]", fact)
+        for topic in _FACT_TOPICS
+        for index, fact in enumerate(getattr(dossier, topic))
+        if len(fact.text.split()) <= _MAX_FACT_WORDS
+    ]
+
+
+def _background(profile: Profile) -> EvidenceLine | None:
+    """Where the person works now (or last), from the most recent work entry."""
+    if not profile.work:
+        return None
+    index, item = reverse_chronological(profile.work)[0]
+    if not item.name.strip():
+        return None
+    current = not item.endDate or item.endDate.strip().lower() in {"present", "current", "now"}
+    key = ("current_" if current else "last_") + ("role" if item.position else "employer")
+    text = LETTER_PHRASES[key].format(position=one_line(item.position or ""), employer=one_line(item.name))
+    if text.endswith(".."):  # an employer written with a final period: "at Dunamu Inc."
+        text = text[:-1]
+    return EvidenceLine(section="background", text=text, source_fields=[f"work[{index}]"])
+
+
+def _letter_lines(
+    profile: Profile, posting: JobPosting, evidence: list[Evidence], facts: list[tuple[str, SourcedFact]]
+) -> list[EvidenceLine]:
+    company, title = one_line(posting.company) or LETTER_PHRASES["unnamed_company"], one_line(posting.title)
+    posting_fields = ["posting.title", "posting.hiringOrganization.name"]
+    name = one_line(profile.basics.name)
+    contacts = [one_line(c) for c in (profile.basics.email, profile.basics.phone) if c and c.strip()]
+    importance = skill_importance(posting)
+    shown = {s for e in evidence for s in extract_skills(e.highlight.text) if s in importance}
+    skills = sorted(shown, key=lambda s: -importance[s])[:4]
+
+    lines = [EvidenceLine(section="sender", text=name, source_fields=["basics.name"])]
+    if contacts:
+        lines.append(EvidenceLine(section="contact", text=" · ".join(contacts), source_fields=["basics"]))
+    lines.append(
+        EvidenceLine(
+            section="subject",
+            text=LETTER_PHRASES["subject"].format(title=title, company=company),
+            source_fields=posting_fields,
+        )
+    )
+    greeting = (
+        LETTER_PHRASES["greeting"].format(company=company)
+        if posting.company.strip()
+        else LETTER_PHRASES["greeting_generic"]
+    )
+    lines.append(EvidenceLine(section="greeting", text=greeting, source_fields=["posting.hiringOrganization.name"]))
+    lead_in = (
+        LETTER_PHRASES["skills_asked"].format(skills=_listing(skills)) if skills else LETTER_PHRASES["most_relevant"]
+    )
+    lines.append(
+        EvidenceLine(
+            section="opening",
+            text=f"{LETTER_PHRASES['opening'].format(title=title, company=company)} {lead_in}",
+            highlight_ids=[e.highlight.id for e in evidence],
+            source_fields=[*posting_fields, f"posting:{posting.id}"],
+        )
+    )
+    lines.extend(
+        EvidenceLine(
+            section="evidence",
+            text=LETTER_PHRASES["evidence"].format(owner=e.owner, text=one_line(e.highlight.text)),
+            highlight_ids=[e.highlight.id],
+            source_fields=[e.field],
+        )
+        for e in evidence
+    )
+    if background := _background(profile):
+        lines.append(background)
+    if facts:
+        quotes = [
+            LETTER_PHRASES["first_fact" if i == 0 else "next_fact"].format(fact=fact.text)
+            for i, (_, fact) in enumerate(facts)
+        ]
+        lines.append(
+            EvidenceLine(
+                section="company",
+                text=" ".join([*quotes, LETTER_PHRASES["fact_close"]]),
+                source_fields=[ref for path, fact in facts for ref in (path, fact.source)],
+            )
+        )
+    lines.append(EvidenceLine(section="closing", text=LETTER_PHRASES["closing"]))
+    lines.append(EvidenceLine(section="signoff", text=LETTER_PHRASES["signoff"]))
+    lines.append(EvidenceLine(section="signature", text=name, source_fields=["basics.name"]))
+    return lines
+
+
+def word_count(lines: list[EvidenceLine]) -> int:
+    return sum(len(line.text.split()) for line in lines)
+
+
+def write_letter(profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV) -> CoverLetter:
+    """A cover letter under MAX_WORDS that opens with the CV's strongest evidence for this posting."""
+    evidence = strongest_evidence(profile, posting, cv)
+    facts = quotable_facts(dossier)[:MAX_FACTS]
+    lines = _letter_lines(profile, posting, evidence, facts)
+    # Shorten by what matters least: a second quote, then extra evidence, then the quote itself.
+    while word_count(lines) > MAX_WORDS and (facts or len(evidence) > 1):
+        if len(facts) > 1 or (facts and len(evidence) <= 1):
+            facts = facts[:-1]
+        else:
+            evidence = evidence[:-1]
+        lines = _letter_lines(profile, posting, evidence, facts)
+    subject = next(line.text for line in lines if line.section == "subject")
+    return CoverLetter(
+        subject=subject,
+        markdown=render("cover_letter.md.j2", lines=lines),
+        html=render("cover_letter.html.j2", lines=lines, subject=subject),
+        lines=lines,
+    )
+
+
+async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
+    records = Records(runtime.store)
+    context = runtime.context
+    profile, posting, package = await asyncio.gather(
+        records.profile(state["profile_id"]),
+        records.posting(state["posting_id"]),
+        records.package(state["thread_id"], state["package_id"]),
+    )
+    if package.cv is None:
+        raise RecordNotFound(f"package {package.id} has no CV yet; write_cv must run before write_cover_letter")
+    dossier = package.dossier or await records.dossier(dossier_key(posting))
+    if dossier is None:
+        raise RecordNotFound(
+            f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
+        )
+    letter = write_letter(profile, posting, dossier, package.cv)
+    if context.render_pdf:
+        pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)
+        letter = letter.model_copy(update={"pdf_file": pdf_file})
+    await records.put_package(state["thread_id"], package.model_copy(update={"cover_letter": letter}))
+    return {}

@@ -1,0 +1,458 @@
+"""Extractive CV tailoring: the master CV's own highlights, chosen and ordered for one posting.
+
+Nothing is written here that the profile does not say: the CV is a selection and an ordering of
+the profile's fields and highlights, and every line records what it rests on (EvidenceLine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from dateutil.parser import ParserError, parse as parse_date
+from langgraph.runtime import Runtime
+
+from domain.models import (
+    EducationItem,
+    EvidenceLine,
+    Highlight,
+    JobPosting,
+    LanguageItem,
+    PackageStatus,
+    Profile,
+    TailoredCV,
+    WorkItem,
+)
+from domain.repository import Records
+from domain.skills import canonical_skill, extract_skills
+from graph.context import Context
+from graph.state import PackageBuildState
+from templates import render
+from tools.pdf import render_pdf, write_pdf_atomically
+
+PRESENT = "Present"
+SEPARATOR = " · "
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_WORD = re.compile(r"[a-z][a-z0-9+#]*")
+_STOPWORDS = frozenset(
+    "the and for with from that this into over our your their have has had was were are will can you who "
+    "per via across within using used use new all any more most other its his her them they also both such "
+    "than then while where when which what about team teams work working role years year experience".split()
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+# A shared required skill says far more about fit than a shared ordinary word.
+_SKILL_WEIGHT = 10
+# Characters of a bullet that fit on one printed line of the A4 layout (templates/document.css).
+CHARS_PER_LINE = 100
+
+
+class UnsafePackageId(ValueError):
+    """A package id that cannot safely name a folder."""
+
+
+class IncompleteProfile(ValueError):
+    """A profile that lacks what every CV needs."""
+
+
+# --------------------------------------------------------------------------- relevance
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _explicit_skills(posting: JobPosting) -> list[str]:
+    found: list[str] = []
+    for name in posting.skills:
+        found.extend(extract_skills(name) or [canonical_skill(name)])
+    return [s for s in found if s]
+
+
+def posting_skills(posting: JobPosting) -> list[str]:
+    """Canonical skills the posting asks for: its explicit skills first, then those its text names."""
+    return list(dict.fromkeys([*_explicit_skills(posting), *extract_skills(posting.full_text())]))
+
+
+def skill_keys(name: str) -> set[str]:
+    """Canonical names a profile skill entry stands for ("Python 3" -> {"Python", "Python 3"})."""
+    return {canonical_skill(name), *extract_skills(name)}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS}
+
+
+def skill_importance(posting: JobPosting) -> dict[str, int]:
+    """Each required skill with the number of places in the posting that ask for it (explicit list counts twice)."""
+    parts = [
+        posting.title,
+        *_SENTENCE_BREAK.split(posting.description),
+        *posting.qualifications,
+        *posting.responsibilities,
+    ]
+    importance = dict.fromkeys(posting_skills(posting), 0)
+    for skill in _explicit_skills(posting):
+        importance[skill] += 2
+    for part in parts:
+        for skill in extract_skills(part):
+            importance[skill] = importance.get(skill, 0) + 1
+    return importance
+
+
+def rank_highlights(profile: Profile, posting: JobPosting) -> list[tuple[str, Highlight]]:
+    """Every highlight with its owner, most relevant to the posting first.
+
+    Relevance is the importance of the required skills a highlight shows, then the posting's words it shares;
+    ties go to the more recent job, then to the master CV's own order.
+    """
+    importance = skill_importance(posting)
+    posting_words = content_words(posting.full_text())
+
+    def score(highlight: Highlight) -> int:
+        shown = extract_skills(highlight.text)
+        return sum(_SKILL_WEIGHT * importance[s] for s in shown if s in importance) + len(
+            content_words(highlight.text) & posting_words
+        )
+
+    recency = {index: rank for rank, (index, _) in enumerate(reverse_chronological(profile.work))}
+    job_rank = {h.id: recency[index] for index, item in enumerate(profile.work) for h in item.highlights}
+    return sorted(profile.all_highlights(), key=lambda pair: (-score(pair[1]), job_rank.get(pair[1].id, len(recency))))
+
+
+def profile_skills(profile: Profile) -> list[str]:
+    """The profile's skills, one name per canonical skill; a group name with keywords is a label, not a skill."""
+    names: list[str] = []
+    for item in profile.skills:
+        if not item.keywords or extract_skills(item.name):
+            names.append(item.name)
+        names.extend(item.keywords)
+    unique: dict[str, str] = {}
+    for name in (one_line(n) for n in names):
+        if name:
+            unique.setdefault(canonical_skill(name).lower(), name)
+    return list(unique.values())
+
+
+def printed_lines(text: str) -> int:
+    return max(1, -(-len(text) // CHARS_PER_LINE))
+
+
+def choose_highlights(profile: Profile, posting: JobPosting, max_lines: int) -> dict[str, int]:
+    """The most relevant highlights whose printed lines fit in max_lines, each with its relevance rank."""
+    chosen: dict[str, int] = {}
+    budget = max_lines
+    for rank, (_, highlight) in enumerate(rank_highlights(profile, posting)):
+        if (cost := printed_lines(highlight.text)) <= budget:
+            chosen[highlight.id] = rank
+            budget -= cost
+    return chosen
+
+
+def ordered_skills(profile: Profile, posting: JobPosting) -> list[str]:
+    """The profile's own skills, those the posting requires first (in the posting's order); none added."""
+    rank = {skill: i for i, skill in enumerate(posting_skills(posting))}
+
+    def position(name: str) -> int:
+        hits = [rank[k] for k in skill_keys(name) if k in rank]
+        return min(hits) if hits else len(rank)
+
+    return sorted(profile_skills(profile), key=position)
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _parsed(value: str | None) -> tuple[int, int] | None:
+    if not value or not re.search(r"\d{4}", value):
+        return None
+    try:
+        when = parse_date(value, default=datetime(2000, 1, 1))
+    except (ParserError, OverflowError, ValueError):
+        return None
+    return when.year, when.month
+
+
+def format_date(value: str | None) -> str:
+    """ "2019-03-01" -> "Mar 2019", "2019" -> "2019"; anything else is kept as the profile wrote it."""
+    if not value:
+        return ""
+    value = value.strip()
+    if re.fullmatch(r"\d{4}", value):
+        return value
+    if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value) and (parsed := _parsed(value)):
+        year, month = parsed
+        return f"{_MONTHS[month - 1]} {year}"
+    return value
+
+
+def date_range(start: str | None, end: str | None) -> str:
+    if not start and not end:
+        return ""
+    is_current = not end or end.strip().lower() in {"present", "current", "now", "today"}
+    first, last = format_date(start), PRESENT if is_current else format_date(end)
+    return first if first == last else f"{first} – {last}".strip(" –")
+
+
+def reverse_chronological(items: list[WorkItem]) -> list[tuple[int, WorkItem]]:
+    """Items with their profile index, most recent first; kept as written when any start date is unreadable."""
+    indexed = list(enumerate(items))
+    starts = [_parsed(item.startDate) for item in items]
+    if None in starts:
+        return indexed
+    # No end date means "still there": the most recent of all.
+    return sorted(indexed, key=lambda pair: (_parsed(pair[1].endDate) or (9999, 12), starts[pair[0]]), reverse=True)
+
+
+# --------------------------------------------------------------------------- the document
+
+
+@dataclass(frozen=True)
+class CVLine:
+    text: str
+    source_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CVEntry:
+    """One employer, project or volunteer role with the highlights chosen for this posting."""
+
+    role: str
+    org: str
+    location: str
+    dates: str
+    source_field: str
+    highlights: tuple[Highlight, ...]
+
+    @property
+    def title(self) -> str:
+        return " — ".join(p for p in (self.role, self.org) if p)
+
+    @property
+    def meta(self) -> str:
+        return SEPARATOR.join(p for p in (self.location, self.dates) if p)
+
+
+@dataclass(frozen=True)
+class CVSection:
+    title: str
+    layout: Literal["prose", "inline", "list", "entries"]
+    lines: tuple[CVLine, ...] = ()
+    entries: tuple[CVEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class CVDocument:
+    """What the tailored CV says, before it is laid out as Markdown, HTML or LaTeX."""
+
+    name: str
+    headline: str
+    contacts: tuple[str, ...]
+    sections: tuple[CVSection, ...]
+
+    @property
+    def contact_line(self) -> str:
+        return SEPARATOR.join(self.contacts)
+
+
+def _contacts(profile: Profile) -> tuple[str, ...]:
+    basics = profile.basics
+    location = ""
+    if basics.location:
+        location = _joined(basics.location.city, basics.location.region or basics.location.countryCode)
+    urls = [basics.url, *(p.url for p in basics.profiles)]
+    return tuple(one_line(c) for c in (basics.email, basics.phone, location, *urls) if c and c.strip())
+
+
+def _entries(items: list[WorkItem], field: str, chosen: dict[str, int], *, keep_empty: bool) -> tuple[CVEntry, ...]:
+    entries: list[CVEntry] = []
+    for index, item in reverse_chronological(items):
+        picked = sorted((h for h in item.highlights if h.id in chosen), key=lambda h: chosen[h.id])
+        if picked or keep_empty:
+            entries.append(
+                CVEntry(
+                    role=one_line(item.position or ""),
+                    org=one_line(item.name),
+                    location=one_line(item.location or ""),
+                    dates=date_range(item.startDate, item.endDate),
+                    source_field=f"{field}[{index}]",
+                    highlights=tuple(picked),
+                )
+            )
+    return tuple(entries)
+
+
+def _project_entries(profile: Profile, chosen: dict[str, int]) -> tuple[CVEntry, ...]:
+    entries: list[CVEntry] = []
+    for index, project in enumerate(profile.projects):
+        picked = sorted((h for h in project.highlights if h.id in chosen), key=lambda h: chosen[h.id])
+        if picked:
+            entries.append(
+                CVEntry(
+                    role=one_line(project.name),
+                    org="",
+                    location="",
+                    dates=date_range(project.startDate, project.endDate),
+                    source_field=f"projects[{index}]",
+                    highlights=tuple(picked),
+                )
+            )
+    return tuple(entries)
+
+
+def _joined(*parts: str | None) -> str:
+    return ", ".join(one_line(p) for p in parts if p and p.strip())
+
+
+def _language(item: LanguageItem) -> str:
+    language, fluency = one_line(item.language), one_line(item.fluency or "")
+    if not fluency:
+        return language
+    return f"{language}: {fluency}" if "(" in fluency else f"{language} ({fluency})"
+
+
+def _degree(education: EducationItem) -> str:
+    if education.studyType and education.area:
+        return f"{education.studyType} in {education.area}"
+    return education.studyType or education.area or ""
+
+
+def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> CVDocument:
+    """Choose the most relevant highlights (max_lines printed lines of them) and lay out every section."""
+    if max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1 (got {max_lines}); raise cv_max_lines in the settings")
+    if not profile.basics.name.strip():
+        raise IncompleteProfile(
+            f"profile {profile.id} has no name; add basics.name to the master CV and import it again"
+        )
+    chosen = choose_highlights(profile, posting, max_lines)
+    basics = profile.basics
+
+    sections: list[CVSection] = []
+    if basics.summary and basics.summary.strip():
+        sections.append(CVSection("Summary", "prose", (CVLine(one_line(basics.summary), ("basics.summary",)),)))
+    if skills := ordered_skills(profile, posting):
+        sections.append(CVSection("Skills", "inline", (CVLine(SEPARATOR.join(skills), ("skills",)),)))
+    if profile.work:
+        sections.append(
+            CVSection("Experience", "entries", entries=_entries(profile.work, "work", chosen, keep_empty=True))
+        )
+    if projects := _project_entries(profile, chosen):
+        sections.append(CVSection("Projects", "entries", entries=projects))
+    if volunteering := _entries(profile.volunteer, "volunteer", chosen, keep_empty=False):
+        sections.append(CVSection("Volunteering", "entries", entries=volunteering))
+    if profile.education:
+        lines = tuple(
+            CVLine(_joined(_degree(e), e.institution, date_range(e.startDate, e.endDate)), (f"education[{i}]",))
+            for i, e in enumerate(profile.education)
+        )
+        sections.append(CVSection("Education", "list", lines))
+    if profile.certificates:
+        lines = tuple(
+            CVLine(_joined(c.name, c.issuer, format_date(c.date)), (f"certificates[{i}]",))
+            for i, c in enumerate(profile.certificates)
+        )
+        sections.append(CVSection("Certificates", "list", lines))
+    if profile.awards:
+        lines = tuple(
+            CVLine(_joined(a.title, a.awarder, format_date(a.date)), (f"awards[{i}]",))
+            for i, a in enumerate(profile.awards)
+        )
+        sections.append(CVSection("Awards", "list", lines))
+    if profile.languages:
+        spoken = SEPARATOR.join(_language(item) for item in profile.languages)
+        sections.append(CVSection("Languages", "inline", (CVLine(spoken, ("languages",)),)))
+
+    return CVDocument(
+        name=one_line(basics.name),
+        headline=one_line(basics.label or ""),
+        contacts=_contacts(profile),
+        sections=tuple(sections),
+    )
+
+
+def evidence_lines(cv: CVDocument) -> list[EvidenceLine]:
+    """One EvidenceLine per line the CV shows, in reading order."""
+    lines = [EvidenceLine(section="Header", text=cv.name, source_fields=["basics.name"])]
+    if cv.headline:
+        lines.append(EvidenceLine(section="Header", text=cv.headline, source_fields=["basics.label"]))
+    if cv.contacts:
+        lines.append(EvidenceLine(section="Header", text=cv.contact_line, source_fields=["basics"]))
+    for section in cv.sections:
+        lines.extend(
+            EvidenceLine(section=section.title, text=line.text, source_fields=list(line.source_fields))
+            for line in section.lines
+        )
+        for entry in section.entries:
+            for text in (entry.title, entry.meta):
+                if text:
+                    lines.append(EvidenceLine(section=section.title, text=text, source_fields=[entry.source_field]))
+            lines.extend(
+                EvidenceLine(section=section.title, text=h.text, highlight_ids=[h.id]) for h in entry.highlights
+            )
+    return lines
+
+
+def render_cv(cv: CVDocument) -> TailoredCV:
+    return TailoredCV(
+        markdown=render("cv.md.j2", cv=cv),
+        html=render("cv.html.j2", cv=cv),
+        lines=evidence_lines(cv),
+    )
+
+
+def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> TailoredCV:
+    """The tailored CV as Markdown and HTML with its evidence map (the PDF is rendered by the node)."""
+    return render_cv(plan_cv(profile, posting, max_lines=max_lines))
+
+
+# --------------------------------------------------------------------------- files and the node
+
+
+def package_file(context: Context, package_id: str, name: str) -> Path:
+    """Where a package's rendered file lives; built from the package id only, never from posting text."""
+    if not _SAFE_ID.fullmatch(package_id):
+        raise UnsafePackageId(f"package id {package_id!r} cannot name a folder; use letters, digits, '-' and '_' only")
+    return context.packages_dir / package_id / name
+
+
+async def write_rendered(context: Context, package_id: str, name: str, data: bytes) -> str:
+    """Write one rendered file of a package; returns its path relative to the data folder."""
+    path = package_file(context, package_id, name)
+    await asyncio.to_thread(write_pdf_atomically, path, data)
+    return path.relative_to(context.home_path).as_posix()
+
+
+async def render_pdf_file(context: Context, package_id: str, name: str, html: str) -> str:
+    pdf = await asyncio.to_thread(render_pdf, html)
+    return await write_rendered(context, package_id, name, pdf)
+
+
+async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
+    records = Records(runtime.store)
+    context = runtime.context
+    profile, posting, package = await asyncio.gather(
+        records.profile(state["profile_id"]),
+        records.posting(state["posting_id"]),
+        records.package(state["thread_id"], state["package_id"]),
+    )
+    document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
+    cv = render_cv(document)
+    # The LaTeX source is kept beside the PDF for people who typeset their own CV.
+    await write_rendered(context, package.id, "cv.tex", render("cv.tex.j2", cv=document).encode())
+    if context.render_pdf:
+        cv = cv.model_copy(update={"pdf_file": await render_pdf_file(context, package.id, "cv.pdf", cv.html)})
+    package = package.model_copy(update={"cv": cv}).with_status(PackageStatus.generating)
+    await records.put_package(state["thread_id"], package)
+    return {}

@@ -1,0 +1,333 @@
+"""Checks run on every package before review: truth, ATS readiness, PDF round trip, no posting contacts.
+
+A package with failed checks still becomes ready: review shows the flags and the person decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html as html_lib
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.cover_letter_writer import LETTER_PHRASES
+from agents.cv_writer import PRESENT, posting_skills
+from domain.failpoints import failpoint
+from domain.models import ApplicationPackage, CheckResult, EvidenceLine, JobPosting, PackageStatus, Profile
+from domain.repository import Records
+from domain.skills import canonical_skill, extract_skills
+from graph.context import Context
+from graph.state import PackageBuildState, PackageRef
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_YEAR = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+(\d{4})\b", re.IGNORECASE)
+_ISO_MONTH = re.compile(r"\b(\d{4})-(\d{1,2})(?:-\d{1,2})?\b")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
+_WORD = re.compile(r"[^\W\d_][\w&+#'’-]*")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
+_MD_MARKUP = re.compile(r"^(?:#{1,6}\s+|-\s+)")
+_MD_ESCAPE = re.compile(r"\\(.)")
+# Fields whose values are not claims about the person (ids, hashes) or are claims of their own (highlights).
+_NOT_SUPPORT = frozenset({"id", "highlights", "content_hash", "source", "preferences", "sections"})
+
+ATS_HEADINGS = {"work": "Experience", "education": "Education", "skills": "Skills"}
+
+
+# --------------------------------------------------------------------------- what a line claims
+
+
+def _number(token: str) -> str:
+    digits = token.rstrip("%").replace(",", "")
+    return digits.lstrip("0") or "0"
+
+
+def dates_in(text: str) -> set[tuple[int, int]]:
+    found = {(int(y), _MONTHS.index(m.lower()[:3]) + 1) for m, y in _MONTH_YEAR.findall(text)}
+    found |= {(int(y), int(m)) for y, m in _ISO_MONTH.findall(text) if 1 <= int(m) <= 12}
+    return found
+
+
+def numbers_in(text: str) -> set[str]:
+    return {_number(n) for n in _NUMBER.findall(text)}
+
+
+def words_in(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+@cache
+def boilerplate_words() -> frozenset[str]:
+    """Words the writers themselves add (letter phrases, "Present", month names): not claims."""
+    return frozenset(words_in(" ".join([*LETTER_PHRASES.values(), PRESENT]))) | frozenset(_MONTHS)
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised words that are not skills (names of employers, products, places, people)."""
+    words = (w for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in boilerplate_words())
+    return list(dict.fromkeys(w for w in words if not extract_skills(w)))
+
+
+# --------------------------------------------------------------------------- what a line rests on
+
+
+def _strings(value: Any, skip: frozenset[str] = _NOT_SUPPORT) -> list[str]:
+    if isinstance(value, dict):
+        return [s for key, item in value.items() if key not in skip for s in _strings(item, skip)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item, skip)]
+    return [] if value is None else [str(value)]
+
+
+def _resolve(root: dict[str, Any], path: str) -> Any:
+    node: Any = root
+    for key, index in _PATH_PART.findall(path):
+        if key:
+            if not isinstance(node, dict) or key not in node:
+                raise KeyError(path)
+            node = node[key]
+        else:
+            if not isinstance(node, list) or int(index) >= len(node):
+                raise KeyError(path)
+            node = node[int(index)]
+    return node
+
+
+class Evidence:
+    """Everything a package's lines may cite: the profile, the posting and the dossier."""
+
+    def __init__(self, profile: Profile, posting: JobPosting, pkg: ApplicationPackage):
+        self.posting = posting
+        self.highlights = profile.highlight_by_id()
+        self.root: dict[str, Any] = {
+            **profile.model_dump(mode="json"),
+            "posting": posting.model_dump(mode="json"),
+            "dossier": pkg.dossier.model_dump(mode="json") if pkg.dossier else {},
+        }
+        self.dossier_facts = pkg.dossier.facts() if pkg.dossier else []
+
+    def source_text(self, reference: str) -> list[str] | None:
+        """The text a source_fields entry stands for, or None when it points at nothing."""
+        if reference.startswith("posting:"):
+            return [self.posting.full_text()] if reference == f"posting:{self.posting.id}" else None
+        if reference.startswith(("http://", "https://")):
+            texts = [f.text for f in self.dossier_facts if f.source == reference]
+            return texts or None
+        try:
+            return _strings(_resolve(self.root, reference))
+        except KeyError:
+            return None
+
+
+def unsupported_claims(line: EvidenceLine, evidence: Evidence) -> list[str]:
+    """What a line says that its cited highlights and fields do not: unknown ids, numbers, dates, skills, names."""
+    problems = [f"unknown highlight id {i}" for i in line.highlight_ids if i not in evidence.highlights]
+    support: list[str] = [evidence.highlights[i].text for i in line.highlight_ids if i in evidence.highlights]
+    for reference in line.source_fields:
+        texts = evidence.source_text(reference)
+        if texts is None:
+            problems.append(f"unknown source {reference}")
+        else:
+            support.extend(texts)
+    support_text = "\n".join(support)
+
+    support_skills = set(extract_skills(support_text)) | {canonical_skill(s) for s in support}
+    support_words = words_in(support_text)
+    support_numbers = numbers_in(support_text)
+    unsupported = [n for n in _NUMBER.findall(line.text) if _number(n) not in support_numbers]
+    unsupported += [f"{_MONTHS[m - 1].title()} {y}" for y, m in sorted(dates_in(line.text) - dates_in(support_text))]
+    unsupported += [s for s in extract_skills(line.text) if s not in support_skills]
+    unsupported += [w for w in names_in(line.text) if w.lower() not in support_words]
+    if unsupported:
+        problems.append("not in the cited evidence: " + ", ".join(dict.fromkeys(unsupported)))
+    return problems
+
+
+def section_headings(markdown: str) -> list[str]:
+    return [m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", markdown, re.MULTILINE)]
+
+
+def markdown_lines(markdown: str) -> list[str]:
+    """The plain text of each content line of a generated Markdown document."""
+    plain: list[str] = []
+    for raw in markdown.splitlines():
+        line = _MD_MARKUP.sub("", raw.strip())
+        for marker in ("**", "*"):
+            if (
+                len(line) > 2 * len(marker)
+                and line.startswith(marker)
+                and line.endswith(marker)
+                and not line.endswith("\\" + marker)
+            ):
+                line = line[len(marker) : -len(marker)]
+                break
+        if line:
+            plain.append(_MD_ESCAPE.sub(r"\1", line))
+    return plain
+
+
+def truth_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) -> tuple[CheckResult, list[str]]:
+    """Every line of the CV and letter rests on the master CV (or the posting/dossier it quotes)."""
+    evidence = Evidence(profile, posting, pkg)
+    flagged: list[str] = []
+    for label, document in (("CV", pkg.cv), ("cover letter", pkg.cover_letter)):
+        if document is None:
+            continue
+        for line in document.lines:
+            for problem in unsupported_claims(line, evidence):
+                flagged.append(f"{label}, {line.section}: “{line.text}” ({problem})")
+        known = {line.text for line in document.lines} | set(section_headings(document.markdown))
+        for text in markdown_lines(document.markdown):
+            if text not in known:
+                flagged.append(f"{label}: “{text}” (a line with no evidence behind it)")
+    details = flagged or ["every line rests on the master CV, the posting or the dossier it quotes"]
+    return CheckResult(name="truth", passed=not flagged, details=details), flagged
+
+
+# --------------------------------------------------------------------------- ATS, PDF, contacts
+
+
+def skill_coverage(required: list[str], text: str) -> list[str]:
+    """The required skills a text shows (a skill outside the vocabulary counts when written as a whole word)."""
+    found = set(extract_skills(text))
+
+    def shows(skill: str) -> bool:
+        if skill in found or extract_skills(skill):
+            return skill in found
+        return re.search(rf"(?<!\w){re.escape(skill)}(?!\w)", text, re.IGNORECASE) is not None
+
+    return [s for s in required if shows(s)]
+
+
+def ats_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) -> CheckResult:
+    """Standard headings and the contact line are there; keyword coverage before and after tailoring."""
+    if pkg.cv is None:
+        return CheckResult(name="ats", passed=False, details=["the package has no CV"])
+    headings = section_headings(pkg.cv.markdown)
+    plain = "\n".join(markdown_lines(pkg.cv.markdown))
+    missing = [h for key, h in ATS_HEADINGS.items() if getattr(profile, key) and h not in headings]
+    contact = next((c.strip() for c in (profile.basics.email, profile.basics.phone) if c and c.strip()), "")
+    contact_missing = bool(contact) and contact not in plain
+    details = [f"section headings: {', '.join(headings)}"]
+    details += [f"missing standard heading: {h}" for h in missing]
+    if contact_missing:
+        details.append(f"no contact line with {contact}")
+    required = posting_skills(posting)
+    before = skill_coverage(required, "\n".join(_strings(profile.to_json_resume(), skip=frozenset())))
+    after = skill_coverage(required, plain)
+    details.append(
+        f"required-skill coverage: master CV {len(before)}/{len(required)}, tailored CV {len(after)}/{len(required)}"
+    )
+    if lost := [s for s in before if s not in after]:
+        details.append(f"in the master CV but not in the tailored CV: {', '.join(lost)}")
+    if absent := [s for s in required if s not in before]:
+        details.append(f"required but not in the master CV: {', '.join(absent)}")
+    return CheckResult(name="ats", passed=not missing and not contact_missing, details=details)
+
+
+def pdf_text(path: Path) -> str:
+    import pypdfium2 as pdfium  # native library: load only when a PDF is checked
+
+    document = pdfium.PdfDocument(path)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def pdf_check(home: Path, profile: Profile, pkg: ApplicationPackage) -> CheckResult | None:
+    """Each rendered PDF parses back with the name, every CV heading and the company (ATS round trip)."""
+    expected_by_file: dict[str, list[str]] = {}
+    name = profile.basics.name
+    if pkg.cv and pkg.cv.pdf_file:
+        expected_by_file[pkg.cv.pdf_file] = [name, *section_headings(pkg.cv.markdown)]
+    if pkg.cover_letter and pkg.cover_letter.pdf_file:
+        expected_by_file[pkg.cover_letter.pdf_file] = [name, pkg.company]
+    if not expected_by_file:
+        return None
+    details: list[str] = []
+    passed = True
+    for relative, expected in expected_by_file.items():
+        try:
+            text = _folded(pdf_text(home / relative))
+        except Exception as exc:  # a missing or corrupt file: report it, do not crash the build
+            passed = False
+            details.append(f"{relative}: cannot be read back ({type(exc).__name__}: {exc})")
+            continue
+        missing = [e for e in expected if e and _folded(e) not in text]
+        passed = passed and not missing
+        details.append(
+            f"{relative}: " + (f"missing {', '.join(missing)}" if missing else "parses back with name and headings")
+        )
+    return CheckResult(name="pdf", passed=passed, details=details)
+
+
+def posting_contacts(posting: JobPosting) -> list[str]:
+    """Email addresses and URLs written in the posting's text."""
+    text = posting.full_text()
+    found = [*_EMAIL.findall(text), *(u.rstrip(".,;:!?") for u in _URL.findall(text))]
+    return list(dict.fromkeys(found))
+
+
+def contacts_check(posting: JobPosting, pkg: ApplicationPackage) -> CheckResult:
+    """No address or link from the posting reaches a document (the company name itself excepted)."""
+    documents = {
+        "CV": [pkg.cv.markdown, html_lib.unescape(pkg.cv.html)] if pkg.cv else [],
+        "cover letter": [pkg.cover_letter.markdown, html_lib.unescape(pkg.cover_letter.html)]
+        if pkg.cover_letter
+        else [],
+        "dossier": [f.text for f in pkg.dossier.facts()] if pkg.dossier else [],
+    }
+    company = posting.company.casefold()
+    leaks = [
+        f"{label} contains {contact} from the posting"
+        for contact in posting_contacts(posting)
+        if contact.casefold() not in company
+        for label, texts in documents.items()
+        if any(contact.casefold() in t.casefold() for t in texts)
+    ]
+    return CheckResult(
+        name="posting_contacts",
+        passed=not leaks,
+        details=leaks or ["no email address or link from the posting appears in the documents"],
+    )
+
+
+def check_package_contents(
+    profile: Profile, posting: JobPosting, pkg: ApplicationPackage, *, home: Path | None = None
+) -> tuple[list[CheckResult], list[str]]:
+    """All checks of a package, and the claims it makes that the master CV does not support.
+
+    PDFs are read back only when `home` (the data folder their paths are relative to) is given.
+    """
+    truth, flagged = truth_check(profile, posting, pkg)
+    checks = [truth, ats_check(profile, posting, pkg)]
+    if home is not None and (pdf := pdf_check(home, profile, pkg)) is not None:
+        checks.append(pdf)
+    checks.append(contacts_check(posting, pkg))
+    return checks, flagged
+
+
+async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
+    records = Records(runtime.store)
+    profile, posting, package = await asyncio.gather(
+        records.profile(state["profile_id"]),
+        records.posting(state["posting_id"]),
+        records.package(state["thread_id"], state["package_id"]),
+    )
+    checks, flagged = await asyncio.to_thread(
+        check_package_contents, profile, posting, package, home=runtime.context.home_path
+    )
+    package = package.model_copy(update={"checks": checks, "flagged_claims": flagged}).with_status(PackageStatus.ready)
+    await records.put_package(state["thread_id"], package)
+    failpoint("check_package.after_store")  # durability tests crash here: the package is stored, the state not yet
+    return {"packages": [PackageRef(package_id=package.id, posting_id=package.posting_id, status=package.status)]}

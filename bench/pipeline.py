@@ -1,0 +1,162 @@
+"""Benchmark: the embedded pipeline on N postings synthesised from the demo set.
+
+    python bench/pipeline.py --postings 1000 [--packages 5] [--database-url URL]
+
+Reports wall time, time per stage, peak resident memory and checkpoint bytes per step, and writes
+them to bench/results/pipeline-<N>.json. Without --database-url it uses the embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.models import Decision, SearchRequest  # noqa: E402
+from graph.builder import open_graph  # noqa: E402
+from graph.context import Context  # noqa: E402
+from langgraph.types import Command  # noqa: E402
+from tools.job_folder import load_folder  # noqa: E402
+from tools.postgres import resolve_database_url  # noqa: E402
+
+CITIES = ["Berlin", "Munich", "Hamburg", "Amsterdam", "London", "Lisbon", "Vienna", "Zurich", "Paris", "Remote"]
+PREFIXES = ["", "Senior ", "Staff ", "Lead ", "Junior ", "Principal "]
+SUFFIXES = ["", " (Platform)", " (Payments)", " (Data)", " (Growth)", " II"]
+
+
+def synthesise(count: int, target: Path, seed: int = 7) -> None:
+    """Vary the demo postings (title, company, city, salary, paragraph order) into `count` JSON files."""
+    from datetime import datetime, timezone
+
+    rng = random.Random(seed)
+    base = load_folder(ROOT / "examples" / "jobs", now=datetime.now(timezone.utc)).postings
+    target.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        posting = rng.choice(base)
+        paragraphs = posting.description.split("\n")
+        rng.shuffle(paragraphs)
+        city = rng.choice(CITIES)
+        low = rng.randrange(40, 120) * 1000
+        data = {
+            "@context": "https://schema.org",
+            "@type": "JobPosting",
+            "title": rng.choice(PREFIXES) + posting.title.removeprefix("Senior ") + rng.choice(SUFFIXES),
+            "hiringOrganization": {"@type": "Organization", "name": f"{posting.company} {i}"},
+            "jobLocation": {"@type": "Place", "address": {"addressLocality": city}},
+            "jobLocationType": "TELECOMMUTE" if city == "Remote" else None,
+            "datePosted": "2026-11-20",
+            "validThrough": "2027-06-30",
+            "baseSalary": {"@type": "MonetaryAmount", "currency": "EUR",
+                           "value": {"@type": "QuantitativeValue", "minValue": low, "maxValue": low + 20000, "unitText": "YEAR"}},
+            "description": "\n".join(paragraphs),
+            "skills": ", ".join(posting.skills),
+            "qualifications": "\n".join(posting.qualifications),
+            "responsibilities": "\n".join(posting.responsibilities),
+        }
+        (target / f"posting-{i:04d}.json").write_text(json.dumps(data))
+
+
+def checkpoint_stats(url: str, thread_id: str) -> dict:
+    with psycopg.connect(url) as conn:
+        checkpoints = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)).fetchone()[0]
+        blobs = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+        writes = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_writes WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+        largest = conn.execute(
+            "SELECT coalesce(max(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+    return {
+        "checkpoints": checkpoints,
+        "blob_bytes": int(blobs),
+        "write_bytes": int(writes),
+        "bytes_per_step": round((int(blobs) + int(writes)) / max(checkpoints, 1)),
+        "largest_blob_bytes": int(largest),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="jobland-bench-"))
+    jobs = work / "jobs"
+    synthesise(args.postings, jobs)
+    home = work / "home"
+    home.mkdir()
+    context = Context(user_email="bench@example.com", home=str(home), render_pdf=not args.no_pdf)
+    thread_id = uuid.uuid4().hex
+    config = {"configurable": {"thread_id": thread_id}, "max_concurrency": args.concurrency}
+    request = SearchRequest(
+        cv_path=str(ROOT / "examples" / "cv" / "alex-morgan.md"), jobs_dir=str(jobs), max_packages=args.packages
+    )
+    stages: dict[str, float] = {}
+    marks = {"start": time.perf_counter()}
+    url = resolve_database_url(args.database_url, home)
+    async with open_graph(url, home) as graph:
+        marks["database_ready"] = time.perf_counter()
+        async for update in graph.astream({"request": request}, config, context=context, stream_mode="updates", durability="sync"):
+            for node in update:
+                marks[f"after_{node}"] = time.perf_counter()
+        pending = (await graph.aget_state(config)).interrupts
+        if pending:
+            ids = [r["action_request"]["args"]["package_id"] for r in pending[0].value]
+            resume = Command(resume={pending[0].id: [Decision(package_id=i, action="accept").model_dump() for i in ids]})
+            async for update in graph.astream(resume, config, context=context, stream_mode="updates", durability="sync"):
+                for node in update:
+                    marks[f"after_{node}"] = time.perf_counter()
+        values = (await graph.aget_state(config)).values
+    end = time.perf_counter()
+    order = ["database_ready", "after_intake", "after_load_profile", "after_discover", "after_screen_job",
+             "after_shortlist", "after_build_package", "after_review", "after_deliver", "after_record"]
+    previous = marks["start"]
+    for name in order:
+        if name in marks:
+            stages[name.removeprefix("after_")] = round(marks[name] - previous, 3)
+            previous = marks[name]
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # this process; PostgreSQL runs apart
+    result = {
+        "postings": args.postings,
+        "screened": len(values.get("screenings", [])),
+        "high": sum(v.probability == "High" for v in values.get("screenings", [])),
+        "packages": len(values.get("packages", [])),
+        "delivered": len(values.get("deliveries", [])),
+        "wall_seconds": round(end - marks["start"], 2),
+        "stage_seconds": stages,
+        "screening_seconds": round(stages.get("screen_job", 0), 2),
+        "peak_rss_mib": round(peak_kib / 1024, 1),
+        "checkpoint": checkpoint_stats(url, thread_id),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postings", type=int, default=1000)
+    parser.add_argument("--packages", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--no-pdf", action="store_true")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"pipeline-{args.postings}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

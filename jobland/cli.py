@@ -1,0 +1,579 @@
+"""`jobland`: run a search, review packages, resume, inspect threads. `--format json` for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.prompt import Prompt
+from rich.table import Table
+
+from domain.models import ApplicationPackage, Decision, PackageStatus, SearchRequest
+from domain.repository import RecordNotFound, Records
+from graph.builder import open_graph
+from jobland.settings import Settings
+from tools.cv_import import CVImportError, import_profile
+from tools.job_folder import JobSourceError
+from tools.postgres import DatabaseError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table for people, json for scripts")]
+
+
+class UserError(Exception):
+    """An error the person can fix; printed without a traceback."""
+
+
+def emit_json(value: Any) -> None:
+    out.print_json(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@dataclass
+class Session:
+    settings: Settings
+    graph: CompiledStateGraph
+
+    @property
+    def records(self) -> Records:
+        return Records(self.graph.store)
+
+    def config(self, thread_id: str) -> dict:
+        return {"configurable": {"thread_id": thread_id}, "max_concurrency": self.settings.max_concurrency}
+
+
+@asynccontextmanager
+async def session() -> AsyncIterator[Session]:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise UserError("; ".join(e["msg"] for e in exc.errors())) from exc
+    settings.home.mkdir(parents=True, exist_ok=True)
+    async with open_graph(settings.database_url, settings.home) as graph:
+        yield Session(settings, graph)
+
+
+def run_async(main: Callable[[], Any]) -> Any:
+    """Run a coroutine; turn the errors a person can fix into one clear line and exit code 2."""
+    try:
+        return asyncio.run(main())
+    except (UserError, CVImportError, JobSourceError, DatabaseError, RecordNotFound) as exc:
+        fail(str(exc))
+
+
+# ----------------------------------------------------------------------------- streaming with progress
+
+
+async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress: bool) -> None:
+    """Drive the graph until it pauses or ends, showing a bar per long stage."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show_progress,
+        transient=False,
+    )
+    bars: dict[str, Any] = {}
+    stage_names = {"screen_job": "Screening postings", "build_package": "Building packages", "deliver": "Delivering"}
+
+    def advance(node: str) -> None:
+        if node in bars:
+            progress.advance(bars[node])
+
+    fresh = isinstance(payload, dict)
+    with progress:
+        step = progress.add_task("Reading CV and postings" if fresh else "Resuming from the last checkpoint", total=None)
+        async for update in s.graph.astream(
+            payload, s.config(thread_id), context=s.settings.context(), stream_mode="updates", durability="sync"
+        ):
+            for node, value in update.items():
+                if node == "load_profile":
+                    progress.update(step, description="Discovering postings")
+                elif node == "discover":
+                    progress.update(step, total=1, completed=1, description="CV read, postings discovered")
+                    found = len(value.get("posting_ids", []))
+                    bars["screen_job"] = progress.add_task(stage_names["screen_job"], total=found)
+                elif node == "shortlist":
+                    bars["build_package"] = progress.add_task(stage_names["build_package"], total=len(value["shortlist"]))
+                elif node == "review":
+                    approved = [d for d in value.get("decisions", []) if d.action != "reject"]
+                    bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
+                advance(node)
+        if not fresh:
+            progress.update(step, total=1, completed=1)
+
+
+async def pending_review(s: Session, thread_id: str) -> tuple[str | None, list[dict]]:
+    """The interrupt id and the review requests a thread is waiting on, if any."""
+    snapshot = await s.graph.aget_state(s.config(thread_id))
+    for pending in snapshot.interrupts:
+        return pending.id, list(pending.value)
+    return None, []
+
+
+async def require_thread(s: Session, thread_id: str) -> None:
+    if await s.records.thread(thread_id) is None:
+        raise UserError(f"no thread {thread_id!r}; `jobland threads` lists them")
+
+
+async def screened_rows(s: Session, thread_id: str) -> list[dict]:
+    values = (await s.graph.aget_state(s.config(thread_id))).values
+    profile_id = values["profile_id"]
+    rows = []
+    for verdict in values.get("screenings", []):
+        posting = await s.records.posting(verdict.posting_id)
+        screening = await s.records.screening(profile_id, verdict.posting_id)
+        rows.append(
+            {
+                "posting_id": posting.id,
+                "source": posting.source.removeprefix("folder:"),
+                "title": posting.title,
+                "company": posting.company,
+                **screening.model_dump(),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["match_score"], r["title"]))
+
+
+def print_screenings(rows: list[dict], limit: int | None = None) -> None:
+    table = Table(title="Screened postings", show_lines=False)
+    for column in ("score", "probability", "title", "company", "top reason"):
+        table.add_column(column)
+    colours = {"High": "green", "Medium": "yellow", "Low": "red"}
+    for row in rows[:limit]:
+        reason = (row["deal_breakers"] or row["reasons"] or [""])[0]
+        prob = row["probability"]
+        table.add_row(str(row["match_score"]), f"[{colours[prob]}]{prob}[/]", row["title"], row["company"], reason)
+    out.print(table)
+    if limit and len(rows) > limit:
+        out.print(f"... and {len(rows) - limit} more (use --format json for all)")
+
+
+def package_row(request: dict) -> dict:
+    args = request["action_request"]["args"]
+    return {k: args[k] for k in ("package_id", "company", "title", "match_score", "probability", "flagged_claims")}
+
+
+def print_waiting(thread_id: str, requests: list[dict]) -> None:
+    table = Table(title=f"Packages awaiting your review (thread {thread_id})")
+    for column in ("package id", "score", "title", "company", "flags"):
+        table.add_column(column)
+    for request in requests:
+        row = package_row(request)
+        flags = f"[red]{len(row['flagged_claims'])} unsupported[/]" if row["flagged_claims"] else "[green]none[/]"
+        table.add_row(row["package_id"], str(row["match_score"]), row["title"], row["company"], flags)
+    out.print(table)
+    out.print(
+        f"Review with [bold]jobland review {thread_id}[/] "
+        f"(or --approve ID / --reject ID); inspect with [bold]jobland show {thread_id} ID[/]."
+    )
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _check_inputs(cv: Path, jobs: Path) -> None:
+    if not cv.is_file():
+        fail(f"CV not found: {cv}. Give the path of your master CV (PDF, DOCX, Markdown, HTML or JSON Resume).")
+    if not jobs.is_dir():
+        fail(f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLES / 'jobs'}.")
+
+
+@app.command()
+def run(
+    cv: Annotated[Path, typer.Option(help="Your master CV")],
+    jobs: Annotated[Path, typer.Option(help="Folder of job postings")],
+    query: Annotated[str, typer.Option(help="What you are looking for, in words")] = "",
+    location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
+    max_packages: Annotated[int, typer.Option(min=1, max=100, help="At most this many packages")] = 10,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Discover, screen and build packages, then pause for your review."""
+    _check_inputs(cv, jobs)
+    request = SearchRequest(
+        query=query, locations=location, cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), max_packages=max_packages
+    )
+    run_async(lambda: _run(request, query, fmt))
+
+
+async def _run(request: SearchRequest, message: str, fmt: Format) -> None:
+    thread_id = uuid.uuid4().hex[:12]
+    payload: dict[str, Any] = {"request": request}
+    if message:
+        payload["message"] = message
+    async with session() as s:
+        await stream_run(s, payload, thread_id, show_progress=fmt is Format.table)
+        interrupt_id, requests = await pending_review(s, thread_id)
+        rows = await screened_rows(s, thread_id)
+        if fmt is Format.json:
+            emit_json(
+                {
+                    "thread_id": thread_id,
+                    "screened": len(rows),
+                    "high": sum(r["probability"] == "High" for r in rows),
+                    "awaiting_review": [package_row(r) for r in requests],
+                }
+            )
+            return
+        print_screenings(rows, limit=40)
+        if requests:
+            print_waiting(thread_id, requests)
+        else:
+            out.print(f"No posting was a High match, so there is nothing to review (thread {thread_id}).")
+
+
+def _resolve_ids(given: list[str], known: list[str]) -> list[str]:
+    """Full package ids, or unique prefixes of them."""
+    resolved = []
+    for item in given:
+        matches = [k for k in known if k == item] or [k for k in known if k.startswith(item)]
+        if len(matches) != 1:
+            raise UserError(f"{item!r} matches {len(matches)} packages waiting for review: use an id from `jobland status`")
+        resolved.append(matches[0])
+    return resolved
+
+
+def _ask(requests: list[dict]) -> list[Decision]:
+    decisions = []
+    for request in requests:
+        args = request["action_request"]["args"]
+        out.print(Panel(Markdown(request["description"]), title=f"{args['package_id']}"))
+        choice = Prompt.ask("approve, reject, edit or skip", choices=["a", "r", "e", "s"], default="s", console=out)
+        if choice == "a":
+            decisions.append(Decision(package_id=args["package_id"], action="accept"))
+        elif choice == "r":
+            decisions.append(Decision(package_id=args["package_id"], action="reject"))
+        elif choice == "e":
+            path = Path(Prompt.ask("file with your edited CV (Markdown)", console=out))
+            decisions.append(Decision(package_id=args["package_id"], action="edit", cv_markdown=_read_edit(path)))
+    return decisions
+
+
+def _read_edit(path: Path) -> str:
+    if not path.is_file():
+        raise UserError(f"edited CV file not found: {path}")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise UserError(f"{path} is empty; an edit must contain the full edited CV in Markdown")
+    return text
+
+
+@app.command()
+def review(
+    thread_id: Annotated[str, typer.Argument(help="Thread id printed by `jobland run`")],
+    approve: Annotated[list[str], typer.Option(help="Package id to approve (repeatable)")] = [],  # noqa: B006
+    reject: Annotated[list[str], typer.Option(help="Package id to reject (repeatable)")] = [],  # noqa: B006
+    edit: Annotated[
+        tuple[str, Path], typer.Option(help="Package id and a file with your edited CV Markdown")
+    ] = ("", Path()),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Approve, edit or reject the packages of a thread; approved ones are then delivered."""
+    edits = [edit] if edit[0] else []
+    run_async(lambda: _review(thread_id, approve, reject, edits, fmt))
+
+
+async def _review(thread_id: str, approve: list[str], reject: list[str], edit: list[tuple[str, Path]], fmt: Format) -> None:
+    async with session() as s:
+        await require_thread(s, thread_id)
+        interrupt_id, requests = await pending_review(s, thread_id)
+        if interrupt_id is None:
+            packages = await s.records.packages(thread_id)
+            done = {p.id: p.status.value for p in packages}
+            raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
+        known = [r["action_request"]["args"]["package_id"] for r in requests]
+        if approve or reject or edit:
+            decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, known)]
+            decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]
+            for pid, path in edit:
+                (full,) = _resolve_ids([pid], known)
+                decisions.append(Decision(package_id=full, action="edit", cv_markdown=_read_edit(path)))
+        elif sys.stdin.isatty():
+            decisions = _ask(requests)
+        else:
+            raise UserError("no decisions given: pass --approve ID / --reject ID, or run in a terminal to be asked")
+        resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
+        await stream_run(s, resume, thread_id, show_progress=fmt is Format.table)
+        await _print_outcome(s, thread_id, fmt)
+
+
+async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
+    packages = await s.records.packages(thread_id)
+    _, still_waiting = await pending_review(s, thread_id)
+    receipts = {p.id: await s.records.delivery(p.id) for p in packages}
+    if fmt is Format.json:
+        emit_json(
+            {
+                "thread_id": thread_id,
+                "packages": [
+                    {"package_id": p.id, "status": p.status, "delivered_to": receipts[p.id].location if receipts[p.id] else None}
+                    for p in packages
+                ],
+                "awaiting_review": [package_row(r) for r in still_waiting],
+            }
+        )
+        return
+    for p in packages:
+        receipt = receipts[p.id]
+        where = f" -> {receipt.location}" if receipt else ""
+        out.print(f"{p.id}  {p.status.value:<9} {p.title} at {p.company}{where}")
+    if still_waiting:
+        out.print(f"{len(still_waiting)} package(s) still await your decision: jobland review {thread_id}")
+
+
+@app.command()
+def screen(
+    cv: Annotated[Path, typer.Option(help="Your master CV")],
+    jobs: Annotated[Path, typer.Option(help="Folder of job postings")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Screen postings against a CV and print the verdicts; builds nothing, sends nothing."""
+    _check_inputs(cv, jobs)
+    request = SearchRequest(cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), mode="screen")
+    run_async(lambda: _screen(request, fmt))
+
+
+async def _screen(request: SearchRequest, fmt: Format) -> None:
+    thread_id = uuid.uuid4().hex[:12]
+    async with session() as s:
+        await stream_run(s, {"request": request}, thread_id, show_progress=fmt is Format.table)
+        rows = await screened_rows(s, thread_id)
+        if fmt is Format.json:
+            keys = ("source", "title", "company", "match_score", "probability", "reasons", "missing_skills", "deal_breakers")
+            emit_json([{k: r[k] for k in keys} for r in rows])
+        else:
+            print_screenings(rows)
+
+
+@app.command()
+def profile(path: Annotated[Path, typer.Argument(help="A CV file")], fmt: FormatOption = Format.table) -> None:
+    """Show what JobLand understood from a CV."""
+    try:
+        parsed = import_profile(path)
+    except (CVImportError, FileNotFoundError) as exc:
+        fail(str(exc))
+    if fmt is Format.json:
+        emit_json(parsed.model_dump(mode="json"))
+        return
+    basics = parsed.basics
+    out.print(Panel(f"[bold]{basics.name}[/]  {basics.label or ''}\n{basics.email or ''}  {basics.phone or ''}", title=parsed.source))
+    out.print(f"Sections: {', '.join(parsed.sections)}")
+    for job in parsed.work:
+        out.print(f"\n[bold]{job.position or ''}[/] at [bold]{job.name}[/] ({job.startDate or '?'} - {job.endDate or '?'})")
+        for h in job.highlights:
+            out.print(f"  - {h.text} [dim]{h.id}[/]")
+    out.print(f"\nSkills: {', '.join(parsed.skill_names())}")
+    for edu in parsed.education:
+        out.print(f"Education: {edu.studyType or ''} {edu.area or ''}, {edu.institution}")
+    prefs = parsed.preferences.model_dump(exclude_defaults=True)
+    out.print(f"Preferences: {prefs or 'none given'}")
+
+
+@app.command()
+def threads(fmt: FormatOption = Format.table) -> None:
+    """List your searches, newest first."""
+    run_async(lambda: _threads(fmt))
+
+
+async def _threads(fmt: Format) -> None:
+    async with session() as s:
+        records = await s.records.threads()
+        rows = []
+        for record in records:
+            state = await _thread_state(s, record.thread_id)
+            rows.append({"thread_id": record.thread_id, "created_at": record.created_at, "stage": state, "jobs": record.request.jobs_dir})
+        if fmt is Format.json:
+            emit_json(rows)
+            return
+        table = Table(title="Threads")
+        for column in ("thread", "created", "stage", "jobs"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["thread_id"], row["created_at"].strftime("%Y-%m-%d %H:%M"), row["stage"], str(row["jobs"]))
+        out.print(table)
+
+
+async def _thread_state(s: Session, thread_id: str) -> str:
+    snapshot = await s.graph.aget_state(s.config(thread_id))
+    if snapshot.interrupts:
+        return "awaiting review"
+    if snapshot.next:
+        return "interrupted in " + ", ".join(snapshot.next) + " (resume with jobland resume)"
+    return "finished"
+
+
+@app.command()
+def status(thread_id: str, fmt: FormatOption = Format.table) -> None:
+    """Where a thread stands: stage, counts, packages."""
+    run_async(lambda: _status(thread_id, fmt))
+
+
+async def _status(thread_id: str, fmt: Format) -> None:
+    async with session() as s:
+        await require_thread(s, thread_id)
+        values = (await s.graph.aget_state(s.config(thread_id))).values
+        packages = await s.records.packages(thread_id)
+        summary = {
+            "thread_id": thread_id,
+            "stage": await _thread_state(s, thread_id),
+            "postings": len(values.get("posting_ids", [])),
+            "discarded": [d.model_dump() for d in values.get("discarded", [])],
+            "screened": len(values.get("screenings", [])),
+            "high": sum(v.probability == "High" for v in values.get("screenings", [])),
+            "packages": [
+                {"package_id": p.id, "title": p.title, "company": p.company, "status": p.status, "flagged_claims": len(p.flagged_claims)}
+                for p in packages
+            ],
+            "delivered": len(values.get("deliveries", [])),
+        }
+        if fmt is Format.json:
+            emit_json(summary)
+            return
+        out.print(
+            f"Thread {thread_id}: {summary['stage']}\n{summary['postings']} postings ({len(summary['discarded'])} discarded), "
+            f"{summary['screened']} screened, {summary['high']} High, {summary['delivered']} delivered"
+        )
+        for d in summary["discarded"]:
+            out.print(f"  discarded {d['source']}: {d['reason']}")
+        for p in summary["packages"]:
+            out.print(f"  {p['package_id']}  {p['status']:<9} {p['title']} at {p['company']}")
+
+
+@app.command()
+def show(thread_id: str, package_id: str, fmt: FormatOption = Format.table) -> None:
+    """Show one package: verdict, CV, letter, dossier, checks."""
+    run_async(lambda: _show(thread_id, package_id, fmt))
+
+
+async def _show(thread_id: str, package_id: str, fmt: Format) -> None:
+    async with session() as s:
+        await require_thread(s, thread_id)
+        packages = await s.records.packages(thread_id)
+        (full,) = _resolve_ids([package_id], [p.id for p in packages])
+        pkg = next(p for p in packages if p.id == full)
+        if fmt is Format.json:
+            emit_json(pkg.model_dump(mode="json"))
+            return
+        print_package(pkg, s.settings.home)
+
+
+def print_package(pkg: ApplicationPackage, home: Path) -> None:
+    verdict = pkg.screening
+    out.print(Panel(
+        f"[bold]{pkg.title}[/] at [bold]{pkg.company}[/]: {verdict.match_score}/100 {verdict.probability} ({pkg.status.value})\n"
+        + "\n".join(f"- {r}" for r in verdict.reasons)
+        + ("\nMissing: " + ", ".join(verdict.missing_skills) if verdict.missing_skills else ""),
+        title=pkg.id,
+    ))
+    if pkg.cv:
+        out.print(Panel(Markdown(pkg.cv.markdown), title="Tailored CV"))
+    if pkg.cover_letter:
+        out.print(Panel(Markdown(pkg.cover_letter.markdown), title="Cover letter"))
+    if pkg.dossier:
+        facts = [f"- {f.text} [dim]({f.source})[/]" for f in pkg.dossier.facts()]
+        unknown = ", ".join(pkg.dossier.unknown_topics())
+        out.print(Panel("\n".join(facts) + (f"\nUnknown: {unknown}" if unknown else ""), title="Dossier"))
+    for check in pkg.checks:
+        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        out.print(f"{mark} {check.name}: " + "; ".join(check.details))
+    for claim in pkg.flagged_claims:
+        out.print(f"[red]unsupported:[/] {claim}")
+    for document in (pkg.cv, pkg.cover_letter):
+        if document and document.pdf_file:
+            out.print(f"PDF: {home / document.pdf_file}")
+
+
+@app.command()
+def demo(
+    approve_all: Annotated[
+        bool, typer.Option("--approve-all", help="Approve every package whose truth check passed, then deliver")
+    ] = False,
+) -> None:
+    """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
+    cv, jobs = EXAMPLES / "cv" / "alex-morgan.md", EXAMPLES / "jobs"
+    _check_inputs(cv, jobs)
+    request = SearchRequest(cv_path=str(cv), jobs_dir=str(jobs), max_packages=5)
+    run_async(lambda: _demo(request, approve_all))
+
+
+async def _demo(request: SearchRequest, approve_all: bool) -> None:
+    thread_id = uuid.uuid4().hex[:12]
+    async with session() as s:
+        await stream_run(s, {"request": request}, thread_id, show_progress=True)
+        print_screenings(await screened_rows(s, thread_id), limit=15)
+        interrupt_id, requests = await pending_review(s, thread_id)
+        if not requests:
+            out.print("No High match in the example set.")
+            return
+        print_waiting(thread_id, requests)
+        if not approve_all:
+            return
+        decisions = [
+            Decision(package_id=r["action_request"]["args"]["package_id"], action="reject" if package_row(r)["flagged_claims"] else "accept")
+            for r in requests
+        ]
+        await stream_run(s, Command(resume={interrupt_id: [d.model_dump() for d in decisions]}), thread_id, show_progress=True)
+        await _print_outcome(s, thread_id, Format.table)
+        out.print(f"Emails are in {s.settings.context().outbox_dir}")
+
+
+@app.command()
+def resume(thread_id: str, fmt: FormatOption = Format.table) -> None:
+    """Continue a thread that was interrupted (crash, kill, power cut) from its last checkpoint."""
+    run_async(lambda: _resume(thread_id, fmt))
+
+
+async def _resume(thread_id: str, fmt: Format) -> None:
+    async with session() as s:
+        await require_thread(s, thread_id)
+        snapshot = await s.graph.aget_state(s.config(thread_id))
+        if snapshot.interrupts:
+            raise UserError(f"thread {thread_id} is waiting for your review: jobland review {thread_id}")
+        if not snapshot.next:
+            raise UserError(f"thread {thread_id} has finished; nothing to resume")
+        await stream_run(s, None, thread_id, show_progress=fmt is Format.table)
+        _, requests = await pending_review(s, thread_id)
+        if fmt is Format.json:
+            emit_json({"thread_id": thread_id, "stage": await _thread_state(s, thread_id), "awaiting_review": [package_row(r) for r in requests]})
+        elif requests:
+            print_waiting(thread_id, requests)
+        else:
+            await _print_outcome(s, thread_id, fmt)
+
+
+def main() -> None:
+    app()

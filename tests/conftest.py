@@ -1,0 +1,89 @@
+"""Shared fixtures: a fresh PostgreSQL database per test session, data folders, CLI runner.
+
+DATABASE_URL (CI sets it to the machine's PostgreSQL) names the server; without it the tests start
+the embedded PostgreSQL, as a fresh laptop would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from domain.models import Profile
+from tools.cv_import import import_profile
+from tools.postgres import embedded_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+EXAMPLE_CV = ROOT / "examples" / "cv" / "alex-morgan.md"
+EXAMPLE_JOBS = ROOT / "examples" / "jobs"
+
+
+def _with_database(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("DATABASE_URL") or embedded_database_url(tmp_path_factory.mktemp("embedded-pg"))
+    name = f"jobland_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(server, name)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "jobland-home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def jobs_dir(tmp_path: Path) -> Path:
+    """A private copy of the demo postings that a test may add files to."""
+    target = tmp_path / "jobs"
+    shutil.copytree(EXAMPLE_JOBS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def example_profile() -> Profile:
+    return import_profile(EXAMPLE_CV)
+
+
+def cli_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_")}
+    env.update(
+        JOBLAND_HOME=str(home),
+        JOBLAND_EMAIL="alex.morgan@example.com",
+        DATABASE_URL=database_url,
+        COLUMNS="200",
+        **extra,
+    )
+    return env
+
+
+def jobland_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from jobland.cli import main; main()", *args]
+
+
+def run_cli(home: Path, database_url: str, *args: str, check: bool = True, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        jobland_command(*args), env=cli_env(home, database_url, **env), capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result

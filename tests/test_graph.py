@@ -1,0 +1,153 @@
+"""The whole graph on PostgreSQL: discover, screen, shortlist, build, review interrupt, deliver, record."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from langgraph.types import Command
+
+from domain.models import Decision, PackageStatus, SearchRequest
+from domain.repository import Records
+from graph.builder import open_graph
+from graph.context import Context
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
+
+
+def context_for(home: Path) -> Context:
+    return Context(user_email="alex.morgan@example.com", user_name="Alex Morgan", home=str(home), render_pdf=True)
+
+
+async def run_to_review(graph, home: Path, jobs: Path, thread_id: str) -> dict:
+    config = {"configurable": {"thread_id": thread_id}}
+    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs), max_packages=4)
+    await graph.ainvoke({"request": request}, config, context=context_for(home), durability="sync")
+    return config
+
+
+def outbox_messages(home: Path) -> list[email.message.EmailMessage]:
+    folder = home / "outbox"
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+
+
+async def test_pipeline_pauses_at_one_review_and_sends_only_the_approved(database_url: str, home: Path) -> None:
+    thread_id = uuid.uuid4().hex
+    async with open_graph(database_url, home) as graph:
+        config = await run_to_review(graph, home, EXAMPLE_JOBS, thread_id)
+        snapshot = await graph.aget_state(config)
+        assert snapshot.next == ("review",)
+        assert len(snapshot.interrupts) == 1, "one interrupt carries every package"
+        requests = snapshot.interrupts[0].value
+        assert 2 <= len(requests) <= 4
+        for request in requests:  # Agent Inbox HumanInterrupt shape
+            assert set(request) == {"action_request", "config", "description"}
+            assert request["config"]["allow_accept"] and request["config"]["allow_edit"]
+
+        values = snapshot.values
+        high = {v.posting_id for v in values["screenings"] if v.probability == "High"}
+        assert set(values["shortlist"]) <= high, "only High verdicts advance"
+        assert len(values["screenings"]) == len(values["posting_ids"]) >= 30
+        assert any("expired" in d.reason for d in values["discarded"])
+        assert outbox_messages(home) == [], "nothing is emailed before approval"
+
+        records = Records(graph.store)
+        packages = await records.packages(values["thread_id"])
+        assert {p.status for p in packages} == {PackageStatus.ready}
+        for pkg in packages:
+            assert pkg.cv and pkg.cv.pdf_file and (home / pkg.cv.pdf_file).is_file()
+            assert pkg.cover_letter and pkg.dossier
+
+        ids = [r["action_request"]["args"]["package_id"] for r in requests]
+        approve, rejected = ids[0], ids[1:]
+
+        async def answer(decisions: list[Decision]) -> None:
+            pending = (await graph.aget_state(config)).interrupts[0]
+            payload = {pending.id: [d.model_dump() for d in decisions]}
+            await graph.ainvoke(Command(resume=payload), config, context=context_for(home), durability="sync")
+
+        # A partial answer: the undecided packages are asked about again and nothing is sent yet.
+        await answer([Decision(package_id=approve, action="accept")])
+        again = await graph.aget_state(config)
+        assert [r["action_request"]["args"]["package_id"] for r in again.interrupts[0].value] == rejected
+        assert outbox_messages(home) == []
+
+        await answer([Decision(package_id=p, action="reject") for p in rejected])
+        assert (await graph.aget_state(config)).next == ()
+        messages = outbox_messages(home)
+        assert len(messages) == 1
+        message = messages[0]
+        assert message["To"].addresses[0].addr_spec == "alex.morgan@example.com"
+        assert message["X-JobLand-Package"] == approve
+        attachments = {part.get_filename() for part in message.iter_attachments()}
+        assert any(name.startswith("cv-") and name.endswith(".pdf") for name in attachments)
+        assert any(name.startswith("cover-letter-") for name in attachments)
+        assert any(name.startswith("dossier-") for name in attachments)
+
+        statuses = {p.id: p.status for p in await records.packages(thread_id)}
+        assert statuses[approve] == PackageStatus.sent
+        assert all(statuses[p] == PackageStatus.rejected for p in rejected)
+        log = {e.package_id: e.outcome for e in await records.applications() if e.thread_id == thread_id}
+        assert log[approve] == "sent" and all(log[p] == "rejected" for p in rejected)
+
+
+async def test_screen_only_mode_builds_nothing(database_url: str, home: Path) -> None:
+    async with open_graph(database_url, home) as graph:
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), mode="screen")
+        result = await graph.ainvoke({"request": request}, config, context=context_for(home))
+        assert len(result["screenings"]) >= 30
+        assert "packages" not in result or result["packages"] == []
+        assert not (home / "packages").exists()
+
+
+def _checkpoint_bytes(database_url: str, thread_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        blobs = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+        writes = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_writes WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+    return int(blobs) + int(writes)
+
+
+async def test_checkpoint_size_does_not_grow_with_posting_text(database_url: str, home: Path, tmp_path: Path) -> None:
+    """State carries ids and verdicts: ten times longer postings give the same checkpoint size."""
+    long_jobs = tmp_path / "long-jobs"
+    shutil.copytree(EXAMPLE_JOBS, long_jobs)
+    for path in long_jobs.glob("*.json"):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "description" in data:
+            data["description"] = (data["description"] + "\n") * 10
+            path.write_text(json.dumps(data))
+    sizes = []
+    async with open_graph(database_url, home) as graph:
+        for jobs in (EXAMPLE_JOBS, long_jobs):
+            thread_id = uuid.uuid4().hex
+            config = {"configurable": {"thread_id": thread_id}}
+            request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs), mode="screen")
+            await graph.ainvoke({"request": request}, config, context=context_for(home), durability="sync")
+            sizes.append(_checkpoint_bytes(database_url, thread_id))
+    short, long = sizes
+    assert long < short * 1.25, f"checkpoint grew with posting text: {short} -> {long} bytes"
+
+
+@pytest.mark.parametrize("bad_cv", ["empty.md", "corrupt.pdf"])
+async def test_bad_cv_fails_clearly_and_keeps_nothing_half_done(database_url: str, home: Path, tmp_path: Path, bad_cv: str) -> None:
+    from tools.cv_import import CVImportError
+
+    path = tmp_path / bad_cv
+    path.write_bytes(b"" if bad_cv.endswith(".md") else b"%PDF-1.7 this is not really a pdf \x00\xff")
+    async with open_graph(database_url, home) as graph:
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        with pytest.raises(CVImportError) as info:
+            await graph.ainvoke({"request": SearchRequest(cv_path=str(path), jobs_dir=str(EXAMPLE_JOBS))}, config, context=context_for(home))
+        assert bad_cv in str(info.value)
+        assert (await graph.aget_state(config)).next == ("load_profile",), "the run can be retried from load_profile"

@@ -1,0 +1,96 @@
+"""Every document template renders with realistic values, and hostile fields are escaped for its target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from agents.cover_letter_writer import write_letter
+from agents.cv_writer import plan_cv, tailor_cv
+from agents.researcher import dossier_from_posting
+from domain.models import ApplicationPackage, JobScreeningOutput
+from templates import render, template_names
+from tests.test_package_builders import HOSTILE_HTML, HOSTILE_TEX, INJECTION, make_posting, make_profile
+
+HOSTILE_POSTING = make_posting(
+    company=HOSTILE_TEX,
+    title=f"{HOSTILE_HTML} Engineer",
+    description=f"{INJECTION}. Our mission is to ship {HOSTILE_HTML} safely, with R&D_Labs 100% \\ {{Ltd}} $5 #1 ~^ care.",
+)
+HOSTILE_PROFILE = make_profile(name=HOSTILE_HTML, employer=HOSTILE_TEX, summary=INJECTION)
+
+
+def _letter_lines() -> dict[str, object]:
+    cv = tailor_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)
+    letter = write_letter(HOSTILE_PROFILE, HOSTILE_POSTING, dossier_from_posting(HOSTILE_POSTING), cv)
+    return {"lines": letter.lines, "subject": letter.subject}
+
+
+def _email() -> dict[str, object]:
+    package = ApplicationPackage(
+        id="pkg_1",
+        posting_id=HOSTILE_POSTING.id,
+        profile_id=HOSTILE_PROFILE.id,
+        company=HOSTILE_POSTING.company,
+        title=HOSTILE_POSTING.title,
+        screening=JobScreeningOutput(match_score=81, probability="High"),
+        flagged_claims=[f"CV, Experience: “{INJECTION}” (not in the cited evidence: x)"],
+    )
+    return {"package": package, "attachments": ["cv.pdf", "cover_letter.pdf"], "user_name": "Jane Doe"}
+
+
+# Values for each template, as its caller passes them.
+VALUES: dict[str, Callable[[], dict[str, object]]] = {
+    "cv.md.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
+    "cv.html.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
+    "cv.tex.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
+    "cover_letter.md.j2": _letter_lines,
+    "cover_letter.html.j2": _letter_lines,
+    "dossier.md.j2": lambda: {"dossier": dossier_from_posting(HOSTILE_POSTING)},
+    "email.txt.j2": _email,
+}
+
+
+def test_every_template_has_values_here() -> None:
+    assert sorted(VALUES) == template_names(), "a new template needs realistic values in VALUES"
+
+
+@pytest.mark.parametrize("name", template_names())
+def test_template_renders_and_escapes_for_its_target(name: str) -> None:
+    if name not in VALUES:
+        pytest.fail(f"add values for {name} to VALUES in tests/test_templates.py")
+    text = render(name, **VALUES[name]())
+    assert len(text) > 200
+
+    if name.endswith(".html.j2"):
+        assert "<script>" not in text and "&lt;script&gt;" in text
+        assert "R&amp;D_Labs 100% \\ {Ltd} $5 #1 ~^" in text
+        assert "@page" in text and "size: A4" in text, "the CSS is embedded, so rendering needs no fetch"
+    elif name.endswith(".md.j2"):
+        assert "<script>" not in text and "\\<script\\>" in text
+        assert "R&D\\_Labs 100% \\\\ \\{Ltd\\} $5 \\#1 ~^" in text
+    elif name.endswith(".tex.j2"):
+        assert "R\\&D\\_Labs 100\\% \\textbackslash{} \\{Ltd\\} \\$5 \\#1 \\textasciitilde{}\\textasciicircum{}" in text
+        assert HOSTILE_TEX not in text
+        assert "\\begin{document}" in text and text.rstrip().endswith("\\end{document}")
+        assert text.count("\\begin{itemize}") == text.count("\\end{itemize}")
+    else:  # plain text: shown as written
+        assert name == "email.txt.j2"
+        assert HOSTILE_TEX in text and "81/100" in text and "cv.pdf" in text
+        assert "review every document before you send it on" in text
+
+
+def test_cv_markdown_lines_follow_the_evidence_map() -> None:
+    cv = tailor_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)
+    first_lines = cv.markdown.splitlines()[:5]
+    assert first_lines[0] == "# \\<script\\>alert(1)\\</script\\>"
+    assert "**Senior Platform Engineer**" in first_lines
+    assert "### Senior Platform Engineer — R&D\\_Labs 100% \\\\ \\{Ltd\\} $5 \\#1 ~^" in cv.markdown
+
+
+def test_dossier_markdown_marks_unknown_topics_and_sources() -> None:
+    text = render("dossier.md.j2", dossier=dossier_from_posting(HOSTILE_POSTING))
+    assert "## Recent news\n\nunknown" in text and "## Culture\n\nunknown" in text
+    assert f"(source: posting:{HOSTILE_POSTING.id.replace('_', chr(92) + '_')}, the job posting itself)" in text
+    assert "x@evil.com" not in text

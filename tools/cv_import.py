@@ -1,0 +1,1255 @@
+"""Import a master CV (PDF, DOCX, Markdown, HTML, plain text or JSON Resume) as a Profile.
+
+Every document format is first read into a flat list of blocks (title, heading, bullet, line, each line
+with the right-aligned or tabulated parts beside it), and one builder turns the blocks into JSON Resume
+fields. PDFs go through Docling's model-free native pipeline for their text cells and positions, but each
+cell's words come from pypdfium2: Docling glues words together on some LaTeX fonts ("DesignedTerraformmodules")
+where pypdfium2 keeps the spaces. DOCX and HTML go through Docling to Markdown; Markdown and plain text are
+read as they are. JSON Resume is validated and taken over field by field.
+
+The import is pure and synchronous: no store and no cache (callers cache by the file's content hash).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import re
+import statistics
+import sys
+import types
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import pypdfium2
+from pydantic import ValidationError
+
+from domain.models import (
+    AwardItem,
+    Basics,
+    CertificateItem,
+    EducationItem,
+    Highlight,
+    LanguageItem,
+    Location,
+    Preferences,
+    Profile,
+    ProjectItem,
+    RemotePreference,
+    Seniority,
+    SkillItem,
+    SocialProfile,
+    WorkItem,
+)
+from domain.skills import extract_skills
+from domain.text import content_hash, normalize_text, stable_id, strip_bullet
+
+if TYPE_CHECKING:
+    from docling.document_converter import DocumentConverter
+    from docling_core.types.doc.document import DoclingDocument
+
+MAX_PDF_PAGES = 30
+
+_FORMATS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+    ".json": "json",
+}
+_SUPPORTED = "a PDF, DOCX, Markdown (.md), HTML, plain text (.txt) or JSON Resume (.json) file"
+
+
+class CVImportError(ValueError):
+    """A CV that cannot be imported; the message says what to do about it."""
+
+
+def import_profile(path: Path, *, max_bytes: int = 20 * 1024 * 1024) -> Profile:
+    """Read the CV at path into a Profile whose id and content_hash depend only on the file's bytes."""
+    path = Path(path)
+    data = _read_cv_bytes(path, max_bytes)
+    digest = content_hash(data)
+    kind = _FORMATS[path.suffix.lower()]
+    if kind == "json":
+        fields = _json_resume_fields(data, path.name)
+    else:
+        fields = _fields_from_blocks(_document_blocks(kind, data, path.name), path.name)
+    try:
+        profile = Profile.model_validate(
+            {"id": stable_id("prof", digest), "source": path.name, "content_hash": digest, **fields}
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise CVImportError(
+            f"{path.name}: {where} is not valid ({problem['msg']}); correct it and import the CV again."
+        ) from error
+    _drop_repeated_highlights(profile)
+    if not profile.skills:
+        profile.skills = [SkillItem(name=skill) for skill in extract_skills(_profile_text(profile))]
+    return profile
+
+
+# --------------------------------------------------------------------------- reading the file
+
+
+def _read_cv_bytes(path: Path, max_bytes: int) -> bytes:
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        what = f"{suffix} files are" if suffix else "files without an extension are"
+        hint = " (open it in Word or LibreOffice and save it as .docx)" if suffix == ".doc" else ""
+        raise CVImportError(f"{path.name}: {what} not supported{hint}; give {_SUPPORTED}.")
+    if not path.is_file():
+        raise CVImportError(f"{path.name} was not found at {path}; check the path and try again.")
+    size = path.stat().st_size
+    if size <= max_bytes:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)  # the file may have grown since stat()
+        size = len(data)
+    if size > max_bytes:
+        raise CVImportError(
+            f"{path.name} is {_size(size)}, over the {_size(max_bytes)} limit for a CV; remove embedded "
+            "images, or give a smaller .docx/.md/.json version."
+        )
+    if not data.strip():
+        raise CVImportError(f"{path.name} is empty; give the file that holds your CV.")
+    return data
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n} bytes"
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    if b"\x00" in data:
+        raise CVImportError(f"{name} holds binary data, not text; give {_SUPPORTED}.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CVImportError(f"{name} is not UTF-8 text; save it with UTF-8 encoding and import it again.") from error
+
+
+# --------------------------------------------------------------------------- Docling
+
+
+@cache
+def _docling_converter() -> DocumentConverter:
+    # docling.document_converter imports its speech pipeline, whose transformers decoder imports torch at module
+    # level (docling issue 3997). docling-slim comes without torch and JobLand converts no audio, so only when
+    # torch is absent does a stub stand in for that one module.
+    if importlib.util.find_spec("torch") is None:
+        stub = types.ModuleType("docling.pipeline.asr_transformers")
+        stub.TransformersAsrDecoder = None  # type: ignore[attr-defined]
+        sys.modules.setdefault(stub.__name__, stub)
+    from docling.datamodel.base_models import InputFormat
+    from docling.document_converter import DocumentConverter, PdfFormatOption
+    from docling.pipeline.native_pdf_pipeline import NativePdfPipeline
+
+    return DocumentConverter(
+        allowed_formats=[InputFormat.PDF, InputFormat.DOCX, InputFormat.HTML],
+        # The native pipeline needs no layout model; the standard one downloads models and fails offline.
+        format_options={InputFormat.PDF: PdfFormatOption(pipeline_cls=NativePdfPipeline)},
+    )
+
+
+_UNREADABLE = {
+    "pdf": "{name} is not a readable PDF (it may be corrupt or password-protected); "
+    "export it again or give a .docx/.md/.json version.",
+    "docx": "{name} is not a readable Word document (it may be corrupt, or an old .doc renamed); "
+    "save it again as .docx in Word or LibreOffice, or give a .pdf/.md version.",
+    "html": "{name} is not a readable HTML page; save the page again or give a .pdf/.docx/.md version.",
+}
+
+
+def _docling_document(kind: str, data: bytes, name: str) -> DoclingDocument:
+    from docling.datamodel.base_models import DocumentStream
+    from docling.exceptions import ConversionError
+
+    try:
+        result = _docling_converter().convert(
+            DocumentStream(name=name, stream=io.BytesIO(data)), max_num_pages=MAX_PDF_PAGES
+        )
+    except ConversionError as error:
+        raise CVImportError(_UNREADABLE[kind].format(name=name)) from error
+    return result.document
+
+
+# --------------------------------------------------------------------------- blocks: the common reading
+
+
+@dataclass
+class _Block:
+    kind: Literal["title", "heading", "bullet", "line"]
+    text: str
+    asides: list[str] = field(default_factory=list)
+    starts_entry: bool = False  # a sub-heading or a bold line: a new job, school or project begins
+    starts_paragraph: bool = True
+
+
+def _document_blocks(kind: str, data: bytes, name: str) -> list[_Block]:
+    if kind == "pdf":
+        blocks = _pdf_blocks(data, name)
+    elif kind in ("docx", "html"):
+        markdown = _docling_document(kind, data, name).export_to_markdown(
+            escape_html=False, escape_underscores=False, image_placeholder=""
+        )
+        blocks = _markdown_blocks(markdown)
+    else:
+        blocks = _markdown_blocks(_decode_text(data, name))
+    for block in blocks:
+        block.text = _clean(block.text)
+        block.asides = [a for a in (_clean(a) for a in block.asides) if a]
+    return [b for b in blocks if b.text]
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\ufffe]", "", text)
+    return " ".join(normalize_text(text).split())
+
+
+# pdfium marks a word hyphenated at a line end with \ufffe (or \x02 in bounded text); a soft hyphen may too.
+_HYPHENATION_MARKS = ("\x02", "\ufffe", "\u00ad")
+
+
+def _join_wrapped(first: str, rest: str) -> str:
+    """Re-join a line that wraps onto the next one."""
+    if first.endswith(_HYPHENATION_MARKS):
+        return first[:-1] + rest
+    if re.search(r"[^\W\d]-$", first) and rest[:1].islower():
+        return first + rest
+    return f"{first} {rest}"
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+@dataclass
+class _Cell:
+    page: int
+    left: float
+    bottom: float
+    right: float
+    top: float
+    text: str
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+    @property
+    def middle(self) -> float:
+        return (self.top + self.bottom) / 2
+
+
+def _pdf_blocks(data: bytes, name: str) -> list[_Block]:
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as error:
+        raise CVImportError(_UNREADABLE["pdf"].format(name=name)) from error
+    try:
+        if len(pdf) > MAX_PDF_PAGES:
+            raise CVImportError(
+                f"{name} has {len(pdf)} pages, more than the {MAX_PDF_PAGES} a CV import reads; give the CV alone."
+            )
+        text_pages = [page.get_textpage() for page in pdf]
+        if not any(page.count_chars() for page in text_pages):
+            raise CVImportError(
+                f"{name} has no text layer (it is probably a scan); export the CV from your editor as a PDF "
+                "with text, or give a .docx/.md version."
+            )
+        cells = _pdf_cells(_docling_document("pdf", data, name), text_pages)
+    finally:
+        pdf.close()
+    return _pdf_line_blocks(_pdf_lines(_without_running_lines(cells)))
+
+
+def _pdf_cells(document: DoclingDocument, text_pages: list[pypdfium2.PdfTextPage]) -> list[_Cell]:
+    """Docling's text cells in reading order, each filled with the pypdfium2 characters whose centre lies in it."""
+    cells: list[_Cell] = []
+    for item, _level in document.iterate_items():
+        for prov in getattr(item, "prov", []):
+            box = prov.bbox.to_bottom_left_origin(document.pages[prov.page_no].size.height)
+            cells.append(_Cell(prov.page_no, box.l, box.b, box.r, box.t, ""))
+    cells_on_page: dict[int, list[_Cell]] = defaultdict(list)
+    for cell in cells:
+        cells_on_page[cell.page].append(cell)
+    for page_no, text_page in enumerate(text_pages, start=1):
+        candidates = cells_on_page[page_no]
+        for index in range(text_page.count_chars()):
+            left, bottom, right, top = text_page.get_charbox(index)
+            x, y = (left + right) / 2, (bottom + top) / 2
+            cell = next((c for c in candidates if c.left - 1 <= x <= c.right + 1 and c.bottom <= y <= c.top), None)
+            if cell is not None:
+                cell.text += text_page.get_text_range(index, 1)
+    for cell in cells:
+        cell.text = cell.text.strip()
+    return [cell for cell in cells if cell.text]
+
+
+def _without_running_lines(cells: list[_Cell]) -> list[_Cell]:
+    """Drop page headers and footers: the same text (page numbers aside) at the same height on every page."""
+    pages = {cell.page for cell in cells}
+    if len(pages) < 2:
+        return cells
+
+    def key(cell: _Cell) -> tuple[int, str]:
+        return round(cell.middle / 4), re.sub(r"\d+", "#", cell.text)
+
+    pages_of: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for cell in cells:
+        pages_of[key(cell)].add(cell.page)
+    return [cell for cell in cells if pages_of[key(cell)] != pages]
+
+
+def _pdf_lines(cells: list[_Cell]) -> list[list[_Cell]]:
+    """Cells that share a baseline, left to right (a right-aligned date or place sits beside its line).
+
+    Lines keep the reading order of their first cell; a cell that comes later in the content stream (some
+    renderers write list markers last) still joins the line it sits on.
+    """
+    lines: list[list[_Cell]] = []
+    for cell in cells:
+        line = next(
+            (
+                line
+                for line in lines
+                if line[0].page == cell.page and abs(line[0].middle - cell.middle) < min(line[0].height, cell.height) / 2
+            ),
+            None,
+        )
+        if line is None:
+            lines.append([cell])
+        else:
+            line.append(cell)
+    for line in lines:
+        line.sort(key=lambda c: c.left)
+        if len(line) > 1 and strip_bullet(f"{line[0].text} x") == ("x", True):
+            # A bullet glyph set apart from its text.
+            glyph, first = line.pop(0), line[0]
+            line[0] = _Cell(first.page, glyph.left, first.bottom, first.right, first.top, f"• {first.text}")
+    return lines
+
+
+def _pdf_line_blocks(lines: list[list[_Cell]]) -> list[_Block]:
+    body_height = statistics.median(line[0].height for line in lines)
+    right_edge: dict[int, float] = defaultdict(float)
+    for line in lines:
+        right_edge[line[0].page] = max(right_edge[line[0].page], line[-1].right)
+    first_lines = [line for line in lines[:4] if line[0].page == lines[0][0].page]
+    tallest = max(first_lines, key=lambda line: line[0].height)
+
+    blocks: list[_Block] = []
+    block_start: _Cell | None = None  # where the block being built began: a wrapped line lines up with it
+    previous: list[_Cell] | None = None
+    for line in lines:
+        main, asides = line[0], [cell.text for cell in line[1:]]
+        text, is_bullet = strip_bullet(main.text)
+        if line is tallest and main.height >= 1.6 * body_height:
+            blocks.append(_Block("title", main.text))
+            block_start = None
+        elif (
+            block_start is not None
+            and previous is not None
+            and len(previous) == 1
+            and not asides
+            and not is_bullet
+            and _first_word_overflows(previous[0], main, right_edge[previous[0].page])
+            and abs(main.height - previous[0].height) <= 0.3 * previous[0].height
+            and (
+                main.left > block_start.left + 1  # the hanging indent under a bullet
+                if blocks[-1].kind == "bullet"
+                else abs(main.left - block_start.left) < 2
+            )
+        ):
+            blocks[-1].text = _join_wrapped(blocks[-1].text, main.text)
+        elif not asides and (
+            (main.height >= 1.35 * body_height and len(text.split()) <= 6) or _section_kind(text, loose=False)
+        ):
+            blocks.append(_Block("heading", text))
+            block_start = None
+        else:
+            blocks.append(_Block("bullet" if is_bullet else "line", text, asides))
+            block_start = main
+        previous = line
+    return blocks
+
+
+def _first_word_overflows(previous: _Cell, line: _Cell, right_edge: float) -> bool:
+    """Whether the line's first word would not have fitted after the previous line: then the text wrapped."""
+    char_width = (line.right - line.left) / len(line.text)
+    first_word = line.text.split()[0]
+    return previous.right + (len(first_word) + 1) * char_width > right_edge
+
+
+# --------------------------------------------------------------------------- Markdown and plain text
+
+
+@dataclass
+class _MarkdownLine:
+    kind: Literal["heading", "bullet", "line"]
+    text: str
+    level: int = 0
+    indent: int = 0
+    cells: list[str] = field(default_factory=list)
+    bold: bool = False
+    after_blank: bool = True
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_MD_BULLET = re.compile(r"^(\s*)(?:[-*+•●▪‣◦]|\d{1,2}[.)])\s+(.*)$")
+_MD_RULE = re.compile(r"^\s*([-=_*])(?:\s*\1){2,}\s*$")
+_MD_TABLE_SEPARATOR = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?$")
+_MD_BOLD_LINE = re.compile(r"^(\*\*|__)(.+)\1$")
+
+
+def _markdown_blocks(text: str) -> list[_Block]:
+    return _blocks_from_markdown_lines(_markdown_lines(text))
+
+
+def _markdown_lines(text: str) -> list[_MarkdownLine]:
+    lines: list[_MarkdownLine] = []
+    blank = True
+    for raw in re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL).splitlines():
+        if not raw.strip():
+            blank = True
+            continue
+        if _MD_RULE.match(raw):
+            # A setext underline makes the line above a heading; otherwise it is a horizontal rule.
+            if lines and not blank and lines[-1].kind == "line" and raw.strip()[0] in "=-":
+                lines[-1].kind, lines[-1].level = "heading", 1 if raw.strip()[0] == "=" else 2
+            blank = True
+            continue
+        if _MD_TABLE_SEPARATOR.match(raw):
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if heading := _MD_HEADING.match(raw):
+            line = _MarkdownLine("heading", _inline(heading.group(2)), level=len(heading.group(1)))
+        elif raw.strip().startswith("|"):
+            cells = [_inline(c) for c in raw.strip().strip("|").split("|")]
+            cells = [c for c in cells if c]
+            if not cells:
+                continue
+            line = _MarkdownLine("line", cells[0], cells=cells[1:])
+        elif bullet := _MD_BULLET.match(raw):
+            line = _MarkdownLine("bullet", _inline(bullet.group(2)), indent=len(bullet.group(1)))
+        else:
+            stripped = raw.strip()
+            line = _MarkdownLine("line", _inline(stripped), indent=indent, bold=bool(_MD_BOLD_LINE.match(stripped)))
+        line.after_blank = blank
+        lines.append(line)
+        blank = False
+    return lines
+
+
+def _inline(text: str) -> str:
+    """Markdown inline markup reduced to its text."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<br\s*/?>", " ", text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<!\w)_(?!\s)([^_]+?)_(?!\w)", r"\1", text)
+    text = text.replace("`", "")
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>])", r"\1", text).strip()
+
+
+def _blocks_from_markdown_lines(lines: list[_MarkdownLine]) -> list[_Block]:
+    known_levels = [ln.level for ln in lines if ln.kind == "heading" and _section_kind(ln.text, loose=False)]
+    section_level = min(known_levels, default=2)
+    blocks: list[_Block] = []
+    for index, line in enumerate(lines):
+        previous = lines[index - 1] if index else None
+        if line.kind == "heading":
+            if index == 0 and not _section_kind(line.text, loose=False):
+                blocks.append(_Block("title", line.text))
+            elif line.level <= section_level:
+                blocks.append(_Block("heading", line.text))
+            else:
+                blocks.append(_Block("line", line.text, starts_entry=True))
+        elif line.kind == "bullet":
+            blocks.append(_Block("bullet", line.text))
+        elif (
+            blocks
+            and blocks[-1].kind == "bullet"
+            and previous is not None
+            and previous.kind in ("bullet", "line")
+            and not line.after_blank
+            and not line.cells
+            and (line.indent >= 2 or line.text[:1].islower())
+        ):
+            blocks[-1].text = _join_wrapped(blocks[-1].text, line.text)
+        elif not line.cells and len(line.text) <= 60 and _section_kind(line.text, loose=False):
+            blocks.append(_Block("heading", line.text))
+        else:
+            blocks.append(
+                _Block("line", line.text, line.cells, starts_entry=line.bold, starts_paragraph=line.after_blank)
+            )
+    return blocks
+
+
+# --------------------------------------------------------------------------- section vocabulary
+
+_HEADINGS: dict[str, tuple[str, ...]] = {
+    "summary": (
+        "summary", "professional summary", "career summary", "executive summary", "profile", "professional profile",
+        "about", "about me", "objective", "career objective", "personal statement", "overview", "introduction",
+        "profil", "kurzprofil", "zusammenfassung", "über mich", "a propos", "à propos", "résumé du profil",
+        "perfil", "resumen", "sobre mí", "sobre mi", "profilo", "chi sono", "samenvatting", "profiel",
+    ),
+    "work": (
+        "experience", "work experience", "professional experience", "employment", "employment history",
+        "work history", "career history", "career", "relevant experience", "professional background",
+        "berufserfahrung", "berufliche erfahrung", "beruflicher werdegang", "werdegang", "praxiserfahrung",
+        "expérience", "expérience professionnelle", "expériences professionnelles", "experiencia",
+        "experiencia laboral", "experiencia profesional", "esperienza", "esperienza lavorativa",
+        "esperienze professionali", "werkervaring", "ervaring",
+    ),
+    "education": (
+        "education", "academic background", "education and training", "academic history", "studies",
+        "ausbildung", "bildung", "bildungsweg", "studium", "schulbildung", "formation", "éducation",
+        "educación", "formación", "formación académica", "formazione", "istruzione", "opleiding", "opleidingen",
+    ),
+    "awards": (
+        "awards", "honors", "honours", "honors and awards", "honours and awards", "awards and honors",
+        "awards and honours", "achievements", "awards and achievements", "auszeichnungen", "preise",
+        "distinctions", "prix", "premios", "premi", "prijzen",
+    ),
+    "certificates": (
+        "certificates", "certifications", "certification", "licenses and certifications",
+        "licences and certifications", "certificates and licenses", "zertifikate", "zertifizierungen",
+        "certificats", "certifications professionnelles", "certificaciones", "certificados", "certificazioni",
+        "certificaten",
+    ),
+    "skills": (
+        "skills", "technical skills", "core skills", "key skills", "skills and tools", "core competencies",
+        "competencies", "technologies", "tech stack", "technical expertise", "expertise", "tools",
+        "kenntnisse", "fähigkeiten", "fachkenntnisse", "it-kenntnisse", "kompetenzen", "compétences",
+        "compétences techniques", "habilidades", "competencias", "conocimientos", "competenze", "vaardigheden",
+    ),
+    "languages": (
+        "languages", "language skills", "spoken languages", "sprachen", "sprachkenntnisse", "langues",
+        "idiomas", "lingue", "talen",
+    ),
+    "projects": (
+        "projects", "personal projects", "side projects", "selected projects", "key projects", "open source",
+        "open-source", "open source contributions", "projekte", "projets", "proyectos", "progetti", "projecten",
+    ),
+    "volunteer": (
+        "volunteer", "volunteering", "volunteer experience", "volunteer work", "community", "community involvement",
+        "extracurricular activities", "activities", "ehrenamt", "ehrenamtliches engagement", "engagement",
+        "bénévolat", "voluntariado", "volontariato", "vrijwilligerswerk",
+    ),
+    "interests": (
+        "interests", "hobbies", "hobbies and interests", "interessen", "hobbys", "freizeit",
+        "centres d'intérêt", "centres d’intérêt", "loisirs", "intereses", "aficiones", "interessi", "interesses",
+    ),
+    "contact": (
+        "contact", "contact details", "contact information", "personal details", "personal information",
+        "kontakt", "kontaktdaten", "persönliche daten", "coordonnées", "contacto", "datos personales", "contatti",
+    ),
+    "preferences": ("preferences", "job preferences", "search preferences", "präferenzen", "préférences"),
+}
+_HEADING_KIND = {phrase: kind for kind, phrases in _HEADINGS.items() for phrase in phrases}
+_HEADING_PHRASES = sorted(_HEADING_KIND, key=len, reverse=True)
+
+
+def _heading_key(text: str) -> str:
+    text = text.casefold().replace("&", " and ").replace("+", " and ")
+    return " ".join(text.strip(" :.-–—|").split())
+
+
+def _section_kind(text: str, *, loose: bool) -> str | None:
+    """The kind of section a heading opens; `loose` also accepts headings that contain a known phrase."""
+    key = _heading_key(text)
+    if key in _HEADING_KIND:
+        return _HEADING_KIND[key]
+    if loose:
+        for phrase in _HEADING_PHRASES:
+            if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", key):
+                return _HEADING_KIND[phrase]
+    return None
+
+
+# --------------------------------------------------------------------------- from blocks to a profile
+
+
+@dataclass
+class _Section:
+    heading: str
+    kind: str | None
+    blocks: list[_Block] = field(default_factory=list)
+
+
+def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
+    header: list[_Block] = []
+    sections: list[_Section] = []
+    for block in blocks:
+        if block.kind == "heading":
+            sections.append(_Section(block.text, _section_kind(block.text, loose=True)))
+        elif sections:
+            sections[-1].blocks.append(block)
+        else:
+            header.append(block)
+    for section in sections:
+        if section.kind == "contact":
+            header.extend(section.blocks)
+    basics, header_summary = _basics(header)
+
+    fields: dict[str, Any] = defaultdict(list)
+    fields["sections"] = [s.heading for s in sections if s.kind != "preferences"]
+    for section in sections:
+        body = section.blocks
+        match section.kind:
+            case "summary":
+                basics.summary = _paragraphs(body)
+            case "work" | "volunteer":
+                fields[section.kind] += [_work_item(e, section.kind) for e in _entries(body)]
+            case "education":
+                fields["education"] += [_education_item(e) for e in _entries(body)]
+            case "projects":
+                fields["projects"] += [_project_item(e, section.heading) for e in _entries(body)]
+            case "awards":
+                fields["awards"] += _award_items(body)
+            case "certificates":
+                fields["certificates"] += _certificate_items(body)
+            case "skills":
+                fields["skills"] += _skill_items(body)
+            case "languages":
+                fields["languages"] += _language_items(body)
+            case "interests":
+                fields["interests"] += [item for b in body for item in _split_list(b.text)]
+            case "preferences":
+                fields["preferences"] = _preferences(body, name)
+            case None if any(b.kind == "bullet" for b in body):
+                # An unknown section with bullet points: kept as projects so that its claims can be cited.
+                fields["projects"] += [_project_item(e, section.heading) for e in _entries(body)]
+    if not basics.summary and header_summary:
+        basics.summary = header_summary
+    fields["basics"] = basics
+
+    recognised = any(s.kind for s in sections)
+    if not recognised and not (basics.name and (basics.email or basics.phone)):
+        raise CVImportError(
+            f"{name}: found nothing that looks like a CV (no name with contact details and no section headings "
+            "such as Experience, Education or Skills); check that this is your CV, or give it as .docx/.md/.json."
+        )
+    return dict(fields)
+
+
+def _paragraphs(blocks: list[_Block]) -> str:
+    paragraphs: list[str] = []
+    for block in blocks:
+        text = " ".join([block.text, *block.asides])
+        if paragraphs and not block.starts_paragraph and block.kind == "line":
+            paragraphs[-1] = _join_wrapped(paragraphs[-1], text)
+        else:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+# --------------------------------------------------------------------------- header: name, label, contact
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A bare domain counts as a link only with a common top-level domain, so that "Node.js" stays a skill.
+_URL = re.compile(
+    r"^(?:https?://|www\.)\S+$|^[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|me|co|ai|app|eu|de|uk|fr|nl|ch|at|"
+    r"info|xyz|tech|page|site|blog|codes)(?:/\S*)?$",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"^\(?\+?[\d\s().\-/]{7,}$")
+_CONTACT_LABEL = re.compile(
+    r"^(?:tel|phone|mobile|mobil|telefon|cell|mailto|e-?mail|homepage|website|web|url|site)\s*:\s*", re.IGNORECASE
+)
+_NETWORKS = {
+    "github": "GitHub", "gitlab": "GitLab", "linkedin": "LinkedIn", "twitter": "Twitter", "x": "X",
+    "mastodon": "Mastodon", "xing": "XING", "stackoverflow": "Stack Overflow", "stack overflow": "Stack Overflow",
+    "bitbucket": "Bitbucket", "medium": "Medium", "kaggle": "Kaggle", "dribbble": "Dribbble", "behance": "Behance",
+}
+_NETWORK_HANDLE = re.compile(rf"^({'|'.join(_NETWORKS)})\s*:\s*(\S+)$", re.IGNORECASE)
+_PIECE_SEPARATOR = re.compile(r"\s+[|·•—–]\s+|\s+-\s+|\s*\t\s*|\s{3,}|\s+[|·•]|[|·•]\s+")
+_LOCATION = re.compile(r"^[^\W\d][\w.'’\- ]*(?:,\s*[^\W\d][\w.'’\- ]*){1,3}$")
+_REMOTE_WORDS = {"remote", "hybrid", "on-site", "onsite", "anywhere", "worldwide", "homeoffice", "home office"}
+_NOT_A_NAME = {"curriculum vitae", "resume", "résumé", "cv", "lebenslauf", "c.v."}
+_COUNTRY_CODES = {
+    "germany": "DE", "deutschland": "DE", "austria": "AT", "österreich": "AT", "switzerland": "CH",
+    "schweiz": "CH", "france": "FR", "spain": "ES", "italy": "IT", "netherlands": "NL", "the netherlands": "NL",
+    "belgium": "BE", "poland": "PL", "portugal": "PT", "ireland": "IE", "sweden": "SE", "denmark": "DK",
+    "norway": "NO", "finland": "FI", "united kingdom": "GB", "uk": "GB", "england": "GB", "scotland": "GB",
+    "united states": "US", "usa": "US", "u.s.a": "US", "u.s.a.": "US", "us": "US", "canada": "CA", "india": "IN",
+    "japan": "JP", "republic of korea": "KR", "south korea": "KR", "korea": "KR", "s.korea": "KR",
+    "australia": "AU", "brazil": "BR", "mexico": "MX", "singapore": "SG", "israel": "IL",
+}
+
+
+def _split_pieces(text: str) -> list[str]:
+    return [p.strip(" ,;") for p in _PIECE_SEPARATOR.split(text) if p and p.strip(" ,;")]
+
+
+def _looks_like_name(text: str) -> bool:
+    words = text.split()
+    particles = {"von", "van", "der", "de", "da", "del", "di", "le", "la", "bin", "al", "du", "dos", "ten", "zu"}
+    return (
+        1 < len(words) <= 5
+        and len(text) <= 60
+        and _heading_key(text) not in _NOT_A_NAME
+        and all(re.fullmatch(r"[^\W\d_][^\W\d_.'’\-]*\.?(?:[-'’][^\W\d_]+)*", w) for w in words)
+        and all(w[0].isupper() or w.casefold() in particles for w in words)
+    )
+
+
+def _looks_like_location(text: str) -> bool:
+    if text.casefold() in _REMOTE_WORDS:
+        return True
+    return bool(_LOCATION.match(text)) and len(text.split()) <= 7 and not _has_title_word(text)
+
+
+def _location(text: str) -> Location:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    country = _COUNTRY_CODES.get(parts[-1].casefold()) if len(parts) > 1 else None
+    places = parts[:-1] if country else parts
+    region = places[-1] if len(places) > 1 and re.fullmatch(r"[A-Z]{2}", places[-1]) else None
+    cities = [p for p in places if p != region]
+    return Location(address=text, city=cities[-1] if cities else None, region=region, countryCode=country)
+
+
+def _read_contact(piece: str, basics: Basics) -> bool:
+    """Fill in the contact detail the piece holds; False when it holds none."""
+    value = _CONTACT_LABEL.sub("", piece).strip()
+    if email := _EMAIL.search(value):
+        basics.email = basics.email or email.group(0)
+        return True
+    if handle := _NETWORK_HANDLE.match(value):
+        network = _NETWORKS[handle.group(1).casefold()]
+        basics.profiles.append(SocialProfile(network=network, username=handle.group(2).strip("/@").split("/")[-1]))
+        return True
+    if _URL.match(value):
+        host = re.sub(r"^(?:https?://)?(?:www\.)?", "", value).split("/")[0].casefold()
+        network = _NETWORKS.get(host.rsplit(".", 1)[0])
+        if network:
+            url = value if value.startswith("http") else f"https://{value}"
+            username = value.rstrip("/").rsplit("/", 1)[-1] if "/" in value else None
+            basics.profiles.append(SocialProfile(network=network, username=username, url=url))
+        else:
+            basics.url = basics.url or value
+        return True
+    if _PHONE.match(value) and sum(c.isdigit() for c in value) >= 7:
+        basics.phone = basics.phone or value
+        return True
+    return False
+
+
+def _basics(header: list[_Block]) -> tuple[Basics, str]:
+    """Name, label, location and contact details from the lines above the first section; also any long
+    paragraph there (a summary without a heading)."""
+    basics = Basics()
+    rest = list(header)
+    for index, block in enumerate(rest[:3]):
+        pieces = _split_pieces(block.text)
+        if pieces and _looks_like_name(pieces[0]):
+            basics.name = pieces[0]
+            if len(pieces) > 1:
+                basics.label = " · ".join(pieces[1:])
+            del rest[index]
+            break
+    paragraphs: list[str] = []
+    for block in rest:
+        pieces = [*_split_pieces(block.text), *block.asides]
+        others = [p for p in pieces if not _read_contact(p, basics)]
+        if len(others) < len(pieces):
+            for piece in others:
+                if basics.location is None and _looks_like_location(piece):
+                    basics.location = _location(piece)
+        elif basics.location is None and _looks_like_location(block.text):
+            basics.location = _location(block.text)
+        elif len(block.text.split()) >= 15:
+            paragraphs.append(block.text)
+        elif basics.label is None and block.text[:1] not in "\"“'‘«„":
+            basics.label = block.text
+    return basics, "\n\n".join(paragraphs)
+
+
+# --------------------------------------------------------------------------- entries: jobs, schools, projects
+
+_MONTH = (
+    r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|mar(?:ch)?|märz|mär|maerz|apr(?:il)?|may|mai|june?|juni|july?|juli|"
+    r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|okt(?:ober)?|nov(?:ember)?|dec(?:ember)?|dez(?:ember)?)\.?"
+)
+_YEAR = r"(?:19|20)\d{2}"
+_DATE = rf"(?:{_MONTH}\s*{_YEAR}|\d{{1,2}}[./]{_YEAR}|{_YEAR}[-/.]\d{{1,2}}(?:[-/.]\d{{1,2}})?|{_YEAR})"
+_NOW = r"(?:present|current|now|today|ongoing|heute|aktuell|bis heute|jetzt|date|aujourd'hui|actualidad|presente)"
+_RANGE_SEPARATOR = r"(?:\s*[-–—]\s*|\s+(?:to|bis|until|till|au|à|a)\s+)"
+_DATE_RANGE = re.compile(
+    rf"(?<![\w-])(?P<since>(?:since|seit|from|ab|depuis|desde)\s+)?(?P<start>{_DATE})"
+    rf"(?:{_RANGE_SEPARATOR}(?P<end>{_DATE}|{_NOW})(?!\w)|(?P<open>\s*[-–—])(?=\s|$)|(?!\w))",
+    re.IGNORECASE,
+)
+_EDGE_PUNCTUATION = " ,;:|·•-–—"
+
+
+@dataclass
+class _DateRange:
+    start: str
+    end: str | None  # None: up to now
+
+
+def _take_dates(text: str) -> tuple[_DateRange | None, str]:
+    """The first date or date range in text, and the text around it ("Berlin · 2019 – 2021" -> "Berlin")."""
+    match = _DATE_RANGE.search(text)
+    if not match:
+        return None, text
+    start, end = match.group("start"), match.group("end")
+    if end is None:
+        end = None if match.group("open") or match.group("since") else start
+    elif re.fullmatch(_NOW, end, re.IGNORECASE):
+        end = None
+    before = text[: match.start()].rstrip(_EDGE_PUNCTUATION + "([")
+    after = text[match.end() :].lstrip(_EDGE_PUNCTUATION + ")]")
+    return _DateRange(start, end), f"{before} | {after}" if before and after else before or after
+
+
+_TITLE_WORDS = re.compile(
+    r"(?<![\w-])(?:engineer|developer|programmer|architect|manager|lead|leader|head|director|officer|president|vp|"
+    r"cto|ceo|cfo|coo|cio|founder|co-?founder|consultant|analyst|scientist|researcher|designer|administrator|"
+    r"specialist|intern|trainee|apprentice|working student|werkstudent|assistant|coordinator|teacher|tutor|"
+    r"lecturer|professor|nurse|accountant|advisor|adviser|owner|freelancer|freelance|contractor|sre|member|"
+    r"volunteer|mentor|organi[sz]er|ambassador|maintainer|contributor|writer|editor|technician|operator|"
+    r"representative|executive|partner)s?(?![\w-])"
+    # German job titles are compounds ("Backend-Entwickler", "Projektleiterin").
+    r"|(?:entwickler|ingenieur|leiter|berater|praktikant|referent|sachbearbeiter)(?:in|innen)?(?!\w)",
+    re.IGNORECASE,
+)
+_LEGAL_SUFFIX = re.compile(r"^(?:ltd|inc|llc|gmbh|ag|co|corp|plc|s\.?a|b\.?v|srl|kg|se|oy|ab|as|pty|limited)\.?$", re.I)
+
+
+def _has_title_word(text: str) -> bool:
+    return bool(_TITLE_WORDS.search(text))
+
+
+@dataclass
+class _Entry:
+    lines: list[_Block] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+
+    def has_dates(self) -> bool:
+        return any(_has_dates(line) for line in self.lines)
+
+
+def _has_dates(block: _Block) -> bool:
+    return any(_DATE_RANGE.search(t) for t in [block.text, *block.asides])
+
+
+def _entries(blocks: list[_Block]) -> list[_Entry]:
+    """Group a section into entries: header lines (employer, role, place, dates) followed by bullets."""
+    entries: list[_Entry] = []
+    for block in blocks:
+        current = entries[-1] if entries else None
+        if block.kind == "bullet":
+            if current is None:
+                current = _Entry()
+                entries.append(current)
+            current.bullets.append(block.text)
+            continue
+        is_paragraph = len(block.text.split()) > 12
+        if current is None or (
+            not is_paragraph
+            and (
+                current.bullets
+                or block.starts_entry
+                or (current.has_dates() and (_has_dates(block) or len(current.lines) >= 2))
+            )
+        ):
+            current = _Entry()
+            entries.append(current)
+        current.lines.append(block)
+    return entries
+
+
+@dataclass
+class _EntryFacts:
+    pieces: list[str]  # what is left once dates, place, link and description are taken out
+    dates: _DateRange | None = None
+    location: str | None = None
+    url: str | None = None
+    summary: str | None = None
+
+
+def _entry_facts(entry: _Entry) -> _EntryFacts:
+    dates: _DateRange | None = None
+    pieces: list[tuple[str, bool, int]] = []  # (text, beside its line, line number)
+    date_line: int | None = None
+    for number, line in enumerate(entry.lines):
+        for text, aside in [(line.text, False), *((a, True) for a in line.asides)]:
+            if dates is None:
+                found, text = _take_dates(text)
+                if found:
+                    dates, date_line = found, number
+            pieces += [(p, aside, number) for p in _split_pieces(text)]
+    facts = _EntryFacts(pieces=[], dates=dates)
+
+    def place(candidates: list[tuple[str, bool, int]]) -> None:
+        if facts.location is None and candidates:
+            facts.location = candidates[0][0]
+            pieces.remove(candidates[0])
+
+    place([p for p in pieces if p[1] and not _has_title_word(p[0])])
+    place([p for p in pieces[1:] if _looks_like_location(p[0])])
+    on_date_line = [p for p in pieces if p[2] == date_line]
+    if len(on_date_line) == 1 and len(pieces) > 1 and len(on_date_line[0][0].split()) <= 4:
+        place([p for p in on_date_line if p is not pieces[0] and not _has_title_word(p[0])])
+
+    summary: list[str] = []
+    for text, _aside, _number in pieces:
+        if len(text.split()) > 12:
+            summary.append(text)
+        elif _URL.match(text) and facts.url is None:
+            facts.url = text
+        else:
+            facts.pieces.append(text)
+    facts.summary = " ".join(summary) or None
+    return facts
+
+
+def _highlights(section: str, owner: str, texts: list[str]) -> list[Highlight]:
+    return [Highlight.make(section, owner, text) for text in dict.fromkeys(texts)]
+
+
+def _organisation_and_role(pieces: list[str]) -> tuple[str, str | None]:
+    if len(pieces) == 1:
+        return _split_role(pieces[0])
+    titled = [p for p in pieces if _has_title_word(p)]
+    plain = [p for p in pieces if not _has_title_word(p)]
+    if titled and plain:
+        return plain[0], titled[0]
+    if len(pieces) >= 2:
+        return pieces[0], pieces[1]
+    return "", None
+
+
+def _split_role(piece: str) -> tuple[str, str | None]:
+    """Organisation and role from one phrase: "Engineer at Acme", "Organizer, HashiCorp", "Acme GmbH"."""
+    at = re.match(r"(.+?)\s+(?:at|@|bei|chez)\s+(.+)", piece)
+    if at and _has_title_word(at.group(1)):
+        return at.group(2), at.group(1)
+    left, comma, right = piece.rpartition(", ")
+    if comma and not _LEGAL_SUFFIX.match(right):
+        if _has_title_word(right) and not _has_title_word(left):
+            return left, right
+        return right, left
+    return ("", piece) if _has_title_word(piece) else (piece, None)
+
+
+def _work_item(entry: _Entry, section: str) -> WorkItem:
+    facts = _entry_facts(entry)
+    organisation, role = _organisation_and_role(facts.pieces)
+    return WorkItem(
+        name=organisation,
+        position=role,
+        location=facts.location,
+        url=facts.url,
+        startDate=facts.dates.start if facts.dates else None,
+        endDate=facts.dates.end if facts.dates else None,
+        summary=facts.summary,
+        highlights=_highlights(section, organisation or role or "", entry.bullets),
+    )
+
+
+_DEGREE = re.compile(
+    r"(?<!\w)(?:B\.?\s?Sc?\.?|B\.?\s?A\.?|B\.?\s?Eng\.?|M\.?\s?Sc?\.?|M\.?\s?A\.?|M\.?\s?Eng\.?|MBA|Ph\.?\s?D\.?|"
+    r"Dr\.|Bachelor(?:'s)?|Master(?:'s)?|Diplom[ae]?|Doctor(?:ate)?|Abitur|Associate|Licence|Laurea|Magister|"
+    r"A-Levels?|High School|Staatsexamen)(?![\w])"
+)
+_SCHOOL = re.compile(
+    r"universit|college|school|institut|academy|akademie|hochschule|polytechn|gymnasium|école|escuela|"
+    r"(?<!\w)(?:TU|ETH|EPFL|MIT|UCL|KIT|LMU|RWTH)(?!\w)",
+    re.IGNORECASE,
+)
+
+
+_DEGREE_WITH_FIELD = re.compile(
+    rf"{_DEGREE.pattern}(?:\s+of\s+(?:Science|Arts|Engineering|Business Administration|Laws|Education))?"
+)
+
+
+def _education_item(entry: _Entry) -> EducationItem:
+    facts = _entry_facts(entry)
+    pieces = facts.pieces
+    if len(pieces) == 1:
+        pieces = [p.strip() for p in pieces[0].split(",") if p.strip()]
+    degree = next((p for p in pieces if _DEGREE.search(p) and not _SCHOOL.search(p)), None)
+    institution = next((p for p in pieces if _SCHOOL.search(p)), None) or next((p for p in pieces if p != degree), "")
+    study_type, area = _degree_parts(degree) if degree else (None, None)
+    leftover = [p for p in pieces if p not in (degree, institution)]
+    return EducationItem(
+        institution=institution,
+        url=facts.url,
+        studyType=study_type,
+        area=area or (leftover[0] if leftover else None),
+        startDate=facts.dates.start if facts.dates else None,
+        endDate=facts.dates.end if facts.dates else None,
+    )
+
+
+def _degree_parts(degree: str) -> tuple[str, str | None]:
+    """("B.S.", "Computer Science") from "B.S. in Computer Science", "M.Sc. Computer Science" and the like."""
+    parts = re.split(r"\s+in\s+|\s*,\s*|\s+[-–—:]\s+", degree, maxsplit=1)
+    if len(parts) == 2:
+        return parts[0], parts[1] or None
+    match = _DEGREE_WITH_FIELD.search(degree)
+    if not match:
+        return degree, None
+    area = (degree[: match.start()] + degree[match.end() :]).strip(" ,-–—:()")
+    area = re.sub(r"^degree\b", "", area, flags=re.IGNORECASE).strip(" ,-–—:")  # "Bachelor's degree"
+    return match.group(0), area or None
+
+
+def _project_item(entry: _Entry, heading: str) -> ProjectItem:
+    facts = _entry_facts(entry)
+    name = facts.pieces[0] if facts.pieces else heading
+    description = facts.summary or (" · ".join(facts.pieces[1:]) or None)
+    return ProjectItem(
+        name=name,
+        description=description,
+        url=facts.url,
+        startDate=facts.dates.start if facts.dates else None,
+        endDate=facts.dates.end if facts.dates else None,
+        highlights=_highlights("projects", name, entry.bullets),
+    )
+
+
+# --------------------------------------------------------------------------- one-line items
+
+
+def _dated_lines(blocks: list[_Block]) -> list[tuple[_DateRange | None, str]]:
+    """(date, text) per item; an undated line among dated ones is a group label ("International Awards")."""
+    lines = [(*_take_dates(b.text), b.kind) for b in blocks]
+    any_dated = any(found for found, _text, _kind in lines)
+    return [(found, text) for found, text, kind in lines if found or kind == "bullet" or not any_dated]
+
+
+def _award_items(blocks: list[_Block]) -> list[AwardItem]:
+    awards = []
+    for found, text in _dated_lines(blocks):
+        title, *awarder = re.split(r"\s+[—|]\s+", text, maxsplit=1)
+        date = found.start if found else None
+        awards.append(AwardItem(title=title, awarder=awarder[0] if awarder else None, date=date))
+    return awards
+
+
+def _certificate_items(blocks: list[_Block]) -> list[CertificateItem]:
+    certificates = []
+    for found, text in _dated_lines(blocks):
+        name, comma, issuer = text.rpartition(", ")
+        date = found.start if found else None
+        certificates.append(CertificateItem(name=name if comma else text, issuer=issuer if comma else None, date=date))
+    return certificates
+
+
+def _split_list(text: str) -> list[str]:
+    """Items of a comma-, semicolon- or bullet-separated list; separators inside brackets do not count."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth <= 0 and char in ",;·|•":
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    return [item.strip(" .") for item in items if item.strip(" .")]
+
+
+def _skill_items(blocks: list[_Block]) -> list[SkillItem]:
+    skills = []
+    for block in blocks:
+        if block.asides:
+            skills.append(SkillItem(name=block.text, keywords=_split_list(", ".join(block.asides))))
+        elif ":" in block.text:
+            group, _colon, keywords = block.text.partition(":")
+            skills.append(SkillItem(name=group.strip(), keywords=_split_list(keywords)))
+        else:
+            skills += [SkillItem(name=item) for item in _split_list(block.text)]
+    return skills
+
+
+def _language_items(blocks: list[_Block]) -> list[LanguageItem]:
+    languages = []
+    for block in blocks:
+        for item in _split_list(" · ".join([block.text, *block.asides])):
+            # "German (C1)", "German: fluent", "German — native"; "Swiss-German" stays one name.
+            match = re.match(r"^(.+?)(?:\s*\((.+)\)|\s*:\s*(.+)|\s+[—–-]\s+(.+))$", item)
+            if match:
+                fluency = match.group(2) or match.group(3) or match.group(4)
+                languages.append(LanguageItem(language=match.group(1), fluency=fluency))
+            else:
+                languages.append(LanguageItem(language=item))
+    return languages
+
+
+# --------------------------------------------------------------------------- preferences
+
+_PREFERENCE_KEYS = {
+    "locations": "locations", "location": "locations", "preferred locations": "locations",
+    "remote": "remote", "work mode": "remote", "workplace": "remote",
+    "seniority": "seniority", "level": "seniority",
+    "salary floor": "salary_floor", "minimum salary": "salary_floor", "salary": "salary_floor",
+    "languages": "required_languages", "language": "required_languages",
+    "deal-breakers": "deal_breakers", "deal breakers": "deal_breakers", "dealbreakers": "deal_breakers",
+    "avoid": "deal_breakers",
+}
+_CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
+
+
+def _preferences(blocks: list[_Block], name: str) -> Preferences:
+    values: dict[str, Any] = {}
+    for block in blocks:
+        key, colon, value = block.text.partition(":")
+        field_name = _PREFERENCE_KEYS.get(_heading_key(key))
+        if not colon or field_name is None:
+            raise CVImportError(
+                f'{name}: the Preferences line "{block.text}" is not understood; write "Key: value" lines with '
+                "the keys Locations, Remote, Seniority, Salary floor, Languages or Deal-breakers."
+            )
+        if field_name == "remote":
+            values["remote"] = re.sub(r"[\s-]+", "_", value.strip().casefold()).replace("on_site", "onsite")
+        elif field_name == "salary_floor":
+            values["salary_floor"], values["salary_currency"] = _salary(value, name)
+        elif field_name == "seniority":
+            values["seniority"] = [s.casefold() for s in _split_list(value)]
+        else:
+            values[field_name] = _split_list(value)
+    return _validated_preferences(values, name)
+
+
+def _validated_preferences(values: dict[str, Any], name: str) -> Preferences:
+    try:
+        return Preferences.model_validate(values)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        allowed = {
+            "remote": f"Remote is one of {', '.join(get_args(RemotePreference))}",
+            "seniority": f"Seniority values are {', '.join(get_args(Seniority))}",
+        }.get(str(problem["loc"][0]), "see the Preferences fields in the README")
+        raise CVImportError(
+            f"{name}: the preference {problem['loc'][0]} is not valid ({problem['msg']}); {allowed}."
+        ) from error
+
+
+def _salary(value: str, name: str) -> tuple[int, str | None]:
+    match = re.search(r"(\d[\d.,\s]*)\s*([kK])?", value)
+    if not match:
+        raise CVImportError(f'{name}: the salary floor "{value.strip()}" has no amount; write e.g. "70000 EUR".')
+    amount = int(re.sub(r"[.,\s]", "", match.group(1))) * (1000 if match.group(2) else 1)
+    code = re.search(r"\b[A-Z]{3}\b", value)
+    symbol = next((c for s, c in _CURRENCY_SYMBOLS.items() if s in value), None)
+    return amount, code.group(0) if code else symbol
+
+
+# --------------------------------------------------------------------------- JSON Resume
+
+_JSON_RESUME_LISTS = (
+    "work", "volunteer", "education", "awards", "certificates", "publications", "skills", "languages",
+    "interests", "references", "projects",
+)
+_JSON_RESUME_TITLES = {
+    "work": "Work", "volunteer": "Volunteer", "education": "Education", "awards": "Awards",
+    "certificates": "Certificates", "publications": "Publications", "skills": "Skills", "languages": "Languages",
+    "interests": "Interests", "references": "References", "projects": "Projects",
+}
+
+
+def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        resume = json.loads(_decode_text(data, name))
+    except json.JSONDecodeError as error:
+        raise CVImportError(
+            f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); fix it or "
+            "export your JSON Resume again."
+        ) from error
+    _check_json_resume_shape(resume, name)
+
+    def with_highlights(section: str, item: dict[str, Any], owner_key: str) -> dict[str, Any]:
+        owner = str(item.get(owner_key) or item.get("name") or "")
+        texts = [normalize_text(t).strip() for t in item.get("highlights", []) if t.strip()]
+        return {**item, "name": owner, "highlights": _highlights(section, owner, texts)}
+
+    jobland = (resume.get("meta") or {}).get("jobland") if isinstance(resume.get("meta"), dict) else None
+    return {
+        "basics": resume.get("basics") or {},
+        "work": [with_highlights("work", item, "name") for item in resume.get("work", [])],
+        "volunteer": [with_highlights("volunteer", item, "organization") for item in resume.get("volunteer", [])],
+        "projects": [with_highlights("projects", item, "name") for item in resume.get("projects", [])],
+        "education": resume.get("education", []),
+        "awards": resume.get("awards", []),
+        "certificates": resume.get("certificates", []),
+        "skills": resume.get("skills", []),
+        "languages": resume.get("languages", []),
+        "interests": [str(i.get("name", "")) for i in resume.get("interests", []) if i.get("name")],
+        "sections": [title for key, title in _JSON_RESUME_TITLES.items() if resume.get(key)],
+        "preferences": _validated_preferences(jobland, name) if jobland is not None else Preferences(),
+    }
+
+
+def _check_json_resume_shape(resume: Any, name: str) -> None:
+    schema = "see https://jsonresume.org/schema"
+    if not isinstance(resume, dict):
+        raise CVImportError(f"{name} is not a JSON Resume: the top level must be an object ({schema}).")
+    if not any(key in resume for key in ("basics", "work", "education")):
+        hint = (
+            " It looks like a job description; add it as a job posting instead."
+            if "title" in resume or "responsibilities" in resume
+            else ""
+        )
+        raise CVImportError(f'{name} is not a JSON Resume: it has no "basics", "work" or "education" ({schema}).{hint}')
+    if not isinstance(resume.get("basics", {}), dict):
+        raise CVImportError(f'{name}: "basics" must be an object ({schema}).')
+    meta = resume.get("meta")
+    if isinstance(meta, dict) and "jobland" in meta:
+        preferences = meta["jobland"]
+        allowed = ", ".join(Preferences.model_fields)
+        if not isinstance(preferences, dict):
+            raise CVImportError(f'{name}: "meta.jobland" must be an object with the keys {allowed}.')
+        if unknown := sorted(set(preferences) - set(Preferences.model_fields)):
+            raise CVImportError(f'{name}: "meta.jobland" has unknown keys {", ".join(unknown)}; use {allowed}.')
+    for key in _JSON_RESUME_LISTS:
+        items = resume.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise CVImportError(f'{name}: "{key}" must be a list of objects ({schema}).')
+        for index, item in enumerate(items):
+            highlights = item.get("highlights", [])
+            if not isinstance(highlights, list) or not all(isinstance(h, str) for h in highlights):
+                raise CVImportError(f'{name}: "{key}[{index}].highlights" must be a list of strings ({schema}).')
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+def _drop_repeated_highlights(profile: Profile) -> None:
+    """A claim made twice under the same owner is one claim: keep every highlight id unique."""
+    seen: set[str] = set()
+    for item in [*profile.work, *profile.volunteer, *profile.projects]:
+        unique = [h for h in item.highlights if h.id not in seen]
+        seen.update(h.id for h in unique)
+        item.highlights = unique
+
+
+def _profile_text(profile: Profile) -> str:
+    parts = [profile.basics.label or "", profile.basics.summary or ""]
+    for item in [*profile.work, *profile.volunteer]:
+        parts += [item.position or "", item.summary or "", *(h.text for h in item.highlights)]
+    for project in profile.projects:
+        parts += [project.name, project.description or "", *project.keywords, *(h.text for h in project.highlights)]
+    parts += [e.area or "" for e in profile.education]
+    parts += [a.title for a in profile.awards] + [c.name for c in profile.certificates]
+    return "\n".join(p for p in parts if p)

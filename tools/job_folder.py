@@ -1,0 +1,971 @@
+"""The embedded job source: a folder of posting files.
+
+Reads schema.org JobPosting JSON (single, list or @graph), HTML pages (JSON-LD, or the page text
+when there is none), JSON Resume job files and Markdown/plain-text postings, and maps them onto
+domain.models.JobPosting. Everything in a posting is data: text stays text, nothing from a file
+chooses a path, a recipient or a tool, and a broken file becomes a DiscardedPosting, not a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import urlparse
+
+import yaml
+from bs4 import BeautifulSoup, NavigableString, Tag
+from dateutil import parser as date_parser
+from pydantic_core import to_jsonable_python
+
+from domain.dedupe import canonical_key, dedupe_postings, freshness
+from domain.models import (
+    DiscardedPosting,
+    JobPosting,
+    MonetaryAmount,
+    Organization,
+    Place,
+    PostalAddress,
+    SearchRequest,
+    Seniority,
+)
+from domain.skills import canonical_skill, extract_skills
+from domain.text import content_hash, normalize_text, stable_id, strip_bullet
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+JSON_SUFFIXES = frozenset({".json", ".jsonld"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+_SUPPORTED = ", ".join(sorted(JSON_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES))
+# Notes about a folder, not postings.
+_SKIPPED_NAMES = frozenset({"readme.md", "readme.txt"})
+DEMO_JOBS_DIR = Path(__file__).resolve().parent.parent / "examples" / "jobs"
+
+
+class JobSourceError(ValueError):
+    """A job source cannot be read at all (as opposed to one bad posting, which is discarded)."""
+
+
+class _UnusablePosting(ValueError):
+    """One file or posting that cannot become a JobPosting; its message is the discard reason."""
+
+
+@dataclass(frozen=True)
+class JobBatch:
+    postings: list[JobPosting]
+    discarded: list[DiscardedPosting]
+
+
+class JobSource(Protocol):
+    async def fetch(self, request: SearchRequest, *, now: datetime) -> JobBatch:
+        """Postings open at `now`, deduplicated, with the ones dropped and why."""
+        ...
+
+
+@dataclass(frozen=True)
+class FolderJobSource:
+    """Every posting in one folder; filtering by the request is the screener's job, not this source's."""
+
+    folder: Path
+
+    async def fetch(self, request: SearchRequest, *, now: datetime) -> JobBatch:
+        return await asyncio.to_thread(load_folder, self.folder, now=now)
+
+
+def load_folder(folder: Path, *, now: datetime) -> JobBatch:
+    """Read every posting file in `folder` (not its subfolders), then drop expired ones and duplicates."""
+    postings: list[JobPosting] = []
+    discarded: list[DiscardedPosting] = []
+    for path in _posting_files(Path(folder)):
+        source = f"folder:{path.name}"
+        try:
+            drafts = _read_drafts(path)
+        except _UnusablePosting as problem:
+            discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
+            continue
+        for draft in drafts:  # one bad posting in a list must not cost the others
+            try:
+                postings.append(_posting_from_draft(draft, source, now))
+            except _UnusablePosting as problem:
+                discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
+    fresh, expired = freshness(postings, now)
+    unique, duplicates = dedupe_postings(fresh)
+    return JobBatch(postings=unique, discarded=[*discarded, *expired, *duplicates])
+
+
+def _posting_files(folder: Path) -> list[Path]:
+    if not folder.exists():
+        raise JobSourceError(
+            f"Job folder {folder} does not exist. Point the jobs folder at a directory of postings ({_SUPPORTED})."
+        )
+    if not folder.is_dir():
+        raise JobSourceError(
+            f"{folder} is a file, not a folder. Put posting files ({_SUPPORTED}) in a folder and pass that."
+        )
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as error:
+        raise JobSourceError(
+            f"Cannot read job folder {folder}: {error.strerror or error}. Check its permissions."
+        ) from error
+    # Regular files only: a FIFO or device named like a posting would block or never end.
+    files = [p for p in entries if not p.name.startswith(".") and p.name.lower() not in _SKIPPED_NAMES and p.is_file()]
+    if not files:
+        raise JobSourceError(
+            f"Job folder {folder} holds no posting files. "
+            f"Add postings ({_SUPPORTED}) or use the demo set in {DEMO_JOBS_DIR}."
+        )
+    return files
+
+
+def _read_drafts(path: Path) -> list[_Draft]:
+    suffix = path.suffix.lower()
+    if suffix not in JSON_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES:
+        raise _UnusablePosting(f"unsupported file type '{suffix or path.name}'; postings are {_SUPPORTED} files")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _UnusablePosting(
+                f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024 // 1024} MB limit for a posting; "
+                "keep one posting per file"
+            )
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _UnusablePosting(f"not UTF-8 text (byte {error.start}); save it as UTF-8") from error
+    except OSError as error:
+        raise _UnusablePosting(f"cannot be read ({error.strerror or error})") from error
+
+    if suffix in JSON_SUFFIXES:
+        return _drafts_from_json(text)
+    if suffix in HTML_SUFFIXES:
+        return _drafts_from_html(text)
+    return [_draft_from_text(text)]
+
+
+# --------------------------------------------------------------------------- drafts: what a file says
+
+
+@dataclass
+class _Draft:
+    """A posting as a file states it, before interpretation; every format fills what it has."""
+
+    title: Any = ""
+    company: Any = ""
+    company_url: Any = None
+    company_description: Any = None
+    places: list[PostalAddress] = field(default_factory=list)
+    location_type: Any = None
+    workplace_hint: Any = None
+    date_posted: Any = None
+    valid_through: Any = None
+    employment_type: Any = None
+    salary: Any = None
+    salary_currency: Any = None
+    description: Any = ""
+    skills: Any = None
+    qualifications: Any = None
+    responsibilities: Any = None
+    experience: Any = None
+    seniority_hint: Any = None
+    languages: Any = None
+    identifier: Any = None
+    url: Any = None
+
+
+def _text_of(value: Any) -> str:
+    """Readable text of a JSON value: strings as they are, objects by their name or value."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        for key in ("name", "value", "text", "description", "@value"):
+            if key in value:
+                return _text_of(value[key])
+        return ""
+    if isinstance(value, list):
+        return ", ".join(t for t in (_text_of(v) for v in value) if t)
+    return ""
+
+
+def _items_of(value: Any) -> list[str]:
+    """A list field given as a list, a comma/line separated string or HTML list."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [t for t in (_text_of(v).strip() for v in value) if t]
+    text = _text_of(value)
+    if _looks_like_html(text):
+        text = _markdown_of_html(text)
+    separator = "\n" if "\n" in text else ","
+    return [strip_bullet(part)[0] for part in text.split(separator) if strip_bullet(part)[0]]
+
+
+# --------------------------------------------------------------------------- JSON and JSON-LD
+
+
+def _schema_type(node: dict) -> set[str]:
+    kinds = node.get("@type")
+    names = kinds if isinstance(kinds, list) else [kinds]
+    return {re.split(r"[/:#]", n)[-1] for n in names if isinstance(n, str)}
+
+
+def _job_postings_in(data: Any) -> Iterator[dict]:
+    """schema.org JobPosting objects in a JSON-LD value: the object itself, a list, or an @graph."""
+    if isinstance(data, list):
+        for item in data:
+            yield from _job_postings_in(item)
+    elif isinstance(data, dict):
+        untyped_posting = "@type" not in data and {"title", "hiringOrganization"} <= data.keys()
+        if "JobPosting" in _schema_type(data) or untyped_posting:
+            yield data
+        elif "@graph" in data:
+            yield from _job_postings_in(data["@graph"])
+
+
+def _is_json_resume_job(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and "@type" not in data
+        and "hiringOrganization" not in data
+        and bool(data.get("title"))
+        and bool({"company", "responsibilities", "qualifications", "remote", "experience"} & data.keys())
+    )
+
+
+def _drafts_from_json(text: str) -> list[_Draft]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _UnusablePosting(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
+    drafts = [_draft_from_schema_org(node) for node in _job_postings_in(data)]
+    resume_jobs = data if isinstance(data, list) else [data]
+    drafts += [_draft_from_json_resume(node) for node in resume_jobs if _is_json_resume_job(node)]
+    if not drafts:
+        raise _UnusablePosting(
+            "no job posting in this JSON: expected '\"@type\": \"JobPosting\"' (alone, in a list or in '@graph') "
+            "or a JSON Resume job with 'title' and 'company'"
+        )
+    return drafts
+
+
+def _address_of(value: Any) -> PostalAddress | None:
+    if isinstance(value, dict) and "address" in value:
+        value = value["address"]
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return _address_from_text(value)
+    if not isinstance(value, dict):
+        return None
+    fields = {
+        key: _text_of(value.get(key)).strip() or None
+        for key in ("addressLocality", "addressRegion", "addressCountry", "postalCode", "streetAddress")
+    }
+    return PostalAddress(**fields) if any(fields.values()) else None
+
+
+def _address_from_text(text: str) -> PostalAddress | None:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        return None
+    return PostalAddress(
+        addressLocality=parts[0],
+        addressRegion=", ".join(parts[1:-1]) or None,
+        addressCountry=parts[-1] if len(parts) > 1 else None,
+    )
+
+
+def _draft_from_schema_org(node: dict) -> _Draft:
+    organization = node.get("hiringOrganization")
+    organization = organization if isinstance(organization, dict) else {"name": organization}
+    locations = node.get("jobLocation")
+    same_as = organization.get("sameAs") or organization.get("url")
+    identifier = node.get("identifier")
+    return _Draft(
+        title=node.get("title") or node.get("name"),
+        company=_text_of(organization),
+        company_url=same_as[0] if isinstance(same_as, list) and same_as else same_as,
+        company_description=organization.get("description"),
+        places=[a for a in map(_address_of, locations if isinstance(locations, list) else [locations]) if a],
+        location_type=_text_of(node.get("jobLocationType")),
+        date_posted=node.get("datePosted"),
+        valid_through=node.get("validThrough"),
+        employment_type=node.get("employmentType"),
+        salary=node.get("baseSalary") or node.get("estimatedSalary"),
+        salary_currency=node.get("salaryCurrency"),
+        description=_text_of(node.get("description")),
+        skills=node.get("skills"),
+        qualifications=node.get("qualifications"),
+        responsibilities=node.get("responsibilities"),
+        experience=_experience_text(node.get("experienceRequirements")),
+        identifier=identifier.get("value") if isinstance(identifier, dict) else identifier,  # a PropertyValue
+        url=node.get("url"),
+    )
+
+
+def _experience_text(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get("monthsOfExperience"), (int, float)):
+        return f"{value['monthsOfExperience'] / 12:g} years of experience"
+    return _text_of(value) or None
+
+
+def _draft_from_json_resume(node: dict) -> _Draft:
+    """JSON Resume's job schema (resume-schema job-schema.json)."""
+    location = node.get("location")
+    skills = node.get("skills") if isinstance(node.get("skills"), list) else []
+    keywords = [
+        keyword
+        for skill in skills
+        for keyword in ((skill.get("keywords") or [skill.get("name")]) if isinstance(skill, dict) else [skill])
+    ]
+    meta = node.get("meta") if isinstance(node.get("meta"), dict) else {}
+    address = None
+    if isinstance(location, dict):
+        address = PostalAddress(
+            streetAddress=_text_of(location.get("address")) or None,
+            postalCode=_text_of(location.get("postalCode")) or None,
+            addressLocality=_text_of(location.get("city")) or None,
+            addressRegion=_text_of(location.get("region")) or None,
+            addressCountry=_text_of(location.get("countryCode")) or None,
+        )
+    elif isinstance(location, str):
+        address = _address_from_text(location)
+    return _Draft(
+        title=node.get("title"),
+        company=_text_of(node.get("company")),
+        places=[address] if address and address.model_dump(exclude_none=True) else [],
+        workplace_hint=node.get("remote"),
+        date_posted=node.get("date"),
+        valid_through=node.get("validThrough") or node.get("expires"),
+        employment_type=node.get("type"),
+        salary=node.get("salary"),
+        description=_text_of(node.get("description")),
+        skills=keywords,
+        qualifications=node.get("qualifications"),
+        responsibilities=node.get("responsibilities"),
+        experience=_text_of(node.get("experience")) or None,
+        seniority_hint=node.get("experience"),
+        url=node.get("url") or meta.get("canonical"),
+    )
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+_HTML_HINT = re.compile(
+    r"<\s*/?\s*(?:p|br|ul|ol|li|div|h[1-6]|strong|b|em|i|span|a|table|script|style|img)\b|&(?:[a-z]+|#\d+);", re.I
+)
+_BLOCK_TAGS = ("p", "div", "section", "article", "ul", "ol", "table", "tr", "dl", "dt", "dd", "blockquote", "header")
+_DROPPED_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "nav", "footer", "form", "svg", "iframe", "head", "button"}
+)
+# Text written around an element's content so that structure survives as light Markdown.
+_MARKS = {
+    **{tag: ("\n\n", "\n\n") for tag in _BLOCK_TAGS},
+    **{f"h{level}": ("\n\n" + "#" * level + " ", "\n\n") for level in range(1, 7)},
+    "li": ("\n- ", ""),
+    "br": ("\n", ""),
+}
+
+
+def _looks_like_html(text: str) -> bool:
+    return bool(_HTML_HINT.search(text))
+
+
+def _soup(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup, "lxml")
+
+
+def _markdownish(root: Tag) -> str:
+    """The text of parsed HTML with its structure kept as light Markdown (# headings, - list items).
+
+    Scripts, styles, navigation and comments are left out. Iterative, so deep nesting cannot overflow the stack.
+    """
+    parts: list[str] = []
+    pending: list[str | Tag] = [root]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, Tag):
+            parts.append(item)
+            continue
+        if item.name in _DROPPED_TAGS:
+            continue
+        before, after = _MARKS.get(item.name, ("", ""))
+        parts.append(before)
+        pending.append(after)
+        # Only plain text nodes: comments, doctypes and CDATA are NavigableString subclasses.
+        children = [c for c in item.contents if isinstance(c, Tag) or type(c) is NavigableString]
+        pending.extend(c if isinstance(c, Tag) else str(c) for c in reversed(children))
+    return _tidy("".join(parts))
+
+
+def _tidy(text: str) -> str:
+    text = normalize_text(text)
+    text = re.sub(r"^(-|#{1,6})\s*\n+(?=\S)", r"\1 ", text, flags=re.M)
+    text = re.sub(r"^(- .*)\n\n+(?=- )", r"\1\n", text, flags=re.M)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _markdown_of_html(markup: str) -> str:
+    """The text of an HTML fragment as light Markdown; scripts and styles are dropped, tags are gone."""
+    return _markdownish(_soup(markup))
+
+
+def _drafts_from_html(text: str) -> list[_Draft]:
+    soup = _soup(text)
+    page_url = _page_url(soup)
+    drafts: list[_Draft] = []
+    for script in soup.find_all("script", attrs={"type": re.compile(r"^\s*application/ld\+json\s*$", re.I)}):
+        try:
+            data = json.loads(script.string or script.get_text())
+        except json.JSONDecodeError:
+            continue  # one broken block must not hide a good one next to it
+        drafts.extend(_draft_from_schema_org(node) for node in _job_postings_in(data))
+    for draft in drafts:
+        draft.url = draft.url or page_url
+    if drafts:
+        return drafts
+
+    heading = soup.find("h1") or soup.title
+    page_title = heading.get_text(" ", strip=True) if heading else ""
+    site = soup.find("meta", attrs={"property": "og:site_name"})
+    content = soup.find("main") or soup.find("article") or soup.body or soup
+    draft = _draft_from_text(_markdownish(content), title_hint=page_title)
+    draft.company = draft.company or (site.get("content", "") if site else "")
+    draft.url = draft.url or page_url
+    return [draft]
+
+
+def _page_url(soup: BeautifulSoup) -> str | None:
+    link = soup.find("link", rel="canonical")
+    meta = soup.find("meta", attrs={"property": "og:url"})
+    return (link.get("href") if link else None) or (meta.get("content") if meta else None)
+
+
+# --------------------------------------------------------------------------- Markdown and plain text
+
+
+_HEADER_KEYS = {
+    "title": "title", "jobtitle": "title", "position": "title", "role": "title", "titel": "title", "stelle": "title",
+    "company": "company", "employer": "company", "organisation": "company", "organization": "company",
+    "unternehmen": "company", "firma": "company", "arbeitgeber": "company",
+    "location": "location", "city": "location", "ort": "location", "standort": "location", "arbeitsort": "location",
+    "remote": "remote", "workplace": "remote", "workmodel": "remote", "workingmodel": "remote",
+    "arbeitsmodell": "remote",
+    "salary": "salary", "salaryrange": "salary", "compensation": "salary", "pay": "salary", "gehalt": "salary",
+    "posted": "posted", "dateposted": "posted", "published": "posted", "date": "posted", "veröffentlicht": "posted",
+    "validthrough": "valid_through", "validuntil": "valid_through", "applyby": "valid_through",
+    "closingdate": "valid_through", "deadline": "valid_through", "expires": "valid_through",
+    "bewerbungsfrist": "valid_through",
+    "employmenttype": "employment_type", "type": "employment_type", "contract": "employment_type",
+    "anstellungsart": "employment_type",
+    "languages": "languages", "language": "languages", "sprachen": "languages", "sprache": "languages",
+    "seniority": "seniority", "level": "seniority", "experience": "seniority",
+    "url": "url", "link": "url", "apply": "url",
+    "skills": "skills", "techstack": "skills", "stack": "skills",
+}
+_HEADER_LINE = re.compile(r"^(?:[-*]\s+)?([^\W\d][\w .'/-]{0,30}?)\s*:\s*(\S.*)$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+_YAML_SCALARS = (str, int, float, bool, date)
+
+
+def _header_key(raw: str) -> str | None:
+    return _HEADER_KEYS.get(re.sub(r"[\s_-]+", "", raw.casefold()))
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """A YAML front matter block as known header fields, and the text after it."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as error:
+        raise _UnusablePosting(f"invalid YAML front matter: {str(error).splitlines()[0]}") from error
+    fields: dict[str, Any] = {}
+    for key, value in (data.items() if isinstance(data, dict) else []):
+        name = _header_key(str(key))
+        # Only plain values: an anchor-expanded structure must not be walked.
+        plain = isinstance(value, _YAML_SCALARS) or (
+            isinstance(value, list) and all(isinstance(v, _YAML_SCALARS) for v in value)
+        )
+        if name and plain:
+            fields[name] = value
+    return fields, text[match.end():]
+
+
+def _header_lines(lines: list[str]) -> tuple[dict[str, Any], str | None, list[str]]:
+    """'Key: value' lines and a first heading at the top of a text posting, and the lines after them."""
+    fields: dict[str, Any] = {}
+    heading: str | None = None
+    for i, raw in enumerate(lines):
+        line = raw.strip().replace("**", "")
+        if not line:
+            continue
+        heading_match = _MD_HEADING.match(line)
+        if heading_match and heading is None and not fields:
+            heading = heading_match.group(1)
+            continue
+        header = _HEADER_LINE.match(line)
+        name = _header_key(header.group(1)) if header else None
+        if not header or not name or name in fields:
+            return fields, heading, lines[i:]
+        fields[name] = header.group(2).strip()
+    return fields, heading, []
+
+
+def _draft_from_text(text: str, *, title_hint: str = "") -> _Draft:
+    fields, text = _front_matter(normalize_text(text).replace("\t", " "))
+    header_fields, heading, body = _header_lines(text.split("\n"))
+    fields = {**header_fields, **fields}
+    title = _text_of(fields.get("title")) or heading or title_hint
+    if not title:
+        first = next((i for i, line in enumerate(body) if line.strip()), None)
+        if first is not None and len(body[first]) <= 100 and not body[first].rstrip().endswith("."):
+            title, body = body[first].strip().lstrip("#").strip(), body[first + 1:]
+    places, workplace = _places_from_location(_text_of(fields.get("location")))
+    return _Draft(
+        title=title,
+        company=_text_of(fields.get("company")),
+        places=places,
+        workplace_hint=fields.get("remote", workplace),
+        date_posted=fields.get("posted"),
+        valid_through=fields.get("valid_through"),
+        employment_type=fields.get("employment_type"),
+        salary=fields.get("salary"),
+        description="\n".join(body).strip(),
+        skills=fields.get("skills"),
+        seniority_hint=fields.get("seniority"),
+        languages=fields.get("languages"),
+        url=fields.get("url"),
+    )
+
+
+def _places_from_location(text: str) -> tuple[list[PostalAddress], str | None]:
+    """'Berlin, Germany or Remote (EU)' -> the Berlin address and the hint 'remote'."""
+    places: list[PostalAddress] = []
+    workplace: str | None = None
+    for part in re.split(r"\s*(?:;|\||/|\bor\b|\boder\b)\s*", text):
+        if mentioned := re.search(r"\b(remote|hybrid)\b", part, re.I):
+            workplace = mentioned.group(1).lower()
+            # "Remote (EU)" names no place; "Hybrid - Munich" and "Berlin (hybrid)" name Munich and Berlin.
+            part = re.sub(r"\b(?:remote|hybrid)\b|\(.*?\)", "", part, flags=re.I)
+        if address := _address_from_text(part.strip(" -–,()")):
+            places.append(address)
+    return places, workplace
+
+
+_QUALIFICATION_HEADINGS = re.compile(
+    r"(?:your |the |key |minimum |basic |our )?(?:requirements|qualifications|profile|must[- ]haves?)"
+    r"|what you(?:'ll| will)? bring|what we(?:'re| are) looking for|who you are|about you|you have|you bring"
+    r"|your skills|skills (?:and|&) experience|requirements (?:and|&) qualifications"
+    r"|(?:ihr|dein) profil|anforderungen|das bringst du mit|das bringen sie mit|was (?:du|sie) mitbringst?",
+    re.I,
+)
+_RESPONSIBILITY_HEADINGS = re.compile(
+    r"(?:your |key |the |main )?(?:responsibilities|tasks|duties)|what you(?:'ll| will)? do|what you will be doing"
+    r"|your role|the role|in this role(?: you will)?|your mission|day[- ]to[- ]day"
+    r"|(?:ihre |deine )?aufgaben(?:gebiet)?|das erwartet (?:dich|sie)",
+    re.I,
+)
+
+
+def _heading_text(line: str) -> str | None:
+    """The text of a line that introduces a section, or None for ordinary lines."""
+    if match := _MD_HEADING.match(line):
+        return match.group(1).strip("*: ")
+    if match := re.fullmatch(r"\*\*(.+?)\*\*:?", line):
+        return match.group(1).strip(": ")
+    plain = line.rstrip(":").strip()
+    if len(line) <= 60 and not strip_bullet(line)[1]:
+        if line.endswith(":") or _QUALIFICATION_HEADINGS.fullmatch(plain) or _RESPONSIBILITY_HEADINGS.fullmatch(plain):
+            return plain
+    return None
+
+
+def _sections(markdown: str) -> tuple[list[str], list[str]]:
+    """List items under 'Responsibilities'-like and 'Requirements'-like headings."""
+    found: dict[str, list[str]] = {"responsibilities": [], "qualifications": []}
+    current: list[str] | None = None
+    for raw in markdown.split("\n"):
+        line = raw.strip()
+        heading = _heading_text(line)
+        if heading is not None:
+            heading = heading.replace("\u2019", "'").rstrip("?!.").strip()
+            if _QUALIFICATION_HEADINGS.fullmatch(heading):
+                current = found["qualifications"]
+            elif _RESPONSIBILITY_HEADINGS.fullmatch(heading):
+                current = found["responsibilities"]
+            else:
+                current = None
+            continue
+        item, is_bullet = strip_bullet(re.sub(r"^\d{1,2}[.)]\s+", "- ", line))
+        if current is not None and is_bullet and item:
+            current.append(item.replace("**", ""))
+    return found["responsibilities"], found["qualifications"]
+
+
+def _plain_markdown(markdown: str) -> str:
+    text = re.sub(r"^#{1,6}\s+", "", markdown, flags=re.M)
+    text = re.sub(r"^\s*[*+]\s+", "- ", text, flags=re.M)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = text.replace("**", "").replace("`", "")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# --------------------------------------------------------------------------- interpreting fields
+
+
+_CURRENCIES = (("EUR", r"€|\beur\b|\beuros?\b"), ("GBP", r"£|\bgbp\b"), ("USD", r"\$|\busd\b"), ("CHF", r"\bchf\b"))
+_UNITS = (
+    ("HOUR", r"per hour|/\s*h(?:ou)?r\b|hourly|an hour|pro stunde|stundenlohn"),
+    ("DAY", r"per day|/\s*day\b|daily|day rate|tagessatz"),
+    ("WEEK", r"per week|/\s*week\b|weekly"),
+    ("MONTH", r"per month|/\s*mo(?:nth)?\b|monthly|a month|monatlich|pro monat|/\s*monat"),
+)
+_AMOUNT = re.compile(r"(\d{1,3}(?:[.,' ]\d{3})+|\d+(?:[.,]\d+)?)\s*(k\b|tsd\.?|tausend)?", re.I)
+_SALARY_LINE = re.compile(r"\b(?:salary|compensation|pay range|base pay|gehalt|vergütung)\b", re.I)
+
+
+def _amount(number: str, thousands: str | None) -> float:
+    if re.fullmatch(r"\d{1,3}(?:[.,' ]\d{3})+", number):
+        value = float(re.sub(r"[.,' ]", "", number))
+    else:
+        value = float(number.replace(",", "."))
+    return value * 1000 if thousands else value
+
+
+def salary_from_text(text: str, currency: str | None = None) -> MonetaryAmount | None:
+    """'80,000-95,000 EUR', '€80k–95k', '£45/hour', 'EUR 75.000 brutto/Jahr' -> a MonetaryAmount."""
+    lowered = text.casefold()
+    currency = currency or next((code for code, pattern in _CURRENCIES if re.search(pattern, lowered)), None)
+    unit = next((name for name, pattern in _UNITS if re.search(pattern, lowered)), "YEAR")
+    matches = [m for m in _AMOUNT.finditer(text) if not text[m.end():].lstrip().startswith("%")][:2]
+    if not matches:
+        return None
+    values = [_amount(m.group(1), m.group(2)) for m in matches]
+    # "80–95k": the k on the second number counts for the first.
+    if len(matches) == 2 and matches[1].group(2) and not matches[0].group(2) and values[0] < 1000:
+        values[0] *= 1000
+    low, high = min(values), max(values)
+    if high <= 0:
+        return None
+    return MonetaryAmount(currency=currency, minValue=low, maxValue=high, unitText=unit)
+
+
+def parse_salary(value: Any, currency: str | None = None) -> MonetaryAmount | None:
+    """A schema.org baseSalary (MonetaryAmount, with a QuantitativeValue or a number), a number or a string."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return MonetaryAmount(currency=currency, minValue=value, maxValue=value) if value > 0 else None
+    if isinstance(value, str):
+        return salary_from_text(value, currency) if value.strip() else None
+    if not isinstance(value, dict):
+        return None
+    currency = _text_of(value.get("currency")).upper() or currency
+    inner = value.get("value")
+    unit = _text_of(value.get("unitText"))
+    if isinstance(inner, dict):
+        unit = _text_of(inner.get("unitText")) or unit
+        bounds = [parse_salary(inner.get(key), currency) for key in ("minValue", "maxValue", "value")]
+        amounts = [a for a in bounds if a]
+        if not amounts:
+            return None
+        parsed = MonetaryAmount(
+            currency=currency,
+            minValue=min(a.minValue or 0 for a in amounts),
+            maxValue=max(a.maxValue or 0 for a in amounts),
+        )
+    else:
+        parsed = parse_salary(inner, currency)
+        if parsed is None:
+            return None
+    unit = unit.upper()
+    return parsed.model_copy(update={"unitText": unit}) if unit in {"HOUR", "DAY", "WEEK", "MONTH", "YEAR"} else parsed
+
+
+def _salary_in_description(description: str) -> MonetaryAmount | None:
+    for line in description.split("\n"):
+        keyword = _SALARY_LINE.search(line)
+        if keyword and re.search(r"\d", line) and any(re.search(p, line.casefold()) for _, p in _CURRENCIES):
+            return salary_from_text(line[keyword.end():])
+    return None
+
+
+def _parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text_of(value).strip()
+    if not text:
+        return None
+    if match := re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text):
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    try:
+        return date_parser.parse(text, dayfirst=True).date()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_deadline(value: Any) -> datetime | None:
+    """validThrough as an aware datetime; a bare date means open until the end of that day (UTC)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = _text_of(value).strip()
+    if "T" in text:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    day = _parse_date(value)
+    return datetime.combine(day, time.max, tzinfo=timezone.utc) if day else None
+
+
+_EMPLOYMENT_TYPES = {
+    "fulltime": "FULL_TIME", "vollzeit": "FULL_TIME", "parttime": "PART_TIME", "teilzeit": "PART_TIME",
+    "contract": "CONTRACTOR", "contractor": "CONTRACTOR", "freelance": "CONTRACTOR", "freelancer": "CONTRACTOR",
+    "temporary": "TEMPORARY", "fixedterm": "TEMPORARY", "befristet": "TEMPORARY",
+    "intern": "INTERN", "internship": "INTERN", "praktikum": "INTERN", "volunteer": "VOLUNTEER",
+    "perdiem": "PER_DIEM", "other": "OTHER",
+}
+
+
+def _employment_types(value: Any) -> list[str]:
+    names = value if isinstance(value, list) else re.split(r"[,;/|]", _text_of(value))
+    found: dict[str, None] = {}
+    for name in names:
+        text = _text_of(name).strip()
+        if text:
+            compact = re.sub(r"[^a-zäöü]", "", text.casefold())
+            found.setdefault(_EMPLOYMENT_TYPES.get(compact, re.sub(r"\W+", "_", text).strip("_").upper()), None)
+    return list(found)
+
+
+_HYBRID_CUES = re.compile(
+    r"\bhybrid\b(?![- ]cloud)|\bhybrides? arbeiten|\bmobiles arbeiten"
+    # "two days a week in the office", "2-3 office days per week"; five days is simply on-site
+    r"|\b(?:[1-4]|one|two|three|four)(?:\s*(?:-|–|to|or)\s*(?:[1-4]|two|three|four))?"
+    r"\s+(?:office\s+)?days? (?:a|per|each) week\b",
+    re.I,
+)
+_REMOTE_CUES = re.compile(
+    r"\b(?:fully|100\s?%|completely|entirely)[ -]remote\b|\bremote[- ](?:first|only)\b|\bremote\s*\("
+    r"|\bremote (?:within|across|from anywhere)\b|\bwork from anywhere\b|\bvollständig remote\b",
+    re.I,
+)
+_ONSITE_CUES = re.compile(r"\bon[- ]?site\b|\bin[- ]office\b|\bin[- ]person\b|\boffice[- ]based\b|\bvor ort\b", re.I)
+
+
+Workplace = Literal["remote", "hybrid", "onsite"]
+
+
+def _workplace_from_hint(hint: Any) -> Workplace | None:
+    if isinstance(hint, bool):
+        return "remote" if hint else "onsite"
+    text = _text_of(hint).casefold().strip()
+    if not text:
+        return None
+    if "hybrid" in text or text == "partial":
+        return "hybrid"
+    first_word = text.split()[0].strip(",.;:()")
+    if "remote" in text or first_word in {"full", "yes", "true", "fully"}:
+        return "remote"
+    if first_word in {"none", "no", "false"} or _ONSITE_CUES.search(text) or "office" in text:
+        return "onsite"
+    return None
+
+
+def infer_workplace(location_type: str | None, hint: Any, text: str) -> Workplace | None:
+    """remote | hybrid | onsite from an explicit field (TELECOMMUTE, JSON Resume 'remote'), else clear text cues."""
+    if explicit := _workplace_from_hint(hint):
+        return explicit
+    if location_type and "TELECOMMUTE" in location_type.upper():
+        return "remote"
+    cues: tuple[tuple[Workplace, re.Pattern[str]], ...] = (
+        ("hybrid", _HYBRID_CUES),
+        ("remote", _REMOTE_CUES),
+        ("onsite", _ONSITE_CUES),
+    )
+    return next((workplace for workplace, pattern in cues if pattern.search(text)), None)
+
+
+_TITLE_SENIORITY: tuple[tuple[Seniority, re.Pattern[str]], ...] = tuple(
+    (level, re.compile(pattern, re.I))
+    for level, pattern in (
+        ("intern", r"\b(?:intern|internship|praktikant\w*|praktikum|werkstudent\w*|working student)\b"),
+        ("executive", r"\b(?:head of|director|vp|vice president|chief \w+ officer|cto|cfo|ceo|coo|cpo|leiter\w*)\b"),
+        ("principal", r"\b(?:principal|distinguished|fellow)\b"),
+        # "Staff" only as an engineering level: a staff nurse is not a lead.
+        ("lead", r"\b(?:lead|team ?lead|tech ?lead|engineering manager|teamleit\w*)\b"
+         r"|\bstaff (?:engineer|software|developer|data|machine|ml|backend|frontend|platform|scientist|designer)"),
+        ("senior", r"\b(?:senior|sr|snr)\b"),
+        ("junior", r"\b(?:junior|jr|graduate|entry[- ]level|trainee|berufseinsteiger\w*)\b"),
+        ("mid", r"\b(?:mid|mid[- ]level|intermediate)\b"),
+    )
+)
+_YEARS = re.compile(r"(\d{1,2})\s*\+?\s*(?:(?:-|–|to)\s*\d{1,2}\s*)?\+?\s*(?:years?|yrs|jahre)", re.I)
+
+
+def infer_seniority(title: str, hint: Any = None, experience_text: str = "") -> Seniority | None:
+    """From the title first, then an explicit level ('Mid-level'), then the years of experience asked for."""
+    for text in (title, _text_of(hint)):
+        for level, pattern in _TITLE_SENIORITY:
+            if pattern.search(text):
+                return level
+    for line in experience_text.split("\n"):
+        if (match := _YEARS.search(line)) and re.search(r"experience|erfahrung", line, re.I):
+            years = int(match.group(1))
+            return "junior" if years < 2 else "mid" if years < 5 else "senior"
+    return None
+
+
+_LANGUAGE_NAMES = {
+    "english": "English", "englisch": "English", "german": "German", "deutsch": "German",
+    "french": "French", "französisch": "French", "dutch": "Dutch", "niederländisch": "Dutch",
+    "spanish": "Spanish", "spanisch": "Spanish", "portuguese": "Portuguese", "portugiesisch": "Portuguese",
+    "italian": "Italian", "italienisch": "Italian", "polish": "Polish", "polnisch": "Polish",
+}
+_LANGUAGE = r"(" + "|".join(_LANGUAGE_NAMES) + r")(?:sprachkenntnisse|kenntnisse)?\b"
+_PROFICIENCY = (
+    r"(?:fluent(?:ly)?|fluency|native(?:[- ]level)?|business[- ](?:fluent|level)|proficient|proficiency|excellent"
+    r"|very good|full professional|c1|c2|fließend\w*|verhandlungssicher\w*|sehr gute?[nrs]?|ausgezeichnete?[nrs]?"
+    r"|exzellente?[nrs]?|muttersprach\w*)"
+)
+# A proficiency word at most four words before the language ("fluent in English and German"),
+# or three after it ("German (C1)", "German at a native level").
+_PROFICIENCY_BEFORE = re.compile(rf"\b{_PROFICIENCY}\W+(?:[\w-]+\W+){{0,4}}$", re.I)
+_PROFICIENCY_AFTER = re.compile(rf"\W+(?:[\w-]+\W+){{0,3}}?{_PROFICIENCY}\b", re.I)
+_OPTIONAL_LANGUAGE = re.compile(
+    r"\b(?:plus|bonus|nice[- ]to[- ]have|advantage\w*|helpful|preferred|preferably|ideally|desirable|optional"
+    r"|welcome|beneficial|not|no|von vorteil|wünschenswert|idealerweise|gerne|kein\w*)\b",
+    re.I,
+)
+_ANY_LANGUAGE = re.compile(rf"\b{_LANGUAGE}", re.I)
+
+
+def required_languages(text: str, explicit: Any = None) -> list[str]:
+    """Spoken languages a posting clearly requires: a 'Languages:' field, or 'fluent German' and the like
+    in a clause that does not call it a plus."""
+    found: dict[str, None] = {}
+    for item in _items_of(explicit) if explicit else []:
+        if not _OPTIONAL_LANGUAGE.search(item):
+            for match in _ANY_LANGUAGE.finditer(item):
+                found.setdefault(_LANGUAGE_NAMES[match.group(1).casefold()], None)
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        if not _ANY_LANGUAGE.search(sentence):
+            continue
+        for clause_start, clause in _clauses(sentence):
+            if _OPTIONAL_LANGUAGE.search(clause):
+                continue
+            for match in _ANY_LANGUAGE.finditer(clause):
+                start, end = clause_start + match.start(), clause_start + match.end()
+                if _PROFICIENCY_BEFORE.search(sentence[max(0, start - 80):start]) or _PROFICIENCY_AFTER.match(
+                    sentence[end:end + 60]
+                ):
+                    found.setdefault(_LANGUAGE_NAMES[match.group(1).casefold()], None)
+    return list(found)
+
+
+def _clauses(sentence: str) -> Iterator[tuple[int, str]]:
+    start = 0
+    for match in re.finditer(r"[,;]|\bbut\b|\baber\b", sentence):
+        yield start, sentence[start:match.start()]
+        start = match.end()
+    yield start, sentence[start:]
+
+
+def _http_url(value: Any) -> str | None:
+    text = _text_of(value).strip()
+    parsed = urlparse(text)
+    return text if parsed.scheme in {"http", "https"} and parsed.netloc else None
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(normalize_text(html.unescape(_text_of(value))).split())
+
+
+def _description_markdown(value: Any) -> str:
+    text = _text_of(value)
+    return _markdown_of_html(text) if _looks_like_html(text) else _tidy(text)
+
+
+def _skills(explicit: Any, text: str) -> list[str]:
+    names = [canonical_skill(name) for name in _items_of(explicit) if len(name) <= 60]
+    return list(dict.fromkeys(n for n in names if n)) or extract_skills(text)
+
+
+# --------------------------------------------------------------------------- draft -> JobPosting
+
+
+def _posting_from_draft(draft: _Draft, source: str, now: datetime) -> JobPosting:
+    title = _one_line(draft.title)
+    if not title:
+        raise _UnusablePosting("posting has no title")
+    company = _one_line(draft.company)
+    markdown = _description_markdown(draft.description)
+    description = _plain_markdown(markdown)
+    listed_responsibilities, listed_qualifications = _sections(markdown)
+    responsibilities = _items_of(draft.responsibilities) or listed_responsibilities
+    qualifications = _items_of(draft.qualifications) or listed_qualifications
+    requirements_text = "\n".join(
+        [_text_of(draft.seniority_hint), _text_of(draft.experience), *qualifications, description]
+    )
+    places = [Place(address=address) for address in draft.places]
+    workplace = infer_workplace(_text_of(draft.location_type) or None, draft.workplace_hint, f"{title}\n{description}")
+    salary_currency = _text_of(draft.salary_currency).upper() or None
+    fields: dict[str, Any] = {
+        "title": title,
+        "hiringOrganization": Organization(
+            name=company,
+            sameAs=_http_url(draft.company_url),
+            description=_plain_markdown(_description_markdown(draft.company_description)) or None,
+        ),
+        "jobLocation": places,
+        "jobLocationType": _text_of(draft.location_type).upper() or None,
+        "workplace": workplace,
+        "datePosted": _parse_date(draft.date_posted),
+        "validThrough": _parse_deadline(draft.valid_through),
+        "employmentType": _employment_types(draft.employment_type),
+        "baseSalary": parse_salary(draft.salary, salary_currency) or _salary_in_description(description),
+        "description": description,
+        "skills": _skills(draft.skills, "\n".join([title, description, *qualifications, *responsibilities])),
+        "qualifications": qualifications,
+        "responsibilities": responsibilities,
+        "experienceRequirements": _one_line(draft.experience) or None,
+        "seniority": infer_seniority(title, draft.seniority_hint, requirements_text),
+        "languages": required_languages("\n".join([*qualifications, description]), draft.languages),
+        "identifier": _one_line(draft.identifier) or None,
+        "url": _http_url(draft.url),
+    }
+    digest = content_hash(json.dumps(to_jsonable_python(fields), sort_keys=True))
+    location = places[0].label() if places else ("Remote" if workplace == "remote" else "")
+    return JobPosting(
+        id=stable_id("job", source, digest),
+        source=source,
+        fetched_at=now,
+        content_hash=digest,
+        canonical_key=canonical_key(title, company, location),
+        **fields,
+    )

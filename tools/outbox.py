@@ -1,0 +1,52 @@
+"""Email delivery. The embedded default writes RFC 822 .eml files into an outbox folder.
+
+A mailer sends a finished message and must be idempotent by key: sending the same key twice
+leaves one message. Production mailers (Gmail, SMTP) implement the same Protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from domain.text import slug
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage, *, key: str) -> str:
+        """Send once per key; return where the message went."""
+        ...
+
+
+class OutboxMailer:
+    """Writes `<key>.eml` into a folder, atomically and at most once per key."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def path_for(self, key: str) -> Path:
+        # The key is a package id; slug() keeps it a plain file name whatever it contains.
+        return self.folder / f"{slug(key, max_len=80)}.eml"
+
+    def send(self, message: EmailMessage, *, key: str) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(key)
+        if final.exists():
+            return str(final)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".sending-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(message.as_bytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+            # link() fails if the name exists, so two concurrent senders still leave one message.
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+        return str(final)
