@@ -179,14 +179,15 @@ def dedupe_postings(postings: list[JobPosting]) -> tuple[list[JobPosting], list[
     """
     groups = _Groups(len(postings))
     first_with_key: dict[str, int] = {}
-    for i, posting in enumerate(postings):
-        groups.join(first_with_key.setdefault(posting.canonical_key, i), i)
-
     tokens = [description_tokens(p.description) for p in postings]
     by_company: dict[str, list[int]] = defaultdict(list)
     for i, posting in enumerate(postings):
+        company = company_key(posting.company)
+        if not company:
+            continue  # "Software Engineer" in Berlin at an unknown company says too little to merge on
+        groups.join(first_with_key.setdefault(posting.canonical_key, i), i)
         if len(tokens[i]) >= _MIN_DESCRIPTION_TOKENS:
-            by_company[company_key(posting.company)].append(i)
+            by_company[company].append(i)
     for members in by_company.values():
         for a, b in _similar_pairs([tokens[i] for i in members], NEAR_DUPLICATE_JACCARD):
             groups.join(members[a], members[b])

@@ -125,7 +125,8 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
 def _alias_index() -> tuple[re.Pattern[str], dict[str, str]]:
     lookup: dict[str, str] = {}
     for canonical, aliases in SKILL_ALIASES.items():
-        lookup[canonical.lower()] = canonical
+        if len(canonical) > 1:  # a bare "R" is mostly "R&D" or an initial; only its aliases count
+            lookup[canonical.lower()] = canonical
         for alias in aliases:
             lookup[alias] = canonical
     # Longest alias first so "react native" wins over "react"; boundaries that allow "C++" and "Node.js".
@@ -138,7 +139,7 @@ def _alias_index() -> tuple[re.Pattern[str], dict[str, str]]:
 
 
 # Aliases that are ordinary words as well; they count only when written the way a skill is.
-_CASE_SENSITIVE = {"go": "Go", "r language": "R", "rust": "Rust", "swift": "Swift", "ts": "TS", "node": "Node", "ml": "ML", "shell": "shell"}
+_CASE_SENSITIVE = {"go": "Go", "rust": "Rust", "swift": "Swift", "ts": "TS", "node": "Node", "ml": "ML", "shell": "shell"}
 
 
 def canonical_skill(name: str) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import docx
 import pytest
+import weasyprint
+from markdown_it import MarkdownIt
 
 from domain.models import Highlight, Profile
 from domain.text import content_hash, stable_id
@@ -216,6 +218,7 @@ def test_json_resume_preferences_and_derived_skills(tmp_path: Path) -> None:
         ('{"basics": {"name": "A"},', "is not valid JSON (line 1"),
         ('{"basics": {"name": "A"}, "meta": {"jobland": {"remote": "sometimes"}}}', "remote_or_hybrid"),
         ('{"basics": {"name": ["A"]}}', "basics.name"),
+        ('{"basics": {"name": "A"}, "meta": {"jobland": {"remote_ok": true}}}', "unknown keys remote_ok"),
     ],
 )
 def test_json_resume_shape_errors(tmp_path: Path, content: str, message: str) -> None:
@@ -388,6 +391,38 @@ def test_plain_text_cv_with_wrapped_bullets(tmp_path: Path) -> None:
     ]
     assert profile.education[0].institution == "University of Toronto"
     assert {"React", "TypeScript", "JavaScript"} <= set(profile.skill_names())
+
+
+def test_markdown_cv_rendered_to_pdf_reads_back_the_same(tmp_path: Path) -> None:
+    """The example CV as Markdown and as a PDF made from it (HTML through WeasyPrint, ragged right, list
+    markers written last) gives the same jobs and the same highlight ids."""
+    html = MarkdownIt().render(EXAMPLE_CV.read_text(encoding="utf-8"))
+    pdf = tmp_path / "alex-morgan.pdf"
+    weasyprint.HTML(string=f"<body style='font: 10pt sans-serif'>{html}</body>").write_pdf(pdf)
+
+    from_markdown, from_pdf = import_profile(EXAMPLE_CV), import_profile(pdf)
+    assert from_pdf.sections == from_markdown.sections
+    assert from_pdf.basics.model_dump(exclude={"url"}) == from_markdown.basics.model_dump(exclude={"url"})
+    assert from_pdf.work == from_markdown.work
+    assert from_pdf.education == from_markdown.education
+    assert from_pdf.skills == from_markdown.skills
+    assert from_pdf.preferences == from_markdown.preferences
+
+
+def test_one_line_items_without_dates_or_issuers(tmp_path: Path) -> None:
+    cv = (
+        "# Kim Lee\n\n## Certifications\n\n- Certified Kubernetes Administrator\n"
+        "- AWS Solutions Architect, Amazon Web Services (2022)\n\n"
+        "## Languages\n\nSwiss-German (native), English: fluent, French — basic\n"
+    )
+    profile = import_profile(write(tmp_path, "kim.md", cv))
+    assert [(c.name, c.issuer, c.date) for c in profile.certificates] == [
+        ("Certified Kubernetes Administrator", None, None),
+        ("AWS Solutions Architect", "Amazon Web Services", "2022"),
+    ]
+    assert [(lang.language, lang.fluency) for lang in profile.languages] == [
+        ("Swiss-German", "native"), ("English", "fluent"), ("French", "basic"),
+    ]
 
 
 # --------------------------------------------------------------------------- bad inputs

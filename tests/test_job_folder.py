@@ -569,6 +569,14 @@ def test_different_jobs_sharing_company_boilerplate_are_not_merged(demo: JobBatc
     assert kept == [backend, designer] and dropped == []
 
 
+def test_postings_without_a_company_are_never_merged(tmp_path: Path) -> None:
+    anonymous = {**SCHEMA_ORG, "hiringOrganization": None}
+    write(tmp_path, "one.json", anonymous)
+    write(tmp_path, "two.json", {**anonymous, "description": "A different team with a different product."})
+    batch = load_folder(tmp_path, now=NOW)
+    assert len(batch.postings) == 2 and batch.discarded == []
+
+
 def test_a_deadline_of_today_is_still_open(tmp_path: Path) -> None:
     write(tmp_path, "today.json", {**SCHEMA_ORG, "validThrough": "2026-11-30"})
     yesterday = {**SCHEMA_ORG, "title": "Data Engineer", "validThrough": "2026-11-29T18:00:00+01:00"}

@@ -16,7 +16,7 @@ from tests.test_package_builders import HOSTILE_HTML, HOSTILE_TEX, INJECTION, ma
 HOSTILE_POSTING = make_posting(
     company=HOSTILE_TEX,
     title=f"{HOSTILE_HTML} Engineer",
-    description=f"{INJECTION}. Our mission is to ship {HOSTILE_HTML} safely, with R&D_Labs 100% \\ {{Ltd}} $5 #1 ~^ care.",
+    description=f"{INJECTION}. Our mission is to ship {HOSTILE_HTML} safely, with {HOSTILE_TEX} care.",
 )
 HOSTILE_PROFILE = make_profile(name=HOSTILE_HTML, employer=HOSTILE_TEX, summary=INJECTION)
 

@@ -225,7 +225,11 @@ _HYPHENATION_MARKS = ("\x02", "\ufffe", "\u00ad")
 def _join_wrapped(first: str, rest: str) -> str:
     """Re-join a line that wraps onto the next one."""
     if first.endswith(_HYPHENATION_MARKS):
-        return first[:-1] + rest
+        # A word broken by hyphenation loses the hyphen; links, addresses and numbers are never hyphenated,
+        # so a hyphen there is their own.
+        broken_token = first[:-1].rsplit(None, 1)[-1] if first[:-1].strip() else ""
+        hyphen = "-" if re.search(r"[/@.\d]", broken_token) else ""
+        return first[:-1] + hyphen + rest
     if re.search(r"[^\W\d]-$", first) and rest[:1].islower():
         return first + rest
     return f"{first} {rest}"
@@ -795,6 +799,10 @@ _DATE_RANGE = re.compile(
     re.IGNORECASE,
 )
 _EDGE_PUNCTUATION = " ,;:|·•-–—"
+# "(4 years 2 months)", "· 2 yrs 3 mos" after a date range, as LinkedIn writes it.
+_DURATION = re.compile(
+    r"^\W*\(?\d+\s*(?:years?|yrs?|months?|mos?)(?:\s+\d+\s*(?:months?|mos?))?\)?", re.IGNORECASE
+)
 
 
 @dataclass
@@ -814,7 +822,7 @@ def _take_dates(text: str) -> tuple[_DateRange | None, str]:
     elif re.fullmatch(_NOW, end, re.IGNORECASE):
         end = None
     before = text[: match.start()].rstrip(_EDGE_PUNCTUATION + "([")
-    after = text[match.end() :].lstrip(_EDGE_PUNCTUATION + ")]")
+    after = _DURATION.sub("", text[match.end() :]).lstrip(_EDGE_PUNCTUATION + ")]")
     return _DateRange(start, end), f"{before} | {after}" if before and after else before or after
 
 
@@ -866,7 +874,11 @@ def _entries(blocks: list[_Block]) -> list[_Entry]:
             and (
                 current.bullets
                 or block.starts_entry
-                or (current.has_dates() and (_has_dates(block) or len(current.lines) >= 2))
+                or (
+                    current.has_dates()
+                    and (_has_dates(block) or len(current.lines) >= 2)
+                    and not _looks_like_location(block.text)  # the place may follow the dates
+                )
             )
         ):
             current = _Entry()
