@@ -115,7 +115,9 @@ def test_awesome_cv_keeps_words_apart(awesome: Profile) -> None:
 
 def test_awesome_cv_rejoins_wrapped_bullets(awesome: Profile) -> None:
     dunamu = [h.text for h in job(awesome, "Dunamu Inc.").highlights]
-    assert dunamu[0].endswith("evaluating Istio, Cilium, Kuma, Consul, and AWS VPC Lattice for enhanced security and scalability.")
+    assert dunamu[0].endswith(
+        "evaluating Istio, Cilium, Kuma, Consul, and AWS VPC Lattice for enhanced security and scalability."
+    )
     assert dunamu[1].endswith("enabling standardized, repeatable deployments.")
     # Continuation lines never become bullets of their own, and page footers never enter a bullet.
     texts = highlight_texts(awesome)
@@ -187,7 +189,8 @@ def test_json_resume_sample(tmp_path: Path) -> None:
     assert Highlight.make("work", "Pied Piper", text) in pied_piper.highlights
     assert profile.volunteer[0].name == "CoderDojo"
     assert profile.volunteer[0].highlights[0].text == "Awarded 'Teacher of the Month'"
-    assert profile.projects[0].highlights[0] == Highlight.make("projects", "Miss Direction", "Won award at AIHacks 2016")
+    won = Highlight.make("projects", "Miss Direction", "Won award at AIHacks 2016")
+    assert profile.projects[0].highlights[0] == won
     assert profile.skill_names()[:2] == ["Web Development", "HTML"]
     assert profile.education[0].studyType == "Bachelor"
     assert profile.interests == ["Wildlife"]
@@ -422,6 +425,22 @@ def test_one_line_items_without_dates_or_issuers(tmp_path: Path) -> None:
     ]
     assert [(lang.language, lang.fluency) for lang in profile.languages] == [
         ("Swiss-German", "native"), ("English", "fluent"), ("French", "basic"),
+    ]
+
+
+def test_entries_with_the_place_after_the_dates(tmp_path: Path) -> None:
+    """Company, title, dates with a duration, then the place, each on its own line (as LinkedIn exports write)."""
+    text = (
+        "Jane Roe\nSenior Backend Engineer at Foo\njane.roe@example.com\n\nExperience\n"
+        "Foo GmbH\nSenior Backend Engineer\nMarch 2019 - Present (5 years 1 month)\nBerlin, Germany\n"
+        "- Built the billing platform in Python\n"
+        "Bar AG\nSoftware Engineer\nJanuary 2016 - February 2019 · 3 yrs 2 mos\nMunich, Germany\n"
+        "- Wrote Go services\n"
+    )
+    profile = import_profile(write(tmp_path, "jane.txt", text))
+    assert [(w.name, w.position, w.startDate, w.endDate, w.location, len(w.highlights)) for w in profile.work] == [
+        ("Foo GmbH", "Senior Backend Engineer", "March 2019", None, "Berlin, Germany", 1),
+        ("Bar AG", "Software Engineer", "January 2016", "February 2019", "Munich, Germany", 1),
     ]
 
 

@@ -218,7 +218,7 @@ def _clean(text: str) -> str:
     return " ".join(normalize_text(text).split())
 
 
-# pdfium marks a word hyphenated at a line end with \ufffe (or \x02 in bounded text); a soft hyphen may too.
+# How pdfium marks a word hyphenated at a line end (\ufffe, \x02 in bounded text); a soft hyphen may do so too.
 _HYPHENATION_MARKS = ("\x02", "\ufffe", "\u00ad")
 
 
@@ -324,14 +324,7 @@ def _pdf_lines(cells: list[_Cell]) -> list[list[_Cell]]:
     """
     lines: list[list[_Cell]] = []
     for cell in cells:
-        line = next(
-            (
-                line
-                for line in lines
-                if line[0].page == cell.page and abs(line[0].middle - cell.middle) < min(line[0].height, cell.height) / 2
-            ),
-            None,
-        )
+        line = next((line for line in lines if _same_baseline(line[0], cell)), None)
         if line is None:
             lines.append([cell])
         else:
@@ -343,6 +336,10 @@ def _pdf_lines(cells: list[_Cell]) -> list[list[_Cell]]:
             glyph, first = line.pop(0), line[0]
             line[0] = _Cell(first.page, glyph.left, first.bottom, first.right, first.top, f"• {first.text}")
     return lines
+
+
+def _same_baseline(first: _Cell, other: _Cell) -> bool:
+    return first.page == other.page and abs(first.middle - other.middle) < min(first.height, other.height) / 2
 
 
 def _pdf_line_blocks(lines: list[list[_Cell]]) -> list[_Block]:
@@ -915,7 +912,7 @@ def _entry_facts(entry: _Entry) -> _EntryFacts:
             pieces.remove(candidates[0])
 
     place([p for p in pieces if p[1] and not _has_title_word(p[0])])
-    place([p for p in pieces[1:] if _looks_like_location(p[0])])
+    place([p for p in pieces[1:] if _looks_like_location(p[0]) and not _DEGREE.search(p[0])])
     on_date_line = [p for p in pieces if p[2] == date_line]
     if len(on_date_line) == 1 and len(pieces) > 1 and len(on_date_line[0][0].split()) <= 4:
         place([p for p in on_date_line if p is not pieces[0] and not _has_title_word(p[0])])
