@@ -98,7 +98,7 @@ def _resolve(root: dict[str, Any], path: str) -> Any:
     return node
 
 
-class Evidence:
+class Sources:
     """Everything a package's lines may cite: the profile, the posting and the dossier."""
 
     def __init__(self, profile: Profile, posting: JobPosting, pkg: ApplicationPackage):
@@ -124,12 +124,12 @@ class Evidence:
             return None
 
 
-def unsupported_claims(line: EvidenceLine, evidence: Evidence) -> list[str]:
+def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
     """What a line says that its cited highlights and fields do not: unknown ids, numbers, dates, skills, names."""
-    problems = [f"unknown highlight id {i}" for i in line.highlight_ids if i not in evidence.highlights]
-    support: list[str] = [evidence.highlights[i].text for i in line.highlight_ids if i in evidence.highlights]
+    problems = [f"unknown highlight id {i}" for i in line.highlight_ids if i not in sources.highlights]
+    support: list[str] = [sources.highlights[i].text for i in line.highlight_ids if i in sources.highlights]
     for reference in line.source_fields:
-        texts = evidence.source_text(reference)
+        texts = sources.source_text(reference)
         if texts is None:
             problems.append(f"unknown source {reference}")
         else:
@@ -173,13 +173,13 @@ def markdown_lines(markdown: str) -> list[str]:
 
 def truth_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) -> tuple[CheckResult, list[str]]:
     """Every line of the CV and letter rests on the master CV (or the posting/dossier it quotes)."""
-    evidence = Evidence(profile, posting, pkg)
+    sources = Sources(profile, posting, pkg)
     flagged: list[str] = []
     for label, document in (("CV", pkg.cv), ("cover letter", pkg.cover_letter)):
         if document is None:
             continue
         for line in document.lines:
-            for problem in unsupported_claims(line, evidence):
+            for problem in unsupported_claims(line, sources):
                 flagged.append(f"{label}, {line.section}: “{line.text}” ({problem})")
         known = {line.text for line in document.lines} | set(section_headings(document.markdown))
         for text in markdown_lines(document.markdown):

@@ -2,7 +2,7 @@
 
 Every verdict is deterministic and explained by things a person can check in the two texts.
 
-Score (0-100) = round(100 * (0.35 * semantic + 0.30 * coverage + 0.20 * role + 0.15 * seniority))
+Score (0-100) = round(100 * (0.30 * semantic + 0.35 * coverage + 0.20 * role + 0.15 * seniority))
 - semantic: cosine between the profile digest and the posting digest (MiniLM), mapped linearly
   from [0.25, 0.75] to [0, 1] and clipped (measured: another field 0.2-0.3, same field with other
   skills 0.2-0.4, a good match 0.7-0.85).
@@ -23,13 +23,15 @@ when given, take the place of the profile's):
 remote_only vs an onsite or hybrid role (and onsite_only vs a remote one); a role that is not
 remote, in a city outside preferences.locations; a yearly salary whose top is below the salary
 floor (same currency); a required language the person does not speak; a deal-breaker phrase in the
-posting text (whole words, any case); a seniority outside preferences.seniority; a posting past
-its validThrough date; and a posting in another field that shares no skill with the profile.
+posting text (whole words, any case); a posting past its validThrough date; and a posting in
+another field that shares no skill with the profile.
 
 Probability: Low on any deal-breaker. High only when the score reaches high_threshold AND at
 least 60% of the required skills are covered AND the role family is the same AND nothing holds it
-back: a seniority two levels off or below the profile's (a step up is fine), a salary range mostly
-under the floor, or a remote-only person and a posting that does not say it is remote. Otherwise
+back: a seniority outside preferences.seniority, or (without that preference) two levels off or
+below the profile's (a step up is fine); a people-management role for someone whose titles are
+not; a salary range mostly under the floor; a remote-only person and a posting that does not say
+it is remote. Otherwise
 Medium from medium_threshold, else Low; "Held back from High: ..." then says why.
 
 screen_job (the graph node) loads the profile and the posting from the Store, applies the search's
@@ -77,7 +79,7 @@ from graph.context import Context
 from graph.state import ScreenJobInput, ScreeningVerdict
 from tools.embeddings import get_async_embedder
 
-WEIGHTS = {"semantic": 0.35, "coverage": 0.30, "role": 0.20, "seniority": 0.15}
+WEIGHTS = {"semantic": 0.30, "coverage": 0.35, "role": 0.20, "seniority": 0.15}
 SIMILARITY_FLOOR, SIMILARITY_CEILING = 0.25, 0.75
 SOLID_COVERAGE = 0.6
 OTHER_FIELD_CAP = 40
@@ -135,9 +137,9 @@ ROLE_FAMILIES: dict[str, tuple[str, ...]] = {
 _NEIGHBOURS = {
     frozenset({"software engineering", "data science"}),
     frozenset({"design", "product"}),
-    frozenset({"product", "software engineering"}),
     frozenset({"sales", "marketing"}),
 }
+_MANAGEMENT_WORDS = ("manager", "head of", "director", "vp", "vice president", "chief", "cto")
 # Words of a title that say nothing about its specialism.
 _GENERIC_TITLE_WORDS = {
     "engineer", "engineering", "developer", "software", "and", "or", "the", "of", "for", "with", "in", "m", "f", "d",
@@ -353,6 +355,11 @@ class RoleFit:
     same_family: bool
     other_field: bool
     reason: str
+    hold: str | None = None
+
+
+def _is_management(title: str) -> bool:
+    return any(_phrase_pattern(w).search(_fold(title)) for w in _MANAGEMENT_WORDS)
 
 
 def _role_fit(profile: Profile, posting: JobPosting) -> RoleFit:
@@ -371,7 +378,11 @@ def _role_fit(profile: Profile, posting: JobPosting) -> RoleFit:
         }
         shared = [w for w in words if w in own_words]
         score = 0.75 + 0.25 * (len(shared) / len(words) if words else 1.0)
-        return RoleFit(score, True, False, f"Role fits: '{posting.title}' is {posting_family}, like your '{match}'")
+        reason = f"Role fits: '{posting.title}' is {posting_family}, like your '{match}'"
+        if _is_management(posting.title) and not any(_is_management(t) for t in titles):
+            # Moving from building to managing is a change of job, not a better match.
+            return RoleFit(score, True, False, reason, "it is a people-management role and your titles are not")
+        return RoleFit(score, True, False, reason)
     if any(frozenset({posting_family, f}) in _NEIGHBOURS for f in own):
         return RoleFit(
             0.6, False, False, f"Neighbouring role: '{posting.title}' is {posting_family}; you work in {_listing(own)}"
@@ -451,8 +462,10 @@ def posting_level(posting: JobPosting) -> Seniority | None:
 class SeniorityFit:
     score: float
     reason: str
-    deal_breaker: str | None = None
     hold: str | None = None
+
+
+_GAP_FIT = {0: 1.0, 1: 0.7, 2: 0.3}  # by levels between the posting and the person
 
 
 def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> SeniorityFit:
@@ -464,8 +477,12 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
             return SeniorityFit(0.7, f"Posting states no seniority; your preferences accept {wanted}")
         if asked in accepted:
             return SeniorityFit(1.0, f"Seniority fits: posting asks {asked}; your preferences accept {wanted}")
-        breaker = f"Seniority: posting asks {asked}; your preferences accept {wanted}"
-        return SeniorityFit(0.0, breaker, breaker)
+        gap = min(abs(LEVELS.index(asked) - LEVELS.index(level)) for level in accepted)
+        return SeniorityFit(
+            _GAP_FIT.get(gap, 0.0),
+            f"Seniority outside your preferences: posting asks {asked}; you accept {wanted}",
+            hold=f"the posting asks {asked}, which your preferences do not accept",
+        )
     level, evidence = _profile_level(profile, now)
     if level is None:
         return SeniorityFit(0.7, f"Posting asks {asked or 'no particular level'}; your seniority is not clear from the CV")
@@ -478,7 +495,7 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
     below = LEVELS.index(asked) < LEVELS.index(level)
     # A step up is a stretch worth taking; a step down rarely is.
     hold = f"the posting asks {asked}, below your {level} level" if below else "the seniority is far off" if gap > 1 else None
-    return SeniorityFit({1: 0.7, 2: 0.3}.get(gap, 0.0), reason, hold=hold)
+    return SeniorityFit(_GAP_FIT.get(gap, 0.0), reason, hold=hold)
 
 
 # --------------------------------------------------------------------------- hard constraints
@@ -661,7 +678,6 @@ def assess(profile: Profile, posting: JobPosting, *, now: datetime | None = None
         *_expiry_findings(posting, now),
         *(b for c in constraints for b in c.deal_breakers),
         *_phrase_findings(prefs, posting),
-        *([seniority.deal_breaker] if seniority.deal_breaker else []),
     ]
     if role.other_field and not covered:
         asked = f" ({_listing(required)})" if required else ""
@@ -674,7 +690,7 @@ def assess(profile: Profile, posting: JobPosting, *, now: datetime | None = None
         seniority=seniority,
         constraint_reasons=[r for c in constraints for r in c.reasons],
         deal_breakers=breakers,
-        holds=[*([seniority.hold] if seniority.hold else []), *(h for c in constraints for h in c.holds)],
+        holds=[h for h in (role.hold, seniority.hold) if h] + [h for c in constraints for h in c.holds],
     )
 
 

@@ -210,12 +210,6 @@ def test_strong_backend_match_is_high_and_says_why() -> None:
             id="language-not-spoken",
         ),
         pytest.param(
-            {"seniority": ["senior", "lead"]},
-            {"title": "Junior Backend Engineer (Python)"},
-            "Seniority: posting asks junior; your preferences accept senior, lead",
-            id="seniority-outside-preferences",
-        ),
-        pytest.param(
             {},
             {"validThrough": datetime(2026, 10, 31, tzinfo=timezone.utc)},
             "Applications closed on 2026-10-31",
@@ -319,6 +313,17 @@ def test_a_step_down_with_pay_mostly_under_the_floor_is_held_back_from_high() ->
     )
     # A step up is a stretch worth taking.
     assert screen(backend_profile(), posting(title="Lead Backend Engineer (Python)"), 0.9).probability == "High"
+
+
+def test_seniority_outside_the_preferences_or_a_move_into_management_is_not_high() -> None:
+    picky = backend_profile(seniority=["senior", "lead"])
+    result = screen(picky, posting(title="Backend Engineer (Python)", seniority="mid"), 0.9)
+    assert result.probability == "Medium"
+    assert result.reasons[0] == "Held back from High: the posting asks mid, which your preferences do not accept"
+    assert "Seniority outside your preferences: posting asks mid; you accept senior, lead" in result.reasons
+    manager = screen(backend_profile(), posting(title="Engineering Manager, Backend (Python)"), 0.9)
+    assert manager.probability == "Medium"
+    assert "it is a people-management role and your titles are not" in manager.reasons[0]
 
 
 def test_remote_only_person_and_a_posting_silent_about_remote_is_not_high() -> None:
