@@ -66,13 +66,8 @@ def example_profile() -> Profile:
 
 def cli_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_")}
-    env.update(
-        JOBLAND_HOME=str(home),
-        JOBLAND_EMAIL="alex.morgan@example.com",
-        DATABASE_URL=database_url,
-        COLUMNS="200",
-        **extra,
-    )
+    env.update(JOBLAND_HOME=str(home), JOBLAND_EMAIL="alex.morgan@example.com", DATABASE_URL=database_url, COLUMNS="200")
+    env.update(extra)
     return env
 
 

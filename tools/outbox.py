@@ -36,7 +36,8 @@ class OutboxMailer:
         final = self.path_for(key)
         if final.exists():
             return str(final)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".sending-", suffix=".eml")
+        # Not named *.eml, so nothing that reads the outbox ever sees a half-written message.
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".sending-", suffix=".partial")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(message.as_bytes())
