@@ -62,6 +62,7 @@ from functools import lru_cache
 import numpy as np
 from langgraph.runtime import Runtime
 
+from domain.failpoints import failpoint
 from domain.models import (
     JobPosting,
     JobScreeningOutput,
@@ -879,6 +880,7 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
         screening = await _screen(profile, posting, runtime.context, now)
         await records.put_screening(profile_id, posting_id, screening)
         await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
+    failpoint("screen_job.done")  # durability tests crash here: the screening is stored, the state not yet
     return {
         "screenings": [
             ScreeningVerdict(

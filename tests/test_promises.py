@@ -75,9 +75,11 @@ def test_run_review_approve_twice_sends_once(home: Path, database_url: str, jobs
     assert recipients(home) == {"alex.morgan@example.com"}
 
 
-def _screenings_stored(database_url: str) -> int:
+def _saved_screening_writes(database_url: str, thread_id: str) -> int:
+    """Verdicts of finished screen_job tasks that the checkpointer saved before the crash."""
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM store WHERE prefix LIKE 'screenings%'").fetchone()[0]
+        query = "SELECT count(*) FROM checkpoint_writes WHERE thread_id = %s AND channel = 'screenings'"
+        return conn.execute(query, (thread_id,)).fetchone()[0]
 
 
 def _finish(home: Path, database_url: str, thread: str) -> dict:
@@ -92,13 +94,12 @@ def _finish(home: Path, database_url: str, thread: str) -> dict:
 
 
 def test_kill_during_screening_then_resume(home: Path, database_url: str, jobs_dir: Path) -> None:
-    before = _screenings_stored(database_url)
-    crashed = start_run(home, database_url, jobs_dir, JOBLAND_FAILPOINTS="screen_job.after_store=12")
+    crashed = start_run(home, database_url, jobs_dir, JOBLAND_FAILPOINTS="screen_job.done=30")
     assert crashed.returncode == SIGKILLED
     thread = latest_thread(home, database_url)
     status = run_json(home, database_url, "status", thread)
     assert status["stage"].startswith("interrupted in")
-    assert _screenings_stored(database_url) - before >= 12, "finished screenings survive the kill"
+    assert _saved_screening_writes(database_url, thread) >= 1, "finished screenings survive the kill"
     outcome = _finish(home, database_url, thread)
     final = run_json(home, database_url, "status", thread)
     assert final["screened"] == final["postings"], "each posting screened exactly once in the state"
