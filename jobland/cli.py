@@ -220,6 +220,7 @@ def run(
     query: Annotated[str, typer.Option(help="What you are looking for, in words")] = "",
     location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
     max_packages: Annotated[int, typer.Option(min=1, max=100, help="At most this many packages")] = 10,
+    thread_id: Annotated[str, typer.Option(help="Choose the thread id (default: a new random one)")] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Discover, screen and build packages, then pause for your review."""
@@ -227,15 +228,16 @@ def run(
     request = SearchRequest(
         query=query, locations=location, cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), max_packages=max_packages
     )
-    run_async(lambda: _run(request, query, fmt))
+    run_async(lambda: _run(request, query, thread_id or uuid.uuid4().hex[:12], fmt))
 
 
-async def _run(request: SearchRequest, message: str, fmt: Format) -> None:
-    thread_id = uuid.uuid4().hex[:12]
+async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format) -> None:
     payload: dict[str, Any] = {"request": request}
     if message:
         payload["message"] = message
     async with session() as s:
+        if await s.records.thread(thread_id) is not None:
+            raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
         await stream_run(s, payload, thread_id, show_progress=fmt is Format.table)
         interrupt_id, requests = await pending_review(s, thread_id)
         rows = await screened_rows(s, thread_id)
@@ -432,7 +434,7 @@ async def _thread_state(s: Session, thread_id: str) -> str:
     if snapshot.interrupts:
         return "awaiting review"
     if snapshot.next:
-        return "interrupted in " + ", ".join(snapshot.next) + " (resume with jobland resume)"
+        return f"interrupted in {', '.join(dict.fromkeys(snapshot.next))} ({len(snapshot.next)} tasks left): jobland resume {thread_id}"
     return "finished"
 
 

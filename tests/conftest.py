@@ -6,6 +6,7 @@ the embedded PostgreSQL, as a fresh laptop would.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 
 from domain.models import Profile
 from tools.cv_import import import_profile
-from tools.postgres import embedded_database_url
+from tools.postgres import embedded_database_url, postgres_persistence
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -33,13 +34,20 @@ def _with_database(url: str, name: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
+async def _create_tables(url: str) -> None:
+    async with postgres_persistence(url):
+        pass
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = os.environ.get("DATABASE_URL") or embedded_database_url(tmp_path_factory.mktemp("embedded-pg"))
     name = f"jobland_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(server, name)
+    url = _with_database(server, name)
+    asyncio.run(_create_tables(url))  # so that tests can watch the tables while a CLI process runs
+    yield url
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -93,13 +94,36 @@ def _finish(home: Path, database_url: str, thread: str) -> dict:
     return run_json(home, database_url, *args)
 
 
+def _fresh_postings(jobs: Path, copies: int) -> None:
+    """More postings, each with text no earlier test has screened, so screening takes a few seconds."""
+    marker = uuid.uuid4().hex
+    for source in sorted(jobs.glob("*.json")):
+        data = json.loads(source.read_text())
+        if not isinstance(data, dict) or data.get("@type") != "JobPosting":
+            continue
+        for i in range(copies):
+            variant = dict(data, title=f"{data['title']} {i}", description=f"{data.get('description', '')} Ref {marker}-{i}.")
+            (jobs / f"{source.stem}-copy{i}.json").write_text(json.dumps(variant))
+
+
 def test_kill_during_screening_then_resume(home: Path, database_url: str, jobs_dir: Path) -> None:
-    crashed = start_run(home, database_url, jobs_dir, JOBLAND_FAILPOINTS="screen_job.done=30")
-    assert crashed.returncode == SIGKILLED
-    thread = latest_thread(home, database_url)
+    _fresh_postings(jobs_dir, copies=6)
+    thread = uuid.uuid4().hex[:12]
+    process = subprocess.Popen(
+        jobland_command("run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs_dir), "--max-packages", "3",
+                        "--thread-id", thread, "--format", "json"),
+        env=cli_env(home, database_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while _saved_screening_writes(database_url, thread) < 5 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == SIGKILLED, process.stderr.read().decode()
+    saved = _saved_screening_writes(database_url, thread)
     status = run_json(home, database_url, "status", thread)
-    assert status["stage"].startswith("interrupted in")
-    assert _saved_screening_writes(database_url, thread) >= 1, "finished screenings survive the kill"
+    assert status["stage"].startswith("interrupted in screen_job (")
+    assert 5 <= saved < status["postings"], "killed while screening, with finished verdicts saved"
+
     outcome = _finish(home, database_url, thread)
     final = run_json(home, database_url, "status", thread)
     assert final["screened"] == final["postings"], "each posting screened exactly once in the state"
