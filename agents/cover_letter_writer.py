@@ -7,12 +7,17 @@ what it rests on; the fixed phrases in LETTER_PHRASES are the only words the wri
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from langgraph.runtime import Runtime
 
-from agents.cv_writer import one_line, rank_highlights, render_pdf_file, reverse_chronological, skill_importance
+from agents.cv_writer import (
+    one_line,
+    rank_highlights,
+    reverse_chronological,
+    skill_importance,
+)
+from agents.package_files import render_pdf_file
 from agents.researcher import dossier_key
 from domain.models import (
     CompanyDossier,
@@ -225,10 +230,8 @@ def write_letter(profile: Profile, posting: JobPosting, dossier: CompanyDossier,
 async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
     context = runtime.context
-    profile, posting, package = await asyncio.gather(
-        records.profile(state["profile_id"]),
-        records.posting(state["posting_id"]),
-        records.package(state["thread_id"], state["package_id"]),
+    profile, posting, package = await records.package_inputs(
+        state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
     if package.cv is None:
         raise RecordNotFound(f"package {package.id} has no CV yet; write_cv must run before write_cover_letter")

@@ -6,16 +6,16 @@ the profile's fields and highlights, and every line records what it rests on (Ev
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
-from dateutil.parser import ParserError, parse as parse_date
+from dateutil.parser import ParserError
+from dateutil.parser import parse as parse_date
 from langgraph.runtime import Runtime
 
+from agents.package_files import render_pdf_file, write_rendered
 from domain.models import (
     EducationItem,
     EvidenceLine,
@@ -32,12 +32,10 @@ from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
 from templates import render
-from tools.pdf import render_pdf, write_pdf_atomically
 
 PRESENT = "Present"
 SEPARATOR = " · "
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _WORD = re.compile(r"[a-z][a-z0-9+#]*")
 _STOPWORDS = frozenset(
     "the and for with from that this into over our your their have has had was were are will can you who "
@@ -49,10 +47,6 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 _SKILL_WEIGHT = 10
 # Characters of a bullet that fit on one printed line of the A4 layout (templates/document.css).
 CHARS_PER_LINE = 100
-
-
-class UnsafePackageId(ValueError):
-    """A package id that cannot safely name a folder."""
 
 
 class IncompleteProfile(ValueError):
@@ -420,32 +414,11 @@ def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> Tailo
 # --------------------------------------------------------------------------- files and the node
 
 
-def package_file(context: Context, package_id: str, name: str) -> Path:
-    """Where a package's rendered file lives; built from the package id only, never from posting text."""
-    if not _SAFE_ID.fullmatch(package_id):
-        raise UnsafePackageId(f"package id {package_id!r} cannot name a folder; use letters, digits, '-' and '_' only")
-    return context.packages_dir / package_id / name
-
-
-async def write_rendered(context: Context, package_id: str, name: str, data: bytes) -> str:
-    """Write one rendered file of a package; returns its path relative to the data folder."""
-    path = package_file(context, package_id, name)
-    await asyncio.to_thread(write_pdf_atomically, path, data)
-    return path.relative_to(context.home_path).as_posix()
-
-
-async def render_pdf_file(context: Context, package_id: str, name: str, html: str) -> str:
-    pdf = await asyncio.to_thread(render_pdf, html)
-    return await write_rendered(context, package_id, name, pdf)
-
-
 async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
     context = runtime.context
-    profile, posting, package = await asyncio.gather(
-        records.profile(state["profile_id"]),
-        records.posting(state["posting_id"]),
-        records.package(state["thread_id"], state["package_id"]),
+    profile, posting, package = await records.package_inputs(
+        state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
     document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
     cv = render_cv(document)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
+from agents.package_files import render_pdf_file
 from domain.failpoints import failpoint
 from domain.models import ApplicationPackage, DeliveryReceipt, PackageStatus, utcnow
 from domain.repository import Records
@@ -24,7 +25,6 @@ from graph.context import Context
 from graph.state import DeliverPackageInput
 from templates import render
 from tools.outbox import Mailer, OutboxMailer
-from tools.pdf import render_pdf, write_pdf_atomically
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 
@@ -50,7 +50,9 @@ def attachments_for(pkg: ApplicationPackage, home: Path) -> list[tuple[str, byte
             files.append((f"{name}-{company}.pdf", (home / document.pdf_file).read_bytes(), "application", "pdf"))
         files.append((f"{name}-{company}.md", document.markdown.encode(), "text", "markdown"))
     if pkg.dossier:
-        files.append((f"dossier-{company}.md", render("dossier.md.j2", dossier=pkg.dossier).encode(), "text", "markdown"))
+        files.append(
+            (f"dossier-{company}.md", render("dossier.md.j2", dossier=pkg.dossier).encode(), "text", "markdown")
+        )
     return files
 
 
@@ -81,10 +83,8 @@ async def _render_missing_pdfs(pkg: ApplicationPackage, context: Context) -> App
     for field, document in (("cv", pkg.cv), ("cover_letter", pkg.cover_letter)):
         if document is None or document.pdf_file or not context.render_pdf:
             continue
-        relative = Path("packages") / slug(pkg.id, max_len=80) / f"{field}-edited.pdf"
-        data = await asyncio.to_thread(render_pdf, document.html)
-        await asyncio.to_thread(write_pdf_atomically, context.home_path / relative, data)
-        updates[field] = document.model_copy(update={"pdf_file": str(relative)})
+        pdf_file = await render_pdf_file(context, pkg.id, f"{field}-edited.pdf", document.html)
+        updates[field] = document.model_copy(update={"pdf_file": pdf_file})
     return pkg.model_copy(update=updates) if updates else pkg
 
 

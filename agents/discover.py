@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -18,6 +18,6 @@ async def discover(state: JobLandState, runtime: Runtime[Context]) -> dict:
     if not request.jobs_dir:
         raise JobSourceError("no job source given: pass a folder of postings (for example examples/jobs)")
     source = FolderJobSource(Path(request.jobs_dir).expanduser())
-    batch = await source.fetch(request, now=datetime.now(timezone.utc))
+    batch = await source.fetch(request, now=datetime.now(UTC))
     await Records(runtime.store).put_postings(batch.postings)
     return {"posting_ids": [p.id for p in batch.postings], "discarded": batch.discarded}

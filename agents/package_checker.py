@@ -17,7 +17,14 @@ from langgraph.runtime import Runtime
 from agents.cover_letter_writer import LETTER_PHRASES
 from agents.cv_writer import PRESENT, posting_skills
 from domain.failpoints import failpoint
-from domain.models import ApplicationPackage, CheckResult, EvidenceLine, JobPosting, PackageStatus, Profile
+from domain.models import (
+    ApplicationPackage,
+    CheckResult,
+    EvidenceLine,
+    JobPosting,
+    PackageStatus,
+    Profile,
+)
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
@@ -319,10 +326,8 @@ def check_package_contents(
 
 async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
-    profile, posting, package = await asyncio.gather(
-        records.profile(state["profile_id"]),
-        records.posting(state["posting_id"]),
-        records.package(state["thread_id"], state["package_id"]),
+    profile, posting, package = await records.package_inputs(
+        state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
     checks, flagged = await asyncio.to_thread(
         check_package_contents, profile, posting, package, home=runtime.context.home_path

@@ -11,7 +11,13 @@ import re
 
 from langgraph.runtime import Runtime
 
-from domain.models import ApplicationPackage, CompanyDossier, JobPosting, PackageStatus, SourcedFact
+from domain.models import (
+    ApplicationPackage,
+    CompanyDossier,
+    JobPosting,
+    PackageStatus,
+    SourcedFact,
+)
 from domain.repository import RecordNotFound, Records
 from domain.text import normalize_text, slug, strip_bullet
 from graph.context import Context
@@ -20,22 +26,69 @@ from graph.state import PackageBuildState
 # Checked in this order; a sentence goes to the first topic one of whose cues it contains as whole words.
 TOPIC_CUES: dict[str, tuple[str, ...]] = {
     "recent_news": (
-        "recently", "raised", "series a", "series b", "series c", "funding round", "announced", "acquired",
-        "just launched", "we launched", "newly launched",
+        "recently",
+        "raised",
+        "series a",
+        "series b",
+        "series c",
+        "funding round",
+        "announced",
+        "acquired",
+        "just launched",
+        "we launched",
+        "newly launched",
     ),
     "mission": (
-        "our mission", "mission is", "on a mission", "we believe", "our vision", "we exist to", "our purpose",
+        "our mission",
+        "mission is",
+        "on a mission",
+        "we believe",
+        "our vision",
+        "we exist to",
+        "our purpose",
         "founded",
     ),
     "culture": (
-        "we value", "our values", "culture", "we care", "inclusive", "inclusion", "diverse", "diversity",
-        "remote-first", "hybrid", "on-site", "flexible", "collaborative", "collaboration", "our team",
-        "work-life", "people in", "we pair",
+        "we value",
+        "our values",
+        "culture",
+        "we care",
+        "inclusive",
+        "inclusion",
+        "diverse",
+        "diversity",
+        "remote-first",
+        "hybrid",
+        "on-site",
+        "flexible",
+        "collaborative",
+        "collaboration",
+        "our team",
+        "work-life",
+        "people in",
+        "we pair",
     ),
     "products": (
-        "we build", "we are building", "we're building", "we make", "we develop", "we provide", "we offer",
-        "we help", "our product", "our products", "our platform", "our app", "our software", "our service",
-        "our services", "customers", "used by", "builds", "provides", "runs",
+        "we build",
+        "we are building",
+        "we're building",
+        "we make",
+        "we develop",
+        "we provide",
+        "we offer",
+        "we help",
+        "our product",
+        "our products",
+        "our platform",
+        "our app",
+        "our software",
+        "our service",
+        "our services",
+        "customers",
+        "used by",
+        "builds",
+        "provides",
+        "runs",
     ),
 }
 _TOPIC_PATTERNS = {

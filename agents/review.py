@@ -76,7 +76,11 @@ def parse_decisions(answer: Any, pending_ids: set[str]) -> list[Decision]:
     if isinstance(answer, dict):
         for package_id, response in answer.items():
             try:
-                entries.append(_from_inbox_response(str(package_id), response if isinstance(response, dict) else {"type": response}))
+                entries.append(
+                    _from_inbox_response(
+                        str(package_id), response if isinstance(response, dict) else {"type": response}
+                    )
+                )
             except (ValueError, ValidationError):
                 continue
     elif isinstance(answer, list):

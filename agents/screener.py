@@ -56,7 +56,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -77,7 +77,7 @@ from domain.repository import Records
 from domain.skills import SKILL_ALIASES, canonical_skill, extract_skills
 from domain.text import content_hash, normalize_text
 from graph.context import Context
-from graph.state import ScreenJobInput, ScreeningVerdict
+from graph.state import ScreeningVerdict, ScreenJobInput
 from tools.embeddings import get_async_embedder
 
 WEIGHTS = {"semantic": 0.30, "coverage": 0.35, "role": 0.20, "seniority": 0.15}
@@ -103,33 +103,102 @@ _LEVEL_WORDS: dict[Seniority, tuple[str, ...]] = {
 # Title phrases by role family; the phrase at the head of a title decides its family (role_family).
 ROLE_FAMILIES: dict[str, tuple[str, ...]] = {
     "software engineering": (
-        "software", "engineer", "engineering", "developer", "programmer", "backend", "back-end", "frontend",
-        "front-end", "full stack", "full-stack", "fullstack", "devops", "sre", "site reliability", "platform",
-        "infrastructure", "cloud", "architect", "data engineer", "machine learning engineer", "ml engineer",
-        "mobile", "ios", "android", "qa", "tester", "security engineer", "engineering manager", "cto", "tech lead",
-        "sysadmin", "system administrator",
+        "software",
+        "engineer",
+        "engineering",
+        "developer",
+        "programmer",
+        "backend",
+        "back-end",
+        "frontend",
+        "front-end",
+        "full stack",
+        "full-stack",
+        "fullstack",
+        "devops",
+        "sre",
+        "site reliability",
+        "platform",
+        "infrastructure",
+        "cloud",
+        "architect",
+        "data engineer",
+        "machine learning engineer",
+        "ml engineer",
+        "mobile",
+        "ios",
+        "android",
+        "qa",
+        "tester",
+        "security engineer",
+        "engineering manager",
+        "cto",
+        "tech lead",
+        "sysadmin",
+        "system administrator",
     ),
     "data science": (
-        "data scientist", "data analyst", "data analytics", "analytics", "statistician", "research scientist",
-        "business intelligence", "bi analyst", "machine learning scientist",
+        "data scientist",
+        "data analyst",
+        "data analytics",
+        "analytics",
+        "statistician",
+        "research scientist",
+        "business intelligence",
+        "bi analyst",
+        "machine learning scientist",
     ),
     "design": ("designer", "ux", "ui", "user researcher", "design"),
     "product": ("product manager", "product owner", "product lead", "head of product"),
     "healthcare": (
-        "nurse", "nursing", "physician", "doctor", "caregiver", "care assistant", "pharmacist", "medical",
-        "clinical", "therapist", "midwife", "paramedic", "dentist", "healthcare",
+        "nurse",
+        "nursing",
+        "physician",
+        "doctor",
+        "caregiver",
+        "care assistant",
+        "pharmacist",
+        "medical",
+        "clinical",
+        "therapist",
+        "midwife",
+        "paramedic",
+        "dentist",
+        "healthcare",
     ),
     "sales": (
-        "sales", "sales engineer", "account executive", "account manager", "business development", "sdr", "bdr",
+        "sales",
+        "sales engineer",
+        "account executive",
+        "account manager",
+        "business development",
+        "sdr",
+        "bdr",
         "customer success",
     ),
     "accounting and finance": (
-        "accountant", "accounting", "bookkeeper", "controller", "auditor", "tax", "finance", "financial", "payroll",
+        "accountant",
+        "accounting",
+        "bookkeeper",
+        "controller",
+        "auditor",
+        "tax",
+        "finance",
+        "financial",
+        "payroll",
     ),
     "marketing": ("marketing", "seo", "copywriter", "content", "growth marketer", "brand", "social media"),
     "education": ("teacher", "tutor", "lecturer", "professor", "instructor"),
     "hospitality and retail": (
-        "waiter", "waitress", "chef", "cook", "barista", "cashier", "retail", "store manager", "housekeeper",
+        "waiter",
+        "waitress",
+        "chef",
+        "cook",
+        "barista",
+        "cashier",
+        "retail",
+        "store manager",
+        "housekeeper",
         "receptionist",
     ),
     "legal": ("lawyer", "attorney", "paralegal", "legal", "solicitor"),
@@ -143,8 +212,32 @@ _NEIGHBOURS = {
 _MANAGEMENT_WORDS = ("manager", "head of", "director", "vp", "vice president", "chief", "cto")
 # Words of a title that say nothing about its specialism.
 _GENERIC_TITLE_WORDS = {
-    "engineer", "engineering", "developer", "software", "and", "or", "the", "of", "for", "with", "in", "m", "f", "d",
-    "w", "x", "all", "genders", "remote", "hybrid", "onsite", "full", "time", "part", "contract", "permanent",
+    "engineer",
+    "engineering",
+    "developer",
+    "software",
+    "and",
+    "or",
+    "the",
+    "of",
+    "for",
+    "with",
+    "in",
+    "m",
+    "f",
+    "d",
+    "w",
+    "x",
+    "all",
+    "genders",
+    "remote",
+    "hybrid",
+    "onsite",
+    "full",
+    "time",
+    "part",
+    "contract",
+    "permanent",
     *(w for words in _LEVEL_WORDS.values() for phrase in words for w in phrase.split()),
 }
 
@@ -174,15 +267,41 @@ _LANGUAGES: dict[str, tuple[str, ...]] = {
     "Korean": ("korean",),
 }
 _LANGUAGE_CODES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "cs": "Czech", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "zh": "Chinese", "ja": "Japanese",
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "zh": "Chinese",
+    "ja": "Japanese",
     "ko": "Korean",
 }
 _CITY_NAMES = {
-    "munchen": "munich", "koln": "cologne", "wien": "vienna", "praha": "prague", "warszawa": "warsaw",
-    "lisboa": "lisbon", "roma": "rome", "milano": "milan", "bruxelles": "brussels", "den haag": "the hague",
-    "kobenhavn": "copenhagen", "nurnberg": "nuremberg", "geneve": "geneva", "zuerich": "zurich",
+    "munchen": "munich",
+    "koln": "cologne",
+    "wien": "vienna",
+    "praha": "prague",
+    "warszawa": "warsaw",
+    "lisboa": "lisbon",
+    "roma": "rome",
+    "milano": "milan",
+    "bruxelles": "brussels",
+    "den haag": "the hague",
+    "kobenhavn": "copenhagen",
+    "nurnberg": "nuremberg",
+    "geneve": "geneva",
+    "zuerich": "zurich",
 }
 _YEARS = re.compile(r"(\d{1,2})\s*\+?\s*(?:-\s*\d{1,2}\s*)?years?", re.IGNORECASE)
 _DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
@@ -486,16 +605,26 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
         )
     level, evidence = _profile_level(profile, now)
     if level is None:
-        return SeniorityFit(0.7, f"Posting asks {asked or 'no particular level'}; your seniority is not clear from the CV")
+        return SeniorityFit(
+            0.7, f"Posting asks {asked or 'no particular level'}; your seniority is not clear from the CV"
+        )
     if asked is None:
         return SeniorityFit(0.7, f"Posting states no seniority; profile is {level} ({evidence})")
     gap = abs(LEVELS.index(asked) - LEVELS.index(level))
     if gap == 0:
         return SeniorityFit(1.0, f"Seniority fits: posting asks {asked}; profile is {level} ({evidence})")
-    reason = f"Seniority {'one level off' if gap == 1 else 'far off'}: posting asks {asked}; profile is {level} ({evidence})"
+    reason = (
+        f"Seniority {'one level off' if gap == 1 else 'far off'}: posting asks {asked}; profile is {level} ({evidence})"
+    )
     below = LEVELS.index(asked) < LEVELS.index(level)
     # A step up is a stretch worth taking; a step down rarely is.
-    hold = f"the posting asks {asked}, below your {level} level" if below else "the seniority is far off" if gap > 1 else None
+    hold = (
+        f"the posting asks {asked}, below your {level} level"
+        if below
+        else "the seniority is far off"
+        if gap > 1
+        else None
+    )
     return SeniorityFit(_GAP_FIT.get(gap, 0.0), reason, hold=hold)
 
 
@@ -510,7 +639,9 @@ def _place_names(posting: JobPosting) -> list[str]:
     names = []
     for place in posting.jobLocation:
         a = place.address
-        names += [_CITY_NAMES.get(_fold(n), _fold(n)) for n in (a.addressLocality, a.addressRegion, a.addressCountry) if n]
+        names += [
+            _CITY_NAMES.get(_fold(n), _fold(n)) for n in (a.addressLocality, a.addressRegion, a.addressCountry) if n
+        ]
     return names
 
 
@@ -641,7 +772,7 @@ def _expiry_findings(posting: JobPosting, now: datetime) -> list[str]:
     if closes is None:
         return []
     if closes.tzinfo is None:
-        closes = closes.replace(tzinfo=timezone.utc)
+        closes = closes.replace(tzinfo=UTC)
     return [f"Applications closed on {closes.date().isoformat()}"] if closes < now else []
 
 
@@ -668,13 +799,17 @@ class RuleFindings:
 
 def assess(profile: Profile, posting: JobPosting, *, now: datetime | None = None) -> RuleFindings:
     """Apply every rule that does not need the model."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     prefs = profile.preferences
     required = required_skills(posting)
     covered, missing = _covered(profile, required)
     role = _role_fit(profile, posting)
     seniority = _seniority_fit(profile, posting, now.date())
-    constraints = [_location_findings(prefs, posting), _salary_findings(prefs, posting), _language_findings(profile, posting)]
+    constraints = [
+        _location_findings(prefs, posting),
+        _salary_findings(prefs, posting),
+        _language_findings(profile, posting),
+    ]
     breakers = [
         *_expiry_findings(posting, now),
         *(b for c in constraints for b in c.deal_breakers),
@@ -774,7 +909,9 @@ def verdict(
         findings.role.reason,
         findings.seniority.reason,
         *findings.constraint_reasons,
-        _similarity_reason(similarity) if similarity is not None else "Not compared by the model: the rules ruled it out",
+        _similarity_reason(similarity)
+        if similarity is not None
+        else "Not compared by the model: the rules ruled it out",
     ]
     # A finding already quoted by the headline is not repeated below it.
     reasons = headline + [r for r in details if not any(r in h for h in headline)]
@@ -869,7 +1006,7 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
     if isinstance(request, dict):
         request = SearchRequest.model_validate(request)
     profile = with_search(profile, request) if request else profile
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fingerprint = _inputs_fingerprint(profile, posting, runtime.context, now)
     inputs_ns = (SCREENING_INPUTS_NS, profile_id)
     stored_inputs = await records.store.aget(inputs_ns, posting_id)

@@ -11,26 +11,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import shutil
-import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from langgraph.types import Command
+
+from domain.models import Decision, SearchRequest
+from graph.builder import open_graph
+from graph.context import Context
+from tools.job_folder import load_folder
+from tools.postgres import resolve_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from domain.models import Decision, SearchRequest  # noqa: E402
-from graph.builder import open_graph  # noqa: E402
-from graph.context import Context  # noqa: E402
-from langgraph.types import Command  # noqa: E402
-from tools.job_folder import load_folder  # noqa: E402
-from tools.postgres import resolve_database_url  # noqa: E402
 
 CITIES = ["Berlin", "Munich", "Hamburg", "Amsterdam", "London", "Lisbon", "Vienna", "Zurich", "Paris", "Remote"]
 PREFIXES = ["", "Senior ", "Staff ", "Lead ", "Junior ", "Principal "]
@@ -39,10 +39,9 @@ SUFFIXES = ["", " (Platform)", " (Payments)", " (Data)", " (Growth)", " II"]
 
 def synthesise(count: int, target: Path, seed: int = 7) -> None:
     """Vary the demo postings (title, company, city, salary, paragraph order) into `count` JSON files."""
-    from datetime import datetime, timezone
 
     rng = random.Random(seed)
-    base = load_folder(ROOT / "examples" / "jobs", now=datetime.now(timezone.utc)).postings
+    base = load_folder(ROOT / "examples" / "jobs", now=datetime.now(UTC)).postings
     target.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         posting = rng.choice(base)
@@ -59,8 +58,11 @@ def synthesise(count: int, target: Path, seed: int = 7) -> None:
             "jobLocationType": "TELECOMMUTE" if city == "Remote" else None,
             "datePosted": "2026-11-20",
             "validThrough": "2027-06-30",
-            "baseSalary": {"@type": "MonetaryAmount", "currency": "EUR",
-                           "value": {"@type": "QuantitativeValue", "minValue": low, "maxValue": low + 20000, "unitText": "YEAR"}},
+            "baseSalary": {
+                "@type": "MonetaryAmount",
+                "currency": "EUR",
+                "value": {"@type": "QuantitativeValue", "minValue": low, "maxValue": low + 20000, "unitText": "YEAR"},
+            },
             "description": "\n".join(paragraphs),
             "skills": ", ".join(posting.skills),
             "qualifications": "\n".join(posting.qualifications),
@@ -107,20 +109,36 @@ async def run(args: argparse.Namespace) -> dict:
     url = resolve_database_url(args.database_url, home)
     async with open_graph(url, home) as graph:
         marks["database_ready"] = time.perf_counter()
-        async for update in graph.astream({"request": request}, config, context=context, stream_mode="updates", durability="sync"):
+        async for update in graph.astream(
+            {"request": request}, config, context=context, stream_mode="updates", durability="sync"
+        ):
             for node in update:
                 marks[f"after_{node}"] = time.perf_counter()
         pending = (await graph.aget_state(config)).interrupts
         if pending:
             ids = [r["action_request"]["args"]["package_id"] for r in pending[0].value]
-            resume = Command(resume={pending[0].id: [Decision(package_id=i, action="accept").model_dump() for i in ids]})
-            async for update in graph.astream(resume, config, context=context, stream_mode="updates", durability="sync"):
+            resume = Command(
+                resume={pending[0].id: [Decision(package_id=i, action="accept").model_dump() for i in ids]}
+            )
+            async for update in graph.astream(
+                resume, config, context=context, stream_mode="updates", durability="sync"
+            ):
                 for node in update:
                     marks[f"after_{node}"] = time.perf_counter()
         values = (await graph.aget_state(config)).values
     end = time.perf_counter()
-    order = ["database_ready", "after_intake", "after_load_profile", "after_discover", "after_screen_job",
-             "after_shortlist", "after_build_package", "after_review", "after_deliver", "after_record"]
+    order = [
+        "database_ready",
+        "after_intake",
+        "after_load_profile",
+        "after_discover",
+        "after_screen_job",
+        "after_shortlist",
+        "after_build_package",
+        "after_review",
+        "after_deliver",
+        "after_record",
+    ]
     previous = marks["start"]
     for name in order:
         if name in marks:
@@ -149,7 +167,9 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-pdf", action="store_true")
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL, else embedded"
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     out = ROOT / "bench" / "results"

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from domain.models import DiscardedPosting, JobPosting
 
@@ -37,9 +37,40 @@ _TITLE_SYNONYM_PATTERN = re.compile(r"\b(" + "|".join(map(re.escape, _TITLE_SYNO
 # Workplace words say where, not what: "Python Engineer (Remote)" is the same job as "Python Engineer".
 _TITLE_NOISE = {"remote", "hybrid", "onsite"}
 _COMPANY_SUFFIXES = {
-    "gmbh", "mbh", "ag", "se", "kg", "kgaa", "ug", "haftungsbeschrankt", "ev", "co", "and", "inc", "incorporated",
-    "ltd", "limited", "llc", "llp", "plc", "corp", "corporation", "company", "bv", "nv", "sa", "sas", "sarl",
-    "srl", "spa", "oy", "ab", "as", "aps", "group", "holding",
+    "gmbh",
+    "mbh",
+    "ag",
+    "se",
+    "kg",
+    "kgaa",
+    "ug",
+    "haftungsbeschrankt",
+    "ev",
+    "co",
+    "and",
+    "inc",
+    "incorporated",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "plc",
+    "corp",
+    "corporation",
+    "company",
+    "bv",
+    "nv",
+    "sa",
+    "sas",
+    "sarl",
+    "srl",
+    "spa",
+    "oy",
+    "ab",
+    "as",
+    "aps",
+    "group",
+    "holding",
 }
 _CITY_ALIASES = {
     "munchen": "munich",
@@ -222,7 +253,7 @@ def dedupe_postings(postings: list[JobPosting]) -> tuple[list[JobPosting], list[
 
 
 def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def freshness(postings: list[JobPosting], now: datetime) -> tuple[list[JobPosting], list[DiscardedPosting]]:

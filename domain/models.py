@@ -6,7 +6,7 @@ JobPosting names. Nothing here knows about LangGraph, tools or agents.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -16,7 +16,7 @@ from domain.text import stable_id
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Record(BaseModel):
@@ -332,7 +332,8 @@ class EvidenceLine(Record):
     text: str
     highlight_ids: list[str] = Field(default_factory=list)
     source_fields: list[str] = Field(
-        default_factory=list, description="Profile fields other than highlights it rests on, e.g. 'skills', 'basics.label'."
+        default_factory=list,
+        description="Profile fields other than highlights it rests on, e.g. 'skills', 'basics.label'.",
     )
 
 

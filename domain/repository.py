@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -104,6 +105,14 @@ class Records:
 
     async def put_package(self, thread_id: str, package: ApplicationPackage) -> None:
         await self._put(packages_ns(thread_id), package.id, package)
+
+    async def package_inputs(
+        self, thread_id: str, package_id: str, profile_id: str, posting_id: str
+    ) -> tuple[Profile, JobPosting, ApplicationPackage]:
+        """What a package-building step reads: the profile, the posting and the package so far."""
+        return await asyncio.gather(
+            self.profile(profile_id), self.posting(posting_id), self.package(thread_id, package_id)
+        )
 
     async def packages(self, thread_id: str) -> list[ApplicationPackage]:
         items = await self.store.asearch(packages_ns(thread_id), limit=1000)

@@ -139,7 +139,15 @@ def _alias_index() -> tuple[re.Pattern[str], dict[str, str]]:
 
 
 # Aliases that are ordinary words as well; they count only when written the way a skill is.
-_CASE_SENSITIVE = {"go": "Go", "rust": "Rust", "swift": "Swift", "ts": "TS", "node": "Node", "ml": "ML", "shell": "shell"}
+_CASE_SENSITIVE = {
+    "go": "Go",
+    "rust": "Rust",
+    "swift": "Swift",
+    "ts": "TS",
+    "node": "Node",
+    "ml": "ML",
+    "shell": "shell",
+}
 
 
 def canonical_skill(name: str) -> str:

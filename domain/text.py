@@ -39,7 +39,7 @@ def strip_bullet(line: str) -> tuple[str, bool]:
     """Return the line without a leading bullet marker and whether it had one."""
     match = _BULLET_PREFIX.match(line)
     if match:
-        return line[match.end():].strip(), True
+        return line[match.end() :].strip(), True
     return line.strip(), False
 
 

@@ -13,10 +13,16 @@ class Context:
     user_email: str = field(default="me@localhost", metadata={"description": "The only address packages are sent to."})
     user_name: str = field(default="", metadata={"description": "Display name for the recipient address."})
     home: str = field(default=str(Path.home() / ".jobland"), metadata={"description": "Data folder."})
-    high_threshold: int = field(default=70, metadata={"description": "Match score at or above which a posting is High."})
-    medium_threshold: int = field(default=50, metadata={"description": "Match score at or above which a posting is Medium."})
+    high_threshold: int = field(
+        default=70, metadata={"description": "Match score at or above which a posting is High."}
+    )
+    medium_threshold: int = field(
+        default=50, metadata={"description": "Match score at or above which a posting is Medium."}
+    )
     embedding_max_tokens: int = field(default=128, metadata={"description": "Tokens of each text the embedder reads."})
-    cv_max_lines: int = field(default=18, metadata={"description": "Highlight lines a tailored CV may hold (page budget)."})
+    cv_max_lines: int = field(
+        default=18, metadata={"description": "Highlight lines a tailored CV may hold (page budget)."}
+    )
     render_pdf: bool = field(default=True, metadata={"description": "Render CV and letter PDFs."})
 
     @property

@@ -12,7 +12,14 @@ from typing import Annotated
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from domain.models import Decision, DeliveryReceipt, DiscardedPosting, PackageStatus, Probability, SearchRequest
+from domain.models import (
+    Decision,
+    DeliveryReceipt,
+    DiscardedPosting,
+    PackageStatus,
+    Probability,
+    SearchRequest,
+)
 
 
 class ScreeningVerdict(BaseModel):

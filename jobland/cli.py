@@ -20,11 +20,18 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.prompt import Prompt
 from rich.table import Table
 
-from domain.models import ApplicationPackage, Decision, PackageStatus, SearchRequest
+from domain.models import ApplicationPackage, Decision, SearchRequest
 from domain.repository import RecordNotFound, Records
 from graph.builder import open_graph
 from jobland.settings import Settings
@@ -116,7 +123,9 @@ async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress:
 
     fresh = isinstance(payload, dict)
     with progress:
-        step = progress.add_task("Reading CV and postings" if fresh else "Resuming from the last checkpoint", total=None)
+        step = progress.add_task(
+            "Reading CV and postings" if fresh else "Resuming from the last checkpoint", total=None
+        )
         async for update in s.graph.astream(
             payload, s.config(thread_id), context=s.settings.context(), stream_mode="updates", durability="sync"
         ):
@@ -128,7 +137,9 @@ async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress:
                     found = len(value.get("posting_ids", []))
                     bars["screen_job"] = progress.add_task(stage_names["screen_job"], total=found)
                 elif node == "shortlist":
-                    bars["build_package"] = progress.add_task(stage_names["build_package"], total=len(value["shortlist"]))
+                    bars["build_package"] = progress.add_task(
+                        stage_names["build_package"], total=len(value["shortlist"])
+                    )
                 elif node == "review":
                     approved = [d for d in value.get("decisions", []) if d.action != "reject"]
                     bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
@@ -210,7 +221,9 @@ def _check_inputs(cv: Path, jobs: Path) -> None:
     if not cv.is_file():
         fail(f"CV not found: {cv}. Give the path of your master CV (PDF, DOCX, Markdown, HTML or JSON Resume).")
     if not jobs.is_dir():
-        fail(f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLES / 'jobs'}.")
+        fail(
+            f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLES / 'jobs'}."
+        )
 
 
 @app.command()
@@ -226,7 +239,11 @@ def run(
     """Discover, screen and build packages, then pause for your review."""
     _check_inputs(cv, jobs)
     request = SearchRequest(
-        query=query, locations=location, cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), max_packages=max_packages
+        query=query,
+        locations=location,
+        cv_path=str(cv.resolve()),
+        jobs_dir=str(jobs.resolve()),
+        max_packages=max_packages,
     )
     run_async(lambda: _run(request, query, thread_id or uuid.uuid4().hex[:12], fmt))
 
@@ -264,7 +281,9 @@ def _resolve_ids(given: list[str], known: list[str]) -> list[str]:
     for item in given:
         matches = [k for k in known if k == item] or [k for k in known if k.startswith(item)]
         if len(matches) != 1:
-            raise UserError(f"{item!r} matches {len(matches)} packages waiting for review: use an id from `jobland status`")
+            raise UserError(
+                f"{item!r} matches {len(matches)} packages waiting for review: use an id from `jobland status`"
+            )
         resolved.append(matches[0])
     return resolved
 
@@ -299,9 +318,10 @@ def review(
     thread_id: Annotated[str, typer.Argument(help="Thread id printed by `jobland run`")],
     approve: Annotated[list[str], typer.Option(help="Package id to approve (repeatable)")] = [],  # noqa: B006
     reject: Annotated[list[str], typer.Option(help="Package id to reject (repeatable)")] = [],  # noqa: B006
-    edit: Annotated[
-        tuple[str, Path], typer.Option(help="Package id and a file with your edited CV Markdown")
-    ] = ("", Path()),
+    edit: Annotated[tuple[str, Path], typer.Option(help="Package id and a file with your edited CV Markdown")] = (
+        "",
+        Path(),
+    ),
     fmt: FormatOption = Format.table,
 ) -> None:
     """Approve, edit or reject the packages of a thread; approved ones are then delivered."""
@@ -309,7 +329,9 @@ def review(
     run_async(lambda: _review(thread_id, approve, reject, edits, fmt))
 
 
-async def _review(thread_id: str, approve: list[str], reject: list[str], edit: list[tuple[str, Path]], fmt: Format) -> None:
+async def _review(
+    thread_id: str, approve: list[str], reject: list[str], edit: list[tuple[str, Path]], fmt: Format
+) -> None:
     async with session() as s:
         await require_thread(s, thread_id)
         interrupt_id, requests = await pending_review(s, thread_id)
@@ -328,9 +350,16 @@ async def _review(thread_id: str, approve: list[str], reject: list[str], edit: l
             decisions = _ask(requests)
         else:
             raise UserError("no decisions given: pass --approve ID / --reject ID, or run in a terminal to be asked")
-        resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
-        await stream_run(s, resume, thread_id, show_progress=fmt is Format.table)
-        await _print_outcome(s, thread_id, fmt)
+        await submit_decisions(s, thread_id, interrupt_id, decisions, fmt)
+
+
+async def submit_decisions(
+    s: Session, thread_id: str, interrupt_id: str, decisions: list[Decision], fmt: Format
+) -> None:
+    """Resume the review interrupt (addressed by its id) with the decisions, deliver, and report."""
+    resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
+    await stream_run(s, resume, thread_id, show_progress=fmt is Format.table)
+    await _print_outcome(s, thread_id, fmt)
 
 
 async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
@@ -342,7 +371,11 @@ async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
             {
                 "thread_id": thread_id,
                 "packages": [
-                    {"package_id": p.id, "status": p.status, "delivered_to": receipts[p.id].location if receipts[p.id] else None}
+                    {
+                        "package_id": p.id,
+                        "status": p.status,
+                        "delivered_to": receipts[p.id].location if receipts[p.id] else None,
+                    }
                     for p in packages
                 ],
                 "awaiting_review": [package_row(r) for r in still_waiting],
@@ -375,7 +408,16 @@ async def _screen(request: SearchRequest, fmt: Format) -> None:
         await stream_run(s, {"request": request}, thread_id, show_progress=fmt is Format.table)
         rows = await screened_rows(s, thread_id)
         if fmt is Format.json:
-            keys = ("source", "title", "company", "match_score", "probability", "reasons", "missing_skills", "deal_breakers")
+            keys = (
+                "source",
+                "title",
+                "company",
+                "match_score",
+                "probability",
+                "reasons",
+                "missing_skills",
+                "deal_breakers",
+            )
             emit_json([{k: r[k] for k in keys} for r in rows])
         else:
             print_screenings(rows)
@@ -392,10 +434,17 @@ def profile(path: Annotated[Path, typer.Argument(help="A CV file")], fmt: Format
         emit_json(parsed.model_dump(mode="json"))
         return
     basics = parsed.basics
-    out.print(Panel(f"[bold]{basics.name}[/]  {basics.label or ''}\n{basics.email or ''}  {basics.phone or ''}", title=parsed.source))
+    out.print(
+        Panel(
+            f"[bold]{basics.name}[/]  {basics.label or ''}\n{basics.email or ''}  {basics.phone or ''}",
+            title=parsed.source,
+        )
+    )
     out.print(f"Sections: {', '.join(parsed.sections)}")
     for job in parsed.work:
-        out.print(f"\n[bold]{job.position or ''}[/] at [bold]{job.name}[/] ({job.startDate or '?'} - {job.endDate or '?'})")
+        out.print(
+            f"\n[bold]{job.position or ''}[/] at [bold]{job.name}[/] ({job.startDate or '?'} - {job.endDate or '?'})"
+        )
         for h in job.highlights:
             out.print(f"  - {h.text} [dim]{h.id}[/]")
     out.print(f"\nSkills: {', '.join(parsed.skill_names())}")
@@ -417,7 +466,14 @@ async def _threads(fmt: Format) -> None:
         rows = []
         for record in records:
             state = await _thread_state(s, record.thread_id)
-            rows.append({"thread_id": record.thread_id, "created_at": record.created_at, "stage": state, "jobs": record.request.jobs_dir})
+            rows.append(
+                {
+                    "thread_id": record.thread_id,
+                    "created_at": record.created_at,
+                    "stage": state,
+                    "jobs": record.request.jobs_dir,
+                }
+            )
         if fmt is Format.json:
             emit_json(rows)
             return
@@ -425,7 +481,9 @@ async def _threads(fmt: Format) -> None:
         for column in ("thread", "created", "stage", "jobs"):
             table.add_column(column)
         for row in rows:
-            table.add_row(row["thread_id"], row["created_at"].strftime("%Y-%m-%d %H:%M"), row["stage"], str(row["jobs"]))
+            table.add_row(
+                row["thread_id"], row["created_at"].strftime("%Y-%m-%d %H:%M"), row["stage"], str(row["jobs"])
+            )
         out.print(table)
 
 
@@ -457,7 +515,13 @@ async def _status(thread_id: str, fmt: Format) -> None:
             "screened": len(values.get("screenings", [])),
             "high": sum(v.probability == "High" for v in values.get("screenings", [])),
             "packages": [
-                {"package_id": p.id, "title": p.title, "company": p.company, "status": p.status, "flagged_claims": len(p.flagged_claims)}
+                {
+                    "package_id": p.id,
+                    "title": p.title,
+                    "company": p.company,
+                    "status": p.status,
+                    "flagged_claims": len(p.flagged_claims),
+                }
                 for p in packages
             ],
             "delivered": len(values.get("deliveries", [])),
@@ -495,12 +559,14 @@ async def _show(thread_id: str, package_id: str, fmt: Format) -> None:
 
 def print_package(pkg: ApplicationPackage, home: Path) -> None:
     verdict = pkg.screening
-    out.print(Panel(
-        f"[bold]{pkg.title}[/] at [bold]{pkg.company}[/]: {verdict.match_score}/100 {verdict.probability} ({pkg.status.value})\n"
-        + "\n".join(f"- {r}" for r in verdict.reasons)
-        + ("\nMissing: " + ", ".join(verdict.missing_skills) if verdict.missing_skills else ""),
-        title=pkg.id,
-    ))
+    out.print(
+        Panel(
+            f"[bold]{pkg.title}[/] at [bold]{pkg.company}[/]: {verdict.match_score}/100 {verdict.probability} ({pkg.status.value})\n"
+            + "\n".join(f"- {r}" for r in verdict.reasons)
+            + ("\nMissing: " + ", ".join(verdict.missing_skills) if verdict.missing_skills else ""),
+            title=pkg.id,
+        )
+    )
     if pkg.cv:
         out.print(Panel(Markdown(pkg.cv.markdown), title="Tailored CV"))
     if pkg.cover_letter:
@@ -545,11 +611,13 @@ async def _demo(request: SearchRequest, approve_all: bool) -> None:
         if not approve_all:
             return
         decisions = [
-            Decision(package_id=r["action_request"]["args"]["package_id"], action="reject" if package_row(r)["flagged_claims"] else "accept")
+            Decision(
+                package_id=r["action_request"]["args"]["package_id"],
+                action="reject" if package_row(r)["flagged_claims"] else "accept",
+            )
             for r in requests
         ]
-        await stream_run(s, Command(resume={interrupt_id: [d.model_dump() for d in decisions]}), thread_id, show_progress=True)
-        await _print_outcome(s, thread_id, Format.table)
+        await submit_decisions(s, thread_id, interrupt_id, decisions, Format.table)
         out.print(f"Emails are in {s.settings.context().outbox_dir}")
 
 
@@ -570,7 +638,13 @@ async def _resume(thread_id: str, fmt: Format) -> None:
         await stream_run(s, None, thread_id, show_progress=fmt is Format.table)
         _, requests = await pending_review(s, thread_id)
         if fmt is Format.json:
-            emit_json({"thread_id": thread_id, "stage": await _thread_state(s, thread_id), "awaiting_review": [package_row(r) for r in requests]})
+            emit_json(
+                {
+                    "thread_id": thread_id,
+                    "stage": await _thread_state(s, thread_id),
+                    "awaiting_review": [package_row(r) for r in requests],
+                }
+            )
         elif requests:
             print_waiting(thread_id, requests)
         else:

@@ -8,7 +8,12 @@ import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from graph.context import Context
 
@@ -28,7 +33,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBLAND_", env_file=".env", extra="ignore")
 
     home: Path = Field(default=DEFAULT_HOME, description="Data folder: database, packages, outbox.")
-    email: str = Field(default_factory=lambda: f"{getpass.getuser()}@localhost", description="Your own address; the only recipient.")
+    email: str = Field(
+        default_factory=lambda: f"{getpass.getuser()}@localhost", description="Your own address; the only recipient."
+    )
     name: str = Field(default="", description="Your name, shown on the recipient address.")
     database_url: str | None = Field(
         default=None,

@@ -74,7 +74,9 @@ def example_profile() -> Profile:
 
 def cli_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_")}
-    env.update(JOBLAND_HOME=str(home), JOBLAND_EMAIL="alex.morgan@example.com", DATABASE_URL=database_url, COLUMNS="200")
+    env.update(
+        JOBLAND_HOME=str(home), JOBLAND_EMAIL="alex.morgan@example.com", DATABASE_URL=database_url, COLUMNS="200"
+    )
     env.update(extra)
     return env
 
@@ -83,9 +85,16 @@ def jobland_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from jobland.cli import main; main()", *args]
 
 
-def run_cli(home: Path, database_url: str, *args: str, check: bool = True, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+def run_cli(
+    home: Path, database_url: str, *args: str, check: bool = True, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        jobland_command(*args), env=cli_env(home, database_url, **env), capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        jobland_command(*args),
+        env=cli_env(home, database_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")

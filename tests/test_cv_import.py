@@ -14,9 +14,9 @@ from markdown_it import MarkdownIt
 
 from domain.models import Highlight, Profile
 from domain.text import content_hash, stable_id
+from tests.conftest import FIXTURES
 from tools.cv_import import CVImportError, import_profile
 
-FIXTURES = Path("/work/shared/fixtures")
 AWESOME_CV = FIXTURES / "resumes" / "awesome-cv-resume.pdf"
 SAMPLE_RESUME = FIXTURES / "jsonresume" / "sample.resume.json"
 SAMPLE_JOB = FIXTURES / "jsonresume" / "sample.job.json"
@@ -68,7 +68,12 @@ def test_awesome_cv_header(awesome: Profile) -> None:
 
 def test_awesome_cv_sections_in_order(awesome: Profile) -> None:
     assert awesome.sections == [
-        "Summary", "Work Experience", "Honors & Awards", "Community", "Certificates", "Education",
+        "Summary",
+        "Work Experience",
+        "Honors & Awards",
+        "Community",
+        "Certificates",
+        "Education",
     ]
 
 
@@ -76,14 +81,24 @@ def test_awesome_cv_sections_in_order(awesome: Profile) -> None:
     ("employer", "position", "start", "end", "bullets"),
     [
         ("Dunamu Inc.", "DevOps Engineer", "Sep. 2023", "Mar. 2024", 2),
-        ("Danggeun Pay Inc. (KarrotPay)", "Founding Member & Site Reliability Engineer & Infrastructure Team Lead",
-         "Mar. 2021", "Jun. 2023", 7),
+        (
+            "Danggeun Pay Inc. (KarrotPay)",
+            "Founding Member & Site Reliability Engineer & Infrastructure Team Lead",
+            "Mar. 2021",
+            "Jun. 2023",
+            7,
+        ),
         ("Danggeun Market Inc.", "Site Reliability Engineer", "Feb. 2021", "Mar. 2021", 0),
         ("Kasa", "Founding Member & Director of Infrastructure Division", "Jun. 2018", "Jan. 2021", 9),
         ("Omnious. Co., Ltd.", "Software Architect", "Jun. 2017", "May. 2018", 6),
         ("PLAT Corp.", "Co-founder & Software Engineer", "Jan. 2016", "Jun. 2017", 3),
-        ("R.O.K Cyber Command, MND", "Software Engineer & Security Researcher (Compulsory Military Service)",
-         "Aug. 2014", "Apr. 2016", 1),
+        (
+            "R.O.K Cyber Command, MND",
+            "Software Engineer & Security Researcher (Compulsory Military Service)",
+            "Aug. 2014",
+            "Apr. 2016",
+            1,
+        ),
         ("ShitOne Corp.", "Software Engineer", "Dec. 2011", "Feb. 2012", 2),
     ],
 )
@@ -95,8 +110,14 @@ def test_awesome_cv_jobs(awesome: Profile, employer: str, position: str, start: 
 
 def test_awesome_cv_lists_every_job_once_in_order(awesome: Profile) -> None:
     assert [w.name for w in awesome.work] == [
-        "Dunamu Inc.", "Danggeun Pay Inc. (KarrotPay)", "Danggeun Market Inc.", "Kasa", "Omnious. Co., Ltd.",
-        "PLAT Corp.", "R.O.K Cyber Command, MND", "ShitOne Corp.",
+        "Dunamu Inc.",
+        "Danggeun Pay Inc. (KarrotPay)",
+        "Danggeun Market Inc.",
+        "Kasa",
+        "Omnious. Co., Ltd.",
+        "PLAT Corp.",
+        "R.O.K Cyber Command, MND",
+        "ShitOne Corp.",
     ]
 
 
@@ -148,7 +169,9 @@ def test_awesome_cv_awards_community_certificates_education(awesome: Profile) ->
     assert len(awesome.certificates) == 9
     first = awesome.certificates[0]
     assert (first.name, first.issuer, first.date) == (
-        "AWS Certified Advanced Networking - Specialty", "Amazon Web Services (AWS)", "2023",
+        "AWS Certified Advanced Networking - Specialty",
+        "Amazon Web Services (AWS)",
+        "2023",
     )
 
     (school,) = awesome.education
@@ -165,7 +188,9 @@ def test_awesome_cv_skills_come_from_the_bullets(awesome: Profile) -> None:
 def test_awesome_cv_identity_and_highlight_ids_are_stable(awesome: Profile, awesome_pdf: Path) -> None:
     digest = content_hash(awesome_pdf.read_bytes())
     assert (awesome.id, awesome.content_hash, awesome.source) == (
-        stable_id("prof", digest), digest, "awesome-cv-resume.pdf",
+        stable_id("prof", digest),
+        digest,
+        "awesome-cv-resume.pdf",
     )
     ids = [h.id for _, h in awesome.all_highlights()]
     assert len(ids) == len(set(ids)) == 30
@@ -202,8 +227,15 @@ def test_json_resume_preferences_and_derived_skills(tmp_path: Path) -> None:
     resume = {
         "basics": {"name": "Sam Rivera", "email": "sam@example.com"},
         "work": [{"name": "Acme", "position": "Data Engineer", "highlights": ["Ran Airflow and PostgreSQL at scale"]}],
-        "meta": {"jobland": {"locations": ["Lisbon"], "remote": "remote_only", "salary_floor": 55000,
-                             "salary_currency": "EUR", "deal_breakers": ["gambling"]}},
+        "meta": {
+            "jobland": {
+                "locations": ["Lisbon"],
+                "remote": "remote_only",
+                "salary_floor": 55000,
+                "salary_currency": "EUR",
+                "deal_breakers": ["gambling"],
+            }
+        },
     }
     profile = import_profile(write(tmp_path, "sam.json", json.dumps(resume)))
     assert profile.preferences.remote == "remote_only"
@@ -258,7 +290,8 @@ def test_example_markdown_cv(tmp_path: Path) -> None:
         ("University of Leeds", "B.Sc.", "Computer Science"),
     ]
     assert [(lang.language, lang.fluency) for lang in profile.languages] == [
-        ("English", "native"), ("German", "fluent (C1)"),
+        ("English", "native"),
+        ("German", "fluent (C1)"),
     ]
     assert profile.sections == ["Summary", "Experience", "Skills", "Education", "Languages"]
     preferences = profile.preferences
@@ -356,7 +389,9 @@ def test_html_cv_with_german_headings(tmp_path: Path) -> None:
     assert profile.sections == ["Berufserfahrung", "Ausbildung", "Kenntnisse"]
     (job_item,) = profile.work
     assert (job_item.name, job_item.position, job_item.location) == (
-        "Rheinwerk Software GmbH", "Senior Backend-Entwickler", "Köln",
+        "Rheinwerk Software GmbH",
+        "Senior Backend-Entwickler",
+        "Köln",
     )
     assert (job_item.startDate, job_item.endDate) == ("03/2019", None)
     assert [h.text for h in job_item.highlights] == [
@@ -386,7 +421,10 @@ def test_plain_text_cv_with_wrapped_bullets(tmp_path: Path) -> None:
     assert profile.basics.location is not None and profile.basics.location.countryCode == "CA"
     (job_item,) = profile.work
     assert (job_item.name, job_item.position, job_item.startDate, job_item.endDate) == (
-        "Maple Apps Inc.", "Frontend Developer", "2019", "2023",
+        "Maple Apps Inc.",
+        "Frontend Developer",
+        "2019",
+        "2023",
     )
     assert [h.text for h in job_item.highlights] == [
         "Rebuilt the checkout in React and TypeScript, lifting conversion by 12% across 40,000 monthly orders",
@@ -424,7 +462,9 @@ def test_one_line_items_without_dates_or_issuers(tmp_path: Path) -> None:
         ("AWS Solutions Architect", "Amazon Web Services", "2022"),
     ]
     assert [(lang.language, lang.fluency) for lang in profile.languages] == [
-        ("Swiss-German", "native"), ("English", "fluent"), ("French", "basic"),
+        ("Swiss-German", "native"),
+        ("English", "fluent"),
+        ("French", "basic"),
     ]
 
 

@@ -140,7 +140,9 @@ async def test_checkpoint_size_does_not_grow_with_posting_text(database_url: str
 
 
 @pytest.mark.parametrize("bad_cv", ["empty.md", "corrupt.pdf"])
-async def test_bad_cv_fails_clearly_and_keeps_nothing_half_done(database_url: str, home: Path, tmp_path: Path, bad_cv: str) -> None:
+async def test_bad_cv_fails_clearly_and_keeps_nothing_half_done(
+    database_url: str, home: Path, tmp_path: Path, bad_cv: str
+) -> None:
     from tools.cv_import import CVImportError
 
     path = tmp_path / bad_cv
@@ -148,6 +150,10 @@ async def test_bad_cv_fails_clearly_and_keeps_nothing_half_done(database_url: st
     async with open_graph(database_url, home) as graph:
         config = {"configurable": {"thread_id": uuid.uuid4().hex}}
         with pytest.raises(CVImportError) as info:
-            await graph.ainvoke({"request": SearchRequest(cv_path=str(path), jobs_dir=str(EXAMPLE_JOBS))}, config, context=context_for(home))
+            await graph.ainvoke(
+                {"request": SearchRequest(cv_path=str(path), jobs_dir=str(EXAMPLE_JOBS))},
+                config,
+                context=context_for(home),
+            )
         assert bad_cv in str(info.value)
         assert (await graph.aget_state(config)).next == ("load_profile",), "the run can be retried from load_profile"

@@ -8,7 +8,7 @@ import random
 import re
 import shutil
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,8 @@ from tools.job_folder import (
     required_languages,
 )
 
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+from tests.conftest import FIXTURES
 
 
 def write(folder: Path, name: str, content: str | dict | list) -> Path:
@@ -98,7 +98,7 @@ def test_schema_org_json_maps_every_field(tmp_path: Path) -> None:
     assert posting.location_label() == "Berlin, DE; Remote"
     assert posting.workplace == "remote"
     assert posting.datePosted == date(2026, 11, 20)
-    assert posting.validThrough == datetime(2027, 1, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert posting.validThrough == datetime(2027, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert posting.employmentType == ["FULL_TIME", "CONTRACTOR"]
     assert salary_of(posting) == ("EUR", 80000, 95000, "YEAR")
     assert posting.skills == ["Python", "PostgreSQL", "Kubernetes"]
@@ -414,8 +414,15 @@ def test_malformed_files_are_discarded_and_the_batch_goes_on(tmp_path: Path) -> 
 
     assert [p.source for p in batch.postings] == ["folder:good.json"]
     reasons = {d.source: d.reason for d in batch.discarded}
-    bad = ("broken.json", "organization.json", "untitled.md", "bad-front-matter.md", "cv.pdf", "latin1.txt",
-           "huge.json")
+    bad = (
+        "broken.json",
+        "organization.json",
+        "untitled.md",
+        "bad-front-matter.md",
+        "cv.pdf",
+        "latin1.txt",
+        "huge.json",
+    )
     assert set(reasons) == {f"folder:{name}" for name in bad}
     assert reasons["folder:broken.json"].startswith("broken.json: invalid JSON at line 1")
     assert "no job posting in this JSON" in reasons["folder:organization.json"]
@@ -584,7 +591,7 @@ def test_a_deadline_of_today_is_still_open(tmp_path: Path) -> None:
     batch = load_folder(tmp_path, now=NOW)
     assert [p.source for p in batch.postings] == ["folder:today.json"]
     assert batch.discarded[0].reason == "expired on 2026-11-29 (validThrough)"
-    assert freshness(batch.postings, datetime(2026, 12, 1, tzinfo=timezone.utc))[0] == []
+    assert freshness(batch.postings, datetime(2026, 12, 1, tzinfo=UTC))[0] == []
 
 
 # --------------------------------------------------------------------------- speed
@@ -604,13 +611,17 @@ def test_a_thousand_postings_load_quickly(tmp_path: Path, demo: JobBatch) -> Non
     for i in range(1000):
         body = "".join(f"<p>{s}</p>" for s in rng.sample(sentences, 12))
         items = "".join(f"<li>{s}</li>" for s in rng.sample(sentences, 5))
-        write(tmp_path, f"job-{i:04d}.json", {
-            **SCHEMA_ORG,
-            "title": f"{rng.choice(['Senior', 'Junior', 'Lead'])} Engineer {i}",
-            "hiringOrganization": {"name": f"Company {i % 50}"},
-            "description": f"{body}<h3>Requirements</h3><ul>{items}</ul>",
-            "skills": None,
-        })
+        write(
+            tmp_path,
+            f"job-{i:04d}.json",
+            {
+                **SCHEMA_ORG,
+                "title": f"{rng.choice(['Senior', 'Junior', 'Lead'])} Engineer {i}",
+                "hiringOrganization": {"name": f"Company {i % 50}"},
+                "description": f"{body}<h3>Requirements</h3><ul>{items}</ul>",
+                "skills": None,
+            },
+        )
 
     started = time.perf_counter()
     batch = load_folder(tmp_path, now=NOW)

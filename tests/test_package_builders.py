@@ -14,13 +14,13 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
-from agents.cover_letter_writer import write_cover_letter, write_letter
-from agents.cv_writer import UnsafePackageId, package_file, plan_cv, tailor_cv, write_cv
-from agents.package_checker import check_package, check_package_contents
-from agents.researcher import dossier_from_posting, research_company
+from agents.cover_letter_writer import write_letter
+from agents.cv_writer import plan_cv, tailor_cv
+from agents.package_checker import check_package_contents
+from agents.package_files import UnsafePackageId, package_file
+from agents.researcher import dossier_from_posting
 from domain.models import (
     ApplicationPackage,
     Basics,
@@ -40,8 +40,9 @@ from domain.models import (
     WorkItem,
 )
 from domain.repository import Records
+from graph.builder import build_package_graph
 from graph.context import Context
-from graph.state import PackageBuildState, PackageRef
+from graph.state import PackageRef
 from tools.pdf import render_pdf, write_pdf_atomically
 
 HOSTILE_HTML = "<script>alert(1)</script>"
@@ -477,20 +478,8 @@ def test_write_pdf_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path
 # --------------------------------------------------------------------------- the four nodes in a real graph
 
 
-def package_graph() -> StateGraph:
-    builder = StateGraph(PackageBuildState, context_schema=Context)
-    for node in (research_company, write_cv, write_cover_letter, check_package):
-        builder.add_node(node)
-    builder.add_edge(START, "research_company")
-    builder.add_edge("research_company", "write_cv")
-    builder.add_edge("write_cv", "write_cover_letter")
-    builder.add_edge("write_cover_letter", "check_package")
-    builder.add_edge("check_package", END)
-    return builder
-
-
 async def _build(store: InMemoryStore, context: Context, run: str) -> dict:
-    graph = package_graph().compile(checkpointer=InMemorySaver(), store=store)
+    graph = build_package_graph().compile(checkpointer=InMemorySaver(), store=store)
     payload = {
         "thread_id": "thread_1",
         "posting_id": "job_northwind_sre",

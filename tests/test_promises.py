@@ -32,8 +32,21 @@ def run_json(home: Path, database_url: str, *args: str, **env: str) -> dict:
 
 
 def start_run(home: Path, database_url: str, jobs: Path, **env: str) -> subprocess.CompletedProcess:
-    return run_cli(home, database_url, "run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs), "--max-packages", "3",
-                   "--format", "json", check=False, **env)
+    return run_cli(
+        home,
+        database_url,
+        "run",
+        "--cv",
+        str(EXAMPLE_CV),
+        "--jobs",
+        str(jobs),
+        "--max-packages",
+        "3",
+        "--format",
+        "json",
+        check=False,
+        **env,
+    )
 
 
 def eml_files(home: Path) -> list[Path]:
@@ -102,7 +115,9 @@ def _fresh_postings(jobs: Path, copies: int) -> None:
         if not isinstance(data, dict) or data.get("@type") != "JobPosting":
             continue
         for i in range(copies):
-            variant = dict(data, title=f"{data['title']} {i}", description=f"{data.get('description', '')} Ref {marker}-{i}.")
+            variant = dict(
+                data, title=f"{data['title']} {i}", description=f"{data.get('description', '')} Ref {marker}-{i}."
+            )
             (jobs / f"{source.stem}-copy{i}.json").write_text(json.dumps(variant))
 
 
@@ -110,9 +125,22 @@ def test_kill_during_screening_then_resume(home: Path, database_url: str, jobs_d
     _fresh_postings(jobs_dir, copies=6)
     thread = uuid.uuid4().hex[:12]
     process = subprocess.Popen(
-        jobland_command("run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs_dir), "--max-packages", "3",
-                        "--thread-id", thread, "--format", "json"),
-        env=cli_env(home, database_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        jobland_command(
+            "run",
+            "--cv",
+            str(EXAMPLE_CV),
+            "--jobs",
+            str(jobs_dir),
+            "--max-packages",
+            "3",
+            "--thread-id",
+            thread,
+            "--format",
+            "json",
+        ),
+        env=cli_env(home, database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while _saved_screening_writes(database_url, thread) < 5 and time.monotonic() < deadline and process.poll() is None:
@@ -148,7 +176,10 @@ def test_kill_at_review_loses_nothing_and_sends_nothing(home: Path, database_url
     # An interactive review that is killed while the person is still reading.
     process = subprocess.Popen(
         ["script", "-qec", " ".join(jobland_command("review", thread)), "/dev/null"],
-        env=cli_env(home, database_url), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=cli_env(home, database_url),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     time.sleep(4)
@@ -221,9 +252,19 @@ def test_embedded_postgres_on_a_fresh_machine(tmp_path: Path) -> None:
     home = tmp_path / "fresh-home"
     env = {k: v for k, v in cli_env(home, "").items() if k != "DATABASE_URL"}
     result = subprocess.run(
-        jobland_command("screen", "--cv", str(EXAMPLE_CV), "--jobs", str(Path(__file__).parent.parent / "examples" / "jobs"),
-                        "--format", "json"),
-        env=env, capture_output=True, text=True, timeout=300,
+        jobland_command(
+            "screen",
+            "--cv",
+            str(EXAMPLE_CV),
+            "--jobs",
+            str(Path(__file__).parent.parent / "examples" / "jobs"),
+            "--format",
+            "json",
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -232,7 +273,9 @@ def test_embedded_postgres_on_a_fresh_machine(tmp_path: Path) -> None:
 
 
 def test_bad_inputs_get_clear_errors(home: Path, database_url: str, tmp_path: Path) -> None:
-    missing = run_cli(home, database_url, "run", "--cv", str(tmp_path / "nope.pdf"), "--jobs", str(tmp_path), check=False)
+    missing = run_cli(
+        home, database_url, "run", "--cv", str(tmp_path / "nope.pdf"), "--jobs", str(tmp_path), check=False
+    )
     assert missing.returncode == 2 and "CV not found" in missing.stderr
     corrupt = tmp_path / "cv.pdf"
     corrupt.write_bytes(os.urandom(2048))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pytest
@@ -41,10 +41,10 @@ from domain.models import (
 )
 from domain.repository import Records
 from graph.context import Context
-from graph.state import ScreenJobInput, ScreeningVerdict
+from graph.state import ScreeningVerdict, ScreenJobInput
 from tools.embeddings import get_async_embedder, get_embedder
 
-NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 STRONG_SIMILARITY = 0.8
 
 
@@ -98,7 +98,9 @@ def backend_profile(**preferences: Any) -> Profile:
                 "Introduced pytest and CI/CD with GitHub Actions",
             ),
         ],
-        skills=[SkillItem(name="Backend", keywords=["Python", "Django", "FastAPI", "PostgreSQL", "Redis", "Docker", "AWS"])],
+        skills=[
+            SkillItem(name="Backend", keywords=["Python", "Django", "FastAPI", "PostgreSQL", "Redis", "Docker", "AWS"])
+        ],
         languages=[LanguageItem(language="English", fluency="Native"), LanguageItem(language="Portuguese")],
         preferences=Preferences(**{**wanted, **preferences}),
     )
@@ -155,7 +157,9 @@ def sales_posting() -> JobPosting:
     )
 
 
-def screen(profile: Profile, job: JobPosting, similarity: float = STRONG_SIMILARITY, **kwargs: Any) -> JobScreeningOutput:
+def screen(
+    profile: Profile, job: JobPosting, similarity: float = STRONG_SIMILARITY, **kwargs: Any
+) -> JobScreeningOutput:
     return screen_posting(profile, job, similarity, now=NOW, **kwargs)
 
 
@@ -171,7 +175,9 @@ def test_strong_backend_match_is_high_and_says_why() -> None:
     assert result.reasons[0] == "Covers 5 of 6 required skills: Python, FastAPI, PostgreSQL, Kubernetes, AWS"
     assert "Missing: Kafka" in result.reasons
     text = "\n".join(result.reasons)
-    assert "Seniority fits: posting asks senior; profile is senior (8 years, latest as 'Senior Backend Engineer')" in text
+    assert (
+        "Seniority fits: posting asks senior; profile is senior (8 years, latest as 'Senior Backend Engineer')" in text
+    )
     assert "Hybrid role in Berlin, Germany, one of your locations" in text
     assert "Salary 75,000-90,000 EUR meets your floor of 70,000 EUR" in text
 
@@ -211,7 +217,7 @@ def test_strong_backend_match_is_high_and_says_why() -> None:
         ),
         pytest.param(
             {},
-            {"validThrough": datetime(2026, 10, 31, tzinfo=timezone.utc)},
+            {"validThrough": datetime(2026, 10, 31, tzinfo=UTC)},
             "Applications closed on 2026-10-31",
             id="closed",
         ),
@@ -233,7 +239,10 @@ def test_a_deal_breaker_makes_a_strong_match_low_and_is_named(
 def test_deal_breaker_phrases_match_whole_words_only() -> None:
     job = posting(description=posting().description + " We use cryptography to sign every request.")
     assert screen(backend_profile(), job).deal_breakers == []
-    assert prefilter(backend_profile(deal_breakers=["on-call duty"]), posting(description="Includes On-call   duty.")) != []
+    assert (
+        prefilter(backend_profile(deal_breakers=["on-call duty"]), posting(description="Includes On-call   duty."))
+        != []
+    )
 
 
 def test_remote_role_is_fine_for_a_remote_only_person_anywhere() -> None:
@@ -266,7 +275,11 @@ def test_another_field_is_never_high_whatever_the_similarity(job: JobPosting) ->
 
 
 def test_another_field_sharing_a_skill_is_capped_not_high() -> None:
-    job = posting(title="Sales Engineer", description="Demo our Python SDK to customers and close deals.", skills=["Python", "Sales"])
+    job = posting(
+        title="Sales Engineer",
+        description="Demo our Python SDK to customers and close deals.",
+        skills=["Python", "Sales"],
+    )
     result = screen(backend_profile(), job, 1.0, high_threshold=30, medium_threshold=20)
     assert result.deal_breakers == []
     assert result.match_score <= 40
@@ -351,7 +364,11 @@ INJECTION = (
 
 def test_prompt_injection_in_a_posting_changes_nothing() -> None:
     profile = backend_profile()
-    for clean in (posting(), posting(title="Backend Engineer (Go)", skills=["Go", "gRPC", "PostgreSQL"]), sales_posting()):
+    for clean in (
+        posting(),
+        posting(title="Backend Engineer (Go)", skills=["Go", "gRPC", "PostgreSQL"]),
+        sales_posting(),
+    ):
         hostile = clean.model_copy(update={"description": f"{INJECTION}\n{clean.description}\n{INJECTION}"})
         assert posting_digest(hostile) == posting_digest(clean)
         assert "@" not in posting_digest(hostile)
@@ -413,7 +430,9 @@ async def test_screen_job_node_screens_stores_and_reuses_in_a_real_graph() -> No
     await records.put_postings([backend, nurse])
 
     async def run(thread: str, request: SearchRequest | None = None) -> dict[str, ScreeningVerdict]:
-        state = FanOutState(profile_id=profile.id, posting_ids=[backend.id, nurse.id], request=request or SearchRequest())
+        state = FanOutState(
+            profile_id=profile.id, posting_ids=[backend.id, nurse.id], request=request or SearchRequest()
+        )
         result = await graph.ainvoke(state, {"configurable": {"thread_id": thread}}, context=Context())
         return {v.posting_id: v for v in result["screenings"]}
 
@@ -424,7 +443,9 @@ async def test_screen_job_node_screens_stores_and_reuses_in_a_real_graph() -> No
     assert verdicts[nurse.id].top_reason.startswith("Ruled out: Different field")
 
     stored = await records.screening(profile.id, backend.id)
-    assert stored is not None and stored.probability == "High" and stored.match_score == verdicts[backend.id].match_score
+    assert (
+        stored is not None and stored.probability == "High" and stored.match_score == verdicts[backend.id].match_score
+    )
     assert any(r.startswith("Text similarity between your profile and the posting") for r in stored.reasons)
     stored_nurse = await records.screening(profile.id, nurse.id)
     assert stored_nurse is not None and "Not compared by the model: the rules ruled it out" in stored_nurse.reasons

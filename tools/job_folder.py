@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
@@ -455,23 +455,63 @@ def _page_url(soup: BeautifulSoup) -> str | None:
 
 
 _HEADER_KEYS = {
-    "title": "title", "jobtitle": "title", "position": "title", "role": "title", "titel": "title", "stelle": "title",
-    "company": "company", "employer": "company", "organisation": "company", "organization": "company",
-    "unternehmen": "company", "firma": "company", "arbeitgeber": "company",
-    "location": "location", "city": "location", "ort": "location", "standort": "location", "arbeitsort": "location",
-    "remote": "remote", "workplace": "remote", "workmodel": "remote", "workingmodel": "remote",
+    "title": "title",
+    "jobtitle": "title",
+    "position": "title",
+    "role": "title",
+    "titel": "title",
+    "stelle": "title",
+    "company": "company",
+    "employer": "company",
+    "organisation": "company",
+    "organization": "company",
+    "unternehmen": "company",
+    "firma": "company",
+    "arbeitgeber": "company",
+    "location": "location",
+    "city": "location",
+    "ort": "location",
+    "standort": "location",
+    "arbeitsort": "location",
+    "remote": "remote",
+    "workplace": "remote",
+    "workmodel": "remote",
+    "workingmodel": "remote",
     "arbeitsmodell": "remote",
-    "salary": "salary", "salaryrange": "salary", "compensation": "salary", "pay": "salary", "gehalt": "salary",
-    "posted": "posted", "dateposted": "posted", "published": "posted", "date": "posted", "veröffentlicht": "posted",
-    "validthrough": "valid_through", "validuntil": "valid_through", "applyby": "valid_through",
-    "closingdate": "valid_through", "deadline": "valid_through", "expires": "valid_through",
+    "salary": "salary",
+    "salaryrange": "salary",
+    "compensation": "salary",
+    "pay": "salary",
+    "gehalt": "salary",
+    "posted": "posted",
+    "dateposted": "posted",
+    "published": "posted",
+    "date": "posted",
+    "veröffentlicht": "posted",
+    "validthrough": "valid_through",
+    "validuntil": "valid_through",
+    "applyby": "valid_through",
+    "closingdate": "valid_through",
+    "deadline": "valid_through",
+    "expires": "valid_through",
     "bewerbungsfrist": "valid_through",
-    "employmenttype": "employment_type", "type": "employment_type", "contract": "employment_type",
+    "employmenttype": "employment_type",
+    "type": "employment_type",
+    "contract": "employment_type",
     "anstellungsart": "employment_type",
-    "languages": "languages", "language": "languages", "sprachen": "languages", "sprache": "languages",
-    "seniority": "seniority", "level": "seniority", "experience": "seniority",
-    "url": "url", "link": "url", "apply": "url",
-    "skills": "skills", "techstack": "skills", "stack": "skills",
+    "languages": "languages",
+    "language": "languages",
+    "sprachen": "languages",
+    "sprache": "languages",
+    "seniority": "seniority",
+    "level": "seniority",
+    "experience": "seniority",
+    "url": "url",
+    "link": "url",
+    "apply": "url",
+    "skills": "skills",
+    "techstack": "skills",
+    "stack": "skills",
 }
 _HEADER_LINE = re.compile(r"^(?:[-*]\s+)?([^\W\d][\w .'/-]{0,30}?)\s*:\s*(\S.*)$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
@@ -493,7 +533,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as error:
         raise _UnusablePosting(f"invalid YAML front matter: {str(error).splitlines()[0]}") from error
     fields: dict[str, Any] = {}
-    for key, value in (data.items() if isinstance(data, dict) else []):
+    for key, value in data.items() if isinstance(data, dict) else []:
         name = _header_key(str(key))
         # Only plain values: an anchor-expanded structure must not be walked.
         plain = isinstance(value, _YAML_SCALARS) or (
@@ -501,7 +541,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
         )
         if name and plain:
             fields[name] = value
-    return fields, text[match.end():]
+    return fields, text[match.end() :]
 
 
 def _header_lines(lines: list[str]) -> tuple[dict[str, Any], str | None, list[str]]:
@@ -532,7 +572,7 @@ def _draft_from_text(text: str, *, title_hint: str = "") -> _Draft:
     if not title:
         first = next((i for i, line in enumerate(body) if line.strip()), None)
         if first is not None and len(body[first]) <= 100 and not body[first].rstrip().endswith("."):
-            title, body = body[first].strip().lstrip("#").strip(), body[first + 1:]
+            title, body = body[first].strip().lstrip("#").strip(), body[first + 1 :]
     places, workplace = _places_from_location(_text_of(fields.get("location")))
     return _Draft(
         title=title,
@@ -651,7 +691,7 @@ def salary_from_text(text: str, currency: str | None = None) -> MonetaryAmount |
     lowered = text.casefold()
     currency = currency or next((code for code, pattern in _CURRENCIES if re.search(pattern, lowered)), None)
     unit = next((name for name, pattern in _UNITS if re.search(pattern, lowered)), "YEAR")
-    matches = [m for m in _AMOUNT.finditer(text) if not text[m.end():].lstrip().startswith("%")][:2]
+    matches = [m for m in _AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")][:2]
     if not matches:
         return None
     values = [_amount(m.group(1), m.group(2)) for m in matches]
@@ -700,7 +740,7 @@ def _salary_in_description(description: str) -> MonetaryAmount | None:
     for line in description.split("\n"):
         keyword = _SALARY_LINE.search(line)
         if keyword and re.search(r"\d", line) and any(re.search(p, line.casefold()) for _, p in _CURRENCIES):
-            return salary_from_text(line[keyword.end():])
+            return salary_from_text(line[keyword.end() :])
     return None
 
 
@@ -731,24 +771,36 @@ def _parse_date(value: Any) -> date | None:
 def _parse_deadline(value: Any) -> datetime | None:
     """validThrough as an aware datetime; a bare date means open until the end of that day (UTC)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = _text_of(value).strip()
     if "T" in text:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         except ValueError:
             pass
     day = _parse_date(value)
-    return datetime.combine(day, time.max, tzinfo=timezone.utc) if day else None
+    return datetime.combine(day, time.max, tzinfo=UTC) if day else None
 
 
 _EMPLOYMENT_TYPES = {
-    "fulltime": "FULL_TIME", "vollzeit": "FULL_TIME", "parttime": "PART_TIME", "teilzeit": "PART_TIME",
-    "contract": "CONTRACTOR", "contractor": "CONTRACTOR", "freelance": "CONTRACTOR", "freelancer": "CONTRACTOR",
-    "temporary": "TEMPORARY", "fixedterm": "TEMPORARY", "befristet": "TEMPORARY",
-    "intern": "INTERN", "internship": "INTERN", "praktikum": "INTERN", "volunteer": "VOLUNTEER",
-    "perdiem": "PER_DIEM", "other": "OTHER",
+    "fulltime": "FULL_TIME",
+    "vollzeit": "FULL_TIME",
+    "parttime": "PART_TIME",
+    "teilzeit": "PART_TIME",
+    "contract": "CONTRACTOR",
+    "contractor": "CONTRACTOR",
+    "freelance": "CONTRACTOR",
+    "freelancer": "CONTRACTOR",
+    "temporary": "TEMPORARY",
+    "fixedterm": "TEMPORARY",
+    "befristet": "TEMPORARY",
+    "intern": "INTERN",
+    "internship": "INTERN",
+    "praktikum": "INTERN",
+    "volunteer": "VOLUNTEER",
+    "perdiem": "PER_DIEM",
+    "other": "OTHER",
 }
 
 
@@ -818,8 +870,11 @@ _TITLE_SENIORITY: tuple[tuple[Seniority, re.Pattern[str]], ...] = tuple(
         ("executive", r"\b(?:head of|director|vp|vice president|chief \w+ officer|cto|cfo|ceo|coo|cpo|leiter\w*)\b"),
         ("principal", r"\b(?:principal|distinguished|fellow)\b"),
         # "Staff" only as an engineering level: a staff nurse is not a lead.
-        ("lead", r"\b(?:lead|team ?lead|tech ?lead|engineering manager|teamleit\w*)\b"
-         r"|\bstaff (?:engineer|software|developer|data|machine|ml|backend|frontend|platform|scientist|designer)"),
+        (
+            "lead",
+            r"\b(?:lead|team ?lead|tech ?lead|engineering manager|teamleit\w*)\b"
+            r"|\bstaff (?:engineer|software|developer|data|machine|ml|backend|frontend|platform|scientist|designer)",
+        ),
         ("senior", r"\b(?:senior|sr|snr)\b"),
         ("junior", r"\b(?:junior|jr|graduate|entry[- ]level|trainee|berufseinsteiger\w*)\b"),
         ("mid", r"\b(?:mid|mid[- ]level|intermediate)\b"),
@@ -842,10 +897,22 @@ def infer_seniority(title: str, hint: Any = None, experience_text: str = "") -> 
 
 
 _LANGUAGE_NAMES = {
-    "english": "English", "englisch": "English", "german": "German", "deutsch": "German",
-    "french": "French", "französisch": "French", "dutch": "Dutch", "niederländisch": "Dutch",
-    "spanish": "Spanish", "spanisch": "Spanish", "portuguese": "Portuguese", "portugiesisch": "Portuguese",
-    "italian": "Italian", "italienisch": "Italian", "polish": "Polish", "polnisch": "Polish",
+    "english": "English",
+    "englisch": "English",
+    "german": "German",
+    "deutsch": "German",
+    "french": "French",
+    "französisch": "French",
+    "dutch": "Dutch",
+    "niederländisch": "Dutch",
+    "spanish": "Spanish",
+    "spanisch": "Spanish",
+    "portuguese": "Portuguese",
+    "portugiesisch": "Portuguese",
+    "italian": "Italian",
+    "italienisch": "Italian",
+    "polish": "Polish",
+    "polnisch": "Polish",
 }
 _LANGUAGE = r"(" + "|".join(_LANGUAGE_NAMES) + r")(?:sprachkenntnisse|kenntnisse)?\b"
 _PROFICIENCY = (
@@ -881,8 +948,8 @@ def required_languages(text: str, explicit: Any = None) -> list[str]:
                 continue
             for match in _ANY_LANGUAGE.finditer(clause):
                 start, end = clause_start + match.start(), clause_start + match.end()
-                if _PROFICIENCY_BEFORE.search(sentence[max(0, start - 80):start]) or _PROFICIENCY_AFTER.match(
-                    sentence[end:end + 60]
+                if _PROFICIENCY_BEFORE.search(sentence[max(0, start - 80) : start]) or _PROFICIENCY_AFTER.match(
+                    sentence[end : end + 60]
                 ):
                     found.setdefault(_LANGUAGE_NAMES[match.group(1).casefold()], None)
     return list(found)
@@ -891,7 +958,7 @@ def required_languages(text: str, explicit: Any = None) -> list[str]:
 def _clauses(sentence: str) -> Iterator[tuple[int, str]]:
     start = 0
     for match in re.finditer(r"[,;]|\bbut\b|\baber\b", sentence):
-        yield start, sentence[start:match.start()]
+        yield start, sentence[start : match.start()]
         start = match.end()
     yield start, sentence[start:]
 
