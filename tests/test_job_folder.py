@@ -15,6 +15,7 @@ import pytest
 
 from domain.dedupe import canonical_key, dedupe_postings, freshness
 from domain.models import JobPosting, SearchRequest
+from tests.conftest import FIXTURES
 from tools.job_folder import (
     DEMO_JOBS_DIR,
     MAX_FILE_BYTES,
@@ -28,7 +29,6 @@ from tools.job_folder import (
 )
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-from tests.conftest import FIXTURES
 
 
 def write(folder: Path, name: str, content: str | dict | list) -> Path:
