@@ -14,7 +14,6 @@ from domain.repository import Records
 from graph.context import Context
 from graph.state import JobLandState
 
-_REMOTE = re.compile(r"\bremote\b", re.IGNORECASE)
 _ONSITE_ONLY = re.compile(r"\b(on[- ]?site only|no remote)\b", re.IGNORECASE)
 _SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.IGNORECASE)
 # "in Berlin", "in Berlin or Munich", "Berlin or remote": capitalised place names after "in"/"or".
@@ -32,7 +31,7 @@ def parse_search_message(message: str) -> SearchRequest:
     return SearchRequest(
         query=message.strip(),
         locations=list(dict.fromkeys(locations)),
-        remote_ok=bool(_REMOTE.search(message)) and not _ONSITE_ONLY.search(message),
+        remote_ok=not _ONSITE_ONLY.search(message),
         min_salary=min_salary,
     )
 

@@ -944,12 +944,12 @@ def screen_posting(
 
 
 def with_search(profile: Profile, request: SearchRequest) -> Profile:
-    """The profile with the search's own constraints applied: its minimum salary and its places.
-
-    request.remote_ok is not used: remote roles pass the location rule anyway, and a search that
-    does not mention remote work does not rule it out.
+    """The profile with the search's own constraints applied: minimum salary, places, and "on-site only"
+    (remote_ok is False only when the search rules remote work out).
     """
     update: dict[str, object] = {}
+    if not request.remote_ok:
+        update["remote"] = "onsite_only"
     if request.min_salary is not None:
         update["salary_floor"] = request.min_salary
     if request.locations:

@@ -42,7 +42,7 @@ from tools.postgres import DatabaseError
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-out = Console()
+out = Console(soft_wrap=True)  # long paths stay on one line, for copying
 err = Console(stderr=True)
 
 
@@ -249,30 +249,38 @@ def run(
 
 
 async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format) -> None:
+    async with session() as s:
+        await start_and_report(s, request, message, thread_id, fmt)
+
+
+async def start_and_report(
+    s: Session, request: SearchRequest, message: str, thread_id: str, fmt: Format, *, report: bool = True
+) -> tuple[str | None, list[dict]]:
+    """Run a new thread to the review pause; print the verdicts and what awaits review."""
+    if await s.records.thread(thread_id) is not None:
+        raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
     payload: dict[str, Any] = {"request": request}
     if message:
         payload["message"] = message
-    async with session() as s:
-        if await s.records.thread(thread_id) is not None:
-            raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
-        await stream_run(s, payload, thread_id, show_progress=fmt is Format.table)
-        interrupt_id, requests = await pending_review(s, thread_id)
-        rows = await screened_rows(s, thread_id)
-        if fmt is Format.json:
-            emit_json(
-                {
-                    "thread_id": thread_id,
-                    "screened": len(rows),
-                    "high": sum(r["probability"] == "High" for r in rows),
-                    "awaiting_review": [package_row(r) for r in requests],
-                }
-            )
-            return
+    await stream_run(s, payload, thread_id, show_progress=fmt is Format.table)
+    interrupt_id, requests = await pending_review(s, thread_id)
+    rows = await screened_rows(s, thread_id)
+    if report and fmt is Format.json:
+        emit_json(
+            {
+                "thread_id": thread_id,
+                "screened": len(rows),
+                "high": sum(r["probability"] == "High" for r in rows),
+                "awaiting_review": [package_row(r) for r in requests],
+            }
+        )
+    elif report:
         print_screenings(rows, limit=40)
         if requests:
             print_waiting(thread_id, requests)
         else:
             out.print(f"No posting was a High match, so there is nothing to review (thread {thread_id}).")
+    return interrupt_id, requests
 
 
 def _resolve_ids(given: list[str], known: list[str]) -> list[str]:
@@ -590,25 +598,22 @@ def demo(
     approve_all: Annotated[
         bool, typer.Option("--approve-all", help="Approve every package whose truth check passed, then deliver")
     ] = False,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
     cv, jobs = EXAMPLES / "cv" / "alex-morgan.md", EXAMPLES / "jobs"
     _check_inputs(cv, jobs)
     request = SearchRequest(cv_path=str(cv), jobs_dir=str(jobs), max_packages=5)
-    run_async(lambda: _demo(request, approve_all))
+    run_async(lambda: _demo(request, approve_all, fmt))
 
 
-async def _demo(request: SearchRequest, approve_all: bool) -> None:
+async def _demo(request: SearchRequest, approve_all: bool, fmt: Format) -> None:
     thread_id = uuid.uuid4().hex[:12]
     async with session() as s:
-        await stream_run(s, {"request": request}, thread_id, show_progress=True)
-        print_screenings(await screened_rows(s, thread_id), limit=15)
-        interrupt_id, requests = await pending_review(s, thread_id)
-        if not requests:
-            out.print("No High match in the example set.")
-            return
-        print_waiting(thread_id, requests)
-        if not approve_all:
+        # With --approve-all, scripts get one JSON document: the outcome.
+        report = not (approve_all and fmt is Format.json)
+        interrupt_id, requests = await start_and_report(s, request, "", thread_id, fmt, report=report)
+        if not (approve_all and interrupt_id):
             return
         decisions = [
             Decision(
@@ -617,8 +622,9 @@ async def _demo(request: SearchRequest, approve_all: bool) -> None:
             )
             for r in requests
         ]
-        await submit_decisions(s, thread_id, interrupt_id, decisions, Format.table)
-        out.print(f"Emails are in {s.settings.context().outbox_dir}")
+        await submit_decisions(s, thread_id, interrupt_id, decisions, fmt)
+        if fmt is Format.table:
+            out.print(f"Emails are in {s.settings.context().outbox_dir}")
 
 
 @app.command()
