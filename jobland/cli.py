@@ -122,10 +122,14 @@ async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress:
             progress.advance(bars[node])
 
     fresh = isinstance(payload, dict)
+    if fresh:
+        first_step = "Reading CV and postings"
+    elif isinstance(payload, Command):
+        first_step = "Applying your decisions"
+    else:
+        first_step = "Resuming from the last checkpoint"
     with progress:
-        step = progress.add_task(
-            "Reading CV and postings" if fresh else "Resuming from the last checkpoint", total=None
-        )
+        step = progress.add_task(first_step, total=None)
         async for update in s.graph.astream(
             payload, s.config(thread_id), context=s.settings.context(), stream_mode="updates", durability="sync"
         ):
