@@ -423,7 +423,8 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
     cv = render_cv(document)
     # The LaTeX source is kept beside the PDF for people who typeset their own CV.
-    await write_rendered(context, package.id, "cv.tex", render("cv.tex.j2", cv=document).encode())
+    latex_file = await write_rendered(context, package.id, "cv.tex", render("cv.tex.j2", cv=document).encode())
+    cv = cv.model_copy(update={"latex_file": latex_file})
     if context.render_pdf:
         cv = cv.model_copy(update={"pdf_file": await render_pdf_file(context, package.id, "cv.pdf", cv.html)})
     package = package.model_copy(update={"cv": cv}).with_status(PackageStatus.generating)

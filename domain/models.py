@@ -342,6 +342,7 @@ class TailoredCV(Record):
     html: str
     lines: list[EvidenceLine] = Field(default_factory=list)
     pdf_file: str | None = Field(default=None, description="Path relative to the data folder.")
+    latex_file: str | None = Field(default=None, description="LaTeX source, relative to the data folder.")
 
 
 class CoverLetter(Record):

@@ -595,6 +595,8 @@ def print_package(pkg: ApplicationPackage, home: Path) -> None:
     for document in (pkg.cv, pkg.cover_letter):
         if document and document.pdf_file:
             out.print(f"PDF: {home / document.pdf_file}")
+    if pkg.cv and pkg.cv.latex_file:
+        out.print(f"LaTeX source: {home / pkg.cv.latex_file}")
 
 
 @app.command()

@@ -63,6 +63,7 @@ async def test_pipeline_pauses_at_one_review_and_sends_only_the_approved(databas
         for pkg in packages:
             assert pkg.cv and pkg.cv.pdf_file and (home / pkg.cv.pdf_file).is_file()
             assert pkg.cover_letter and pkg.dossier
+            assert "\\begin{document}" in (home / pkg.cv.latex_file).read_text()
 
         ids = [r["action_request"]["args"]["package_id"] for r in requests]
         approve, rejected = ids[0], ids[1:]
