@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from domain.models import SearchRequest, ThreadRecord
 from domain.repository import Records
@@ -54,5 +55,17 @@ async def intake(state: JobLandState, runtime: Runtime[Context]) -> dict:
     thread_id = runtime.execution_info.thread_id or "local"
     records = Records(runtime.store)
     if await records.thread(thread_id) is None:
-        await records.put_thread(ThreadRecord(thread_id=thread_id, request=request))
-    return {"request": request, "thread_id": thread_id}
+        await records.put_thread(ThreadRecord(thread_id=thread_id, owner=runtime.context.user_id, request=request))
+    # A thread may hold several searches in turn: each starts from empty results, and the message
+    # is consumed so that a later input without one does not repeat it.
+    fresh = {key: Overwrite([]) for key in ("screenings", "packages", "deliveries")}
+    return {
+        "request": request,
+        "thread_id": thread_id,
+        "message": "",
+        "posting_ids": [],
+        "discarded": [],
+        "shortlist": [],
+        "decisions": [],
+        **fresh,
+    }

@@ -420,6 +420,7 @@ class ThreadRecord(Record):
     """One search the person started; listed by `jobland threads`."""
 
     thread_id: str
+    owner: str = "local"
     created_at: datetime = Field(default_factory=utcnow)
     request: SearchRequest
 

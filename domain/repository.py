@@ -132,8 +132,9 @@ class Records:
     async def thread(self, thread_id: str) -> ThreadRecord | None:
         return await self._get(THREADS, thread_id, ThreadRecord)
 
-    async def threads(self, limit: int = 100) -> list[ThreadRecord]:
-        items = await self.store.asearch(THREADS, limit=limit)
+    async def threads(self, owner: str | None = None, limit: int = 100) -> list[ThreadRecord]:
+        filters = {"owner": owner} if owner is not None else None
+        items = await self.store.asearch(THREADS, filter=filters, limit=limit)
         records = [ThreadRecord.model_validate(i.value) for i in items]
         return sorted(records, key=lambda r: r.created_at, reverse=True)
 

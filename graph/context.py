@@ -10,6 +10,7 @@ from pathlib import Path
 class Context:
     """Per-run configuration. The CLI and server build it from Settings; Studio uses the defaults."""
 
+    user_id: str = field(default="local", metadata={"description": "Who owns the threads this run creates."})
     user_email: str = field(default="me@localhost", metadata={"description": "The only address packages are sent to."})
     user_name: str = field(default="", metadata={"description": "Display name for the recipient address."})
     home: str = field(default=str(Path.home() / ".jobland"), metadata={"description": "Data folder."})

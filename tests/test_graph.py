@@ -108,6 +108,21 @@ async def test_screen_only_mode_builds_nothing(database_url: str, home: Path) ->
         assert not (home / "packages").exists()
 
 
+async def test_a_second_search_in_the_same_thread_starts_from_empty_results(database_url: str, home: Path) -> None:
+    async with open_graph(database_url, home) as graph:
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), mode="screen")
+        first = await graph.ainvoke({"request": request}, config, context=context_for(home))
+        second = await graph.ainvoke(
+            {"request": request, "message": "backend roles in Berlin, at least 90k"}, config, context=context_for(home)
+        )
+        assert len(second["screenings"]) == len(first["screenings"]) == len(second["posting_ids"])
+        assert second["request"].min_salary == 90000 and second["message"] == ""
+        assert sum(v.probability == "High" for v in second["screenings"]) < sum(
+            v.probability == "High" for v in first["screenings"]
+        ), "the new search's salary floor applies"
+
+
 def _checkpoint_bytes(database_url: str, thread_id: str) -> int:
     with psycopg.connect(database_url) as conn:
         blobs = conn.execute(
