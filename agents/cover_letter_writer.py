@@ -2,11 +2,13 @@
 
 Every paragraph is built from the profile (highlights, work history, name), the posting (title,
 company, the skills it asks for) or the dossier (a quoted sentence of the posting), and records
-what it rests on; the fixed phrases in LETTER_PHRASES are the only words the writer adds.
+what it rests on; the fixed phrases in LETTER_PHRASES are the only words the writer adds. The letter is
+written in the posting's language when the profile lists that language, otherwise in English.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from langgraph.runtime import Runtime
@@ -35,34 +37,96 @@ from graph.context import Context
 from graph.state import PackageBuildState
 from templates import render
 
-LETTER_PHRASES: dict[str, str] = {
-    "subject": "Application for {title} at {company}",
-    "greeting": "Dear {company} hiring team,",
-    "greeting_generic": "Dear hiring team,",
-    "unnamed_company": "your company",
-    "opening": "I am applying for the {title} position at {company}.",
-    "skills_asked": "Your posting asks for {skills}; this is where my record shows that work:",
-    "most_relevant": "These results from my recent work are the most relevant to the role:",
-    "evidence": "{owner}: {text}",
-    "current_role": "I currently work as {position} at {employer}.",
-    "current_employer": "I currently work at {employer}.",
-    "last_role": "Most recently I worked as {position} at {employer}.",
-    "last_employer": "Most recently I worked at {employer}.",
-    "first_fact": "Your posting says: “{fact}”",
-    "next_fact": "It also says: “{fact}”",
-    "fact_close": "I would welcome the chance to contribute to that.",
-    "closing": (
-        "My CV, tailored to this role, is attached. Thank you for your time and consideration; "
-        "I would be glad to discuss the role with you."
-    ),
-    "signoff": "Kind regards,",
+# The writer's only words, per letter language (ISO 639-1).
+LETTER_PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "subject": "Application for {title} at {company}",
+        "greeting": "Dear {company} hiring team,",
+        "greeting_generic": "Dear hiring team,",
+        "unnamed_company": "your company",
+        "opening": "I am applying for the {title} position at {company}.",
+        "skills_asked": "Your posting asks for {skills}; this is where my record shows that work:",
+        "most_relevant": "These results from my recent work are the most relevant to the role:",
+        "evidence": "{owner}: {text}",
+        "current_role": "I currently work as {position} at {employer}.",
+        "current_employer": "I currently work at {employer}.",
+        "last_role": "Most recently I worked as {position} at {employer}.",
+        "last_employer": "Most recently I worked at {employer}.",
+        "first_fact": "Your posting says: “{fact}”",
+        "next_fact": "It also says: “{fact}”",
+        "fact_close": "I would welcome the chance to contribute to that.",
+        "closing": (
+            "My CV, tailored to this role, is attached. Thank you for your time and consideration; "
+            "I would be glad to discuss the role with you."
+        ),
+        "signoff": "Kind regards,",
+        "and": "and",
+    },
+    "de": {
+        "subject": "Bewerbung als {title} bei {company}",
+        "greeting": "Sehr geehrtes Team von {company},",
+        "greeting_generic": "Sehr geehrte Damen und Herren,",
+        "unnamed_company": "Ihrem Unternehmen",
+        "opening": "hiermit bewerbe ich mich um die Stelle als {title} bei {company}.",
+        "skills_asked": "Sie suchen Erfahrung mit {skills}; diese Ergebnisse aus meiner Arbeit zeigen sie:",
+        "most_relevant": "Diese Ergebnisse aus meiner bisherigen Arbeit passen am besten zur Stelle:",
+        "evidence": "{owner}: {text}",
+        "current_role": "Derzeit arbeite ich als {position} bei {employer}.",
+        "current_employer": "Derzeit arbeite ich bei {employer}.",
+        "last_role": "Zuletzt habe ich als {position} bei {employer} gearbeitet.",
+        "last_employer": "Zuletzt habe ich bei {employer} gearbeitet.",
+        "first_fact": "In Ihrer Ausschreibung heißt es: „{fact}“",
+        "next_fact": "Außerdem: „{fact}“",
+        "fact_close": "Dazu würde ich gern beitragen.",
+        "closing": (
+            "Meinen auf diese Stelle zugeschnittenen Lebenslauf finden Sie im Anhang. Vielen Dank für Ihre Zeit; "
+            "über ein persönliches Gespräch freue ich mich."
+        ),
+        "signoff": "Mit freundlichen Grüßen",
+        "and": "und",
+    },
 }
-MAX_WORDS = 350
+# Names a profile may give each letter language, and fluencies too weak to write a letter in.
+LANGUAGE_NAMES: dict[str, tuple[str, ...]] = {"en": ("english", "englisch"), "de": ("german", "deutsch")}
+_WEAK_FLUENCY = ("a1", "a2", "basic", "beginner", "elementary", "grundkenntnisse")
+# Frequent short words of each language: counting them tells a posting's language.
+STOP_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and of to in for with we you our is are a an on as at be will this that your".split()),
+    "de": frozenset("und der die das mit für wir du ist von zu den auf ein eine unsere uns bei im sind dich".split()),
+}
+MAX_WORDS = 350  # the default of letter_max_words
 MAX_EVIDENCE = 3
 MAX_FACTS = 2
 _MAX_FACT_WORDS = 45
 # Which topics make the best quote, best first.
 _FACT_TOPICS = ("mission", "products", "culture", "recent_news")
+
+
+def text_language(text: str) -> str:
+    """ "de" or "en": the language whose stop words the text uses most (English on a tie)."""
+    words = re.findall(r"[^\W\d_]+", text.casefold())
+    counts = {language: sum(w in stop for w in words) for language, stop in STOP_WORDS.items()}
+    return max(counts, key=lambda language: (counts[language], language == "en"))
+
+
+def posting_language(posting: JobPosting) -> str:
+    return text_language(" ".join([posting.title, posting.full_text()]))
+
+
+def speaks(profile: Profile, language: str) -> bool:
+    """Whether the profile lists the language at a level good enough for a letter."""
+    names = LANGUAGE_NAMES.get(language, ())
+    return any(
+        any(name in item.language.casefold() for name in names)
+        and not any(weak in (item.fluency or "").casefold() for weak in _WEAK_FLUENCY)
+        for item in profile.languages
+    )
+
+
+def letter_language(profile: Profile, posting: JobPosting) -> str:
+    """The posting's language when the profile speaks it, otherwise English."""
+    language = posting_language(posting)
+    return language if language in LETTER_PHRASES and speaks(profile, language) else "en"
 
 
 @dataclass(frozen=True)
@@ -106,8 +170,8 @@ def strongest_evidence(
     return [Evidence(owners[h.id][0], owners[h.id][1], h) for h in picked]
 
 
-def _listing(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+def _listing(items: list[str], conjunction: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
@@ -120,7 +184,7 @@ def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
     ]
 
 
-def _background(profile: Profile) -> EvidenceLine | None:
+def _background(profile: Profile, phrases: dict[str, str]) -> EvidenceLine | None:
     """Where the person works now (or last), from the most recent work entry."""
     if not profile.work:
         return None
@@ -129,16 +193,20 @@ def _background(profile: Profile) -> EvidenceLine | None:
         return None
     current = not item.endDate or item.endDate.strip().lower() in {"present", "current", "now"}
     key = ("current_" if current else "last_") + ("role" if item.position else "employer")
-    text = LETTER_PHRASES[key].format(position=one_line(item.position or ""), employer=one_line(item.name))
+    text = phrases[key].format(position=one_line(item.position or ""), employer=one_line(item.name))
     if text.endswith(".."):  # an employer written with a final period: "at Dunamu Inc."
         text = text[:-1]
     return EvidenceLine(section="background", text=text, source_fields=[f"work[{index}]"])
 
 
 def _letter_lines(
-    profile: Profile, posting: JobPosting, evidence: list[Evidence], facts: list[tuple[str, SourcedFact]]
+    profile: Profile,
+    posting: JobPosting,
+    evidence: list[Evidence],
+    facts: list[tuple[str, SourcedFact]],
+    phrases: dict[str, str],
 ) -> list[EvidenceLine]:
-    company, title = one_line(posting.company) or LETTER_PHRASES["unnamed_company"], one_line(posting.title)
+    company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
     posting_fields = ["posting.title", "posting.hiringOrganization.name"]
     name = one_line(profile.basics.name)
     contacts = [one_line(c) for c in (profile.basics.email, profile.basics.phone) if c and c.strip()]
@@ -152,23 +220,19 @@ def _letter_lines(
     lines.append(
         EvidenceLine(
             section="subject",
-            text=LETTER_PHRASES["subject"].format(title=title, company=company),
+            text=phrases["subject"].format(title=title, company=company),
             source_fields=posting_fields,
         )
     )
-    greeting = (
-        LETTER_PHRASES["greeting"].format(company=company)
-        if posting.company.strip()
-        else LETTER_PHRASES["greeting_generic"]
-    )
+    greeting = phrases["greeting"].format(company=company) if posting.company.strip() else phrases["greeting_generic"]
     lines.append(EvidenceLine(section="greeting", text=greeting, source_fields=["posting.hiringOrganization.name"]))
     lead_in = (
-        LETTER_PHRASES["skills_asked"].format(skills=_listing(skills)) if skills else LETTER_PHRASES["most_relevant"]
+        phrases["skills_asked"].format(skills=_listing(skills, phrases["and"])) if skills else phrases["most_relevant"]
     )
     lines.append(
         EvidenceLine(
             section="opening",
-            text=f"{LETTER_PHRASES['opening'].format(title=title, company=company)} {lead_in}",
+            text=f"{phrases['opening'].format(title=title, company=company)} {lead_in}",
             highlight_ids=[e.highlight.id for e in evidence],
             source_fields=[*posting_fields, f"posting:{posting.id}"],
         )
@@ -176,28 +240,27 @@ def _letter_lines(
     lines.extend(
         EvidenceLine(
             section="evidence",
-            text=LETTER_PHRASES["evidence"].format(owner=e.owner, text=one_line(e.highlight.text)),
+            text=phrases["evidence"].format(owner=e.owner, text=one_line(e.highlight.text)),
             highlight_ids=[e.highlight.id],
             source_fields=[e.field],
         )
         for e in evidence
     )
-    if background := _background(profile):
+    if background := _background(profile, phrases):
         lines.append(background)
     if facts:
         quotes = [
-            LETTER_PHRASES["first_fact" if i == 0 else "next_fact"].format(fact=fact.text)
-            for i, (_, fact) in enumerate(facts)
+            phrases["first_fact" if i == 0 else "next_fact"].format(fact=fact.text) for i, (_, fact) in enumerate(facts)
         ]
         lines.append(
             EvidenceLine(
                 section="company",
-                text=" ".join([*quotes, LETTER_PHRASES["fact_close"]]),
+                text=" ".join([*quotes, phrases["fact_close"]]),
                 source_fields=[ref for path, fact in facts for ref in (path, fact.source)],
             )
         )
-    lines.append(EvidenceLine(section="closing", text=LETTER_PHRASES["closing"]))
-    lines.append(EvidenceLine(section="signoff", text=LETTER_PHRASES["signoff"]))
+    lines.append(EvidenceLine(section="closing", text=phrases["closing"]))
+    lines.append(EvidenceLine(section="signoff", text=phrases["signoff"]))
     lines.append(EvidenceLine(section="signature", text=name, source_fields=["basics.name"]))
     return lines
 
@@ -206,24 +269,29 @@ def word_count(lines: list[EvidenceLine]) -> int:
     return sum(len(line.text.split()) for line in lines)
 
 
-def write_letter(profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV) -> CoverLetter:
-    """A cover letter under MAX_WORDS that opens with the CV's strongest evidence for this posting."""
+def write_letter(
+    profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV, *, max_words: int = MAX_WORDS
+) -> CoverLetter:
+    """A cover letter under max_words that opens with the CV's strongest evidence for this posting."""
+    language = letter_language(profile, posting)
+    phrases = LETTER_PHRASES[language]
     evidence = strongest_evidence(profile, posting, cv)
     facts = quotable_facts(dossier)[:MAX_FACTS]
-    lines = _letter_lines(profile, posting, evidence, facts)
+    lines = _letter_lines(profile, posting, evidence, facts, phrases)
     # Shorten by what matters least: a second quote, then extra evidence, then the quote itself.
-    while word_count(lines) > MAX_WORDS and (facts or len(evidence) > 1):
+    while word_count(lines) > max_words and (facts or len(evidence) > 1):
         if len(facts) > 1 or (facts and len(evidence) <= 1):
             facts = facts[:-1]
         else:
             evidence = evidence[:-1]
-        lines = _letter_lines(profile, posting, evidence, facts)
+        lines = _letter_lines(profile, posting, evidence, facts, phrases)
     subject = next(line.text for line in lines if line.section == "subject")
     return CoverLetter(
         subject=subject,
         markdown=render("cover_letter.md.j2", lines=lines),
-        html=render("cover_letter.html.j2", lines=lines, subject=subject),
+        html=render("cover_letter.html.j2", lines=lines, subject=subject, language=language),
         lines=lines,
+        language=language,
     )
 
 
@@ -240,7 +308,7 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
         raise RecordNotFound(
             f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
         )
-    letter = write_letter(profile, posting, dossier, package.cv)
+    letter = write_letter(profile, posting, dossier, package.cv, max_words=context.letter_max_words)
     if context.render_pdf:
         pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)
         letter = letter.model_copy(update={"pdf_file": pdf_file})

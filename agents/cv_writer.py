@@ -6,7 +6,9 @@ the profile's fields and highlights, and every line records what it rests on (Ev
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -15,7 +17,7 @@ from dateutil.parser import ParserError
 from dateutil.parser import parse as parse_date
 from langgraph.runtime import Runtime
 
-from agents.package_files import render_pdf_file, write_rendered
+from agents.package_files import write_rendered
 from domain.models import (
     EducationItem,
     EvidenceLine,
@@ -32,6 +34,7 @@ from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
 from templates import render
+from tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
 PRESENT = "Present"
 SEPARATOR = " · "
@@ -47,6 +50,7 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 _SKILL_WEIGHT = 10
 # Characters of a bullet that fit on one printed line of the A4 layout (templates/document.css).
 CHARS_PER_LINE = 100
+CV_STYLES = ("classic", "modern")
 
 
 class IncompleteProfile(ValueError):
@@ -105,20 +109,30 @@ def skill_importance(posting: JobPosting) -> dict[str, int]:
     return importance
 
 
+def relevance(posting: JobPosting) -> Callable[[str], int]:
+    """Scores a line of text for the posting: the importance of the required skills it shows, then shared words."""
+    importance = skill_importance(posting)
+    posting_words = content_words(posting.full_text())
+
+    def score(text: str) -> int:
+        shown = extract_skills(text)
+        return sum(_SKILL_WEIGHT * importance[s] for s in shown if s in importance) + len(
+            content_words(text) & posting_words
+        )
+
+    return score
+
+
 def rank_highlights(profile: Profile, posting: JobPosting) -> list[tuple[str, Highlight]]:
     """Every highlight with its owner, most relevant to the posting first.
 
     Relevance is the importance of the required skills a highlight shows, then the posting's words it shares;
     ties go to the more recent job, then to the master CV's own order.
     """
-    importance = skill_importance(posting)
-    posting_words = content_words(posting.full_text())
+    text_score = relevance(posting)
 
     def score(highlight: Highlight) -> int:
-        shown = extract_skills(highlight.text)
-        return sum(_SKILL_WEIGHT * importance[s] for s in shown if s in importance) + len(
-            content_words(highlight.text) & posting_words
-        )
+        return text_score(highlight.text)
 
     recency = {index: rank for rank, (index, _) in enumerate(reverse_chronological(profile.work))}
     job_rank = {h.id: recency[index] for index, item in enumerate(profile.work) for h in item.highlights}
@@ -152,6 +166,21 @@ def choose_highlights(profile: Profile, posting: JobPosting, max_lines: int) -> 
             chosen[highlight.id] = rank
             budget -= cost
     return chosen
+
+
+def least_relevant(profile: Profile, posting: JobPosting, chosen: dict[str, int]) -> list[str]:
+    """What a page budget may leave out, least relevant first: the chosen highlights (by id) and the
+    certificate and award lines (by field, e.g. "awards[3]"), all scored alike; each is one whole line or more."""
+    score = relevance(posting)
+    highlights = profile.highlight_by_id()
+    candidates = [(score(highlights[key].text), -rank, key) for key, rank in chosen.items()]
+    for field, texts in (
+        ("certificates", [_joined(c.name, c.issuer) for c in profile.certificates]),
+        ("awards", [_joined(a.title, a.awarder, a.summary) for a in profile.awards]),
+    ):
+        # Ties go out last entry first: a master CV lists its best ones first.
+        candidates += [(score(text), -len(chosen) - index, f"{field}[{index}]") for index, text in enumerate(texts)]
+    return [key for *_, key in sorted(candidates)]
 
 
 def ordered_skills(profile: Profile, posting: JobPosting) -> list[str]:
@@ -322,8 +351,11 @@ def _degree(education: EducationItem) -> str:
     return education.studyType or education.area or ""
 
 
-def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> CVDocument:
-    """Choose the most relevant highlights (max_lines printed lines of them) and lay out every section."""
+def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int = 0) -> CVDocument:
+    """Choose the most relevant highlights (max_lines printed lines of them) and lay out every section.
+
+    `drop` leaves out that many of the lines least_relevant lists, least relevant first (to meet a page budget).
+    """
     if max_lines < 1:
         raise ValueError(f"max_lines must be at least 1 (got {max_lines}); raise cv_max_lines in the settings")
     if not profile.basics.name.strip():
@@ -331,6 +363,8 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> CVDocum
             f"profile {profile.id} has no name; add basics.name to the master CV and import it again"
         )
     chosen = choose_highlights(profile, posting, max_lines)
+    dropped = set(least_relevant(profile, posting, chosen)[:drop])
+    chosen = {key: rank for key, rank in chosen.items() if key not in dropped}
     basics = profile.basics
 
     sections: list[CVSection] = []
@@ -352,18 +386,20 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> CVDocum
             for i, e in enumerate(profile.education)
         )
         sections.append(CVSection("Education", "list", lines))
-    if profile.certificates:
-        lines = tuple(
-            CVLine(_joined(c.name, c.issuer, format_date(c.date)), (f"certificates[{i}]",))
-            for i, c in enumerate(profile.certificates)
-        )
-        sections.append(CVSection("Certificates", "list", lines))
-    if profile.awards:
-        lines = tuple(
-            CVLine(_joined(a.title, a.awarder, format_date(a.date)), (f"awards[{i}]",))
-            for i, a in enumerate(profile.awards)
-        )
-        sections.append(CVSection("Awards", "list", lines))
+    certificates = tuple(
+        CVLine(_joined(c.name, c.issuer, format_date(c.date)), (f"certificates[{i}]",))
+        for i, c in enumerate(profile.certificates)
+        if f"certificates[{i}]" not in dropped
+    )
+    if certificates:
+        sections.append(CVSection("Certificates", "list", certificates))
+    awards = tuple(
+        CVLine(_joined(a.title, a.awarder, format_date(a.date)), (f"awards[{i}]",))
+        for i, a in enumerate(profile.awards)
+        if f"awards[{i}]" not in dropped
+    )
+    if awards:
+        sections.append(CVSection("Awards", "list", awards))
     if profile.languages:
         spoken = SEPARATOR.join(_language(item) for item in profile.languages)
         sections.append(CVSection("Languages", "inline", (CVLine(spoken, ("languages",)),)))
@@ -398,17 +434,80 @@ def evidence_lines(cv: CVDocument) -> list[EvidenceLine]:
     return lines
 
 
-def render_cv(cv: CVDocument) -> TailoredCV:
+def checked_style(style: str) -> str:
+    if style not in CV_STYLES:
+        raise ValueError(
+            f"unknown CV style {style!r}; set cv_style (JOBLAND_CV_STYLE) to one of {', '.join(CV_STYLES)}"
+        )
+    return style
+
+
+def render_cv(cv: CVDocument, style: str = "classic") -> TailoredCV:
+    """The CV as Markdown and HTML in one layout; Markdown carries no layout, so it is the same in every style."""
     return TailoredCV(
         markdown=render("cv.md.j2", cv=cv),
-        html=render("cv.html.j2", cv=cv),
+        html=render("cv.html.j2", cv=cv, style=checked_style(style)),
         lines=evidence_lines(cv),
+        style=style,
     )
 
 
-def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int) -> TailoredCV:
+def render_latex(cv: CVDocument, style: str = "classic") -> str:
+    return render("cv.tex.j2", cv=cv, style=checked_style(style))
+
+
+def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int, style: str = "classic") -> TailoredCV:
     """The tailored CV as Markdown and HTML with its evidence map (the PDF is rendered by the node)."""
-    return render_cv(plan_cv(profile, posting, max_lines=max_lines))
+    return render_cv(plan_cv(profile, posting, max_lines=max_lines), style)
+
+
+@dataclass(frozen=True)
+class FittedCV:
+    document: CVDocument
+    cv: TailoredCV
+    pdf: bytes
+
+
+def fit_to_pages(profile: Profile, posting: JobPosting, *, max_lines: int, pages: int, style: str) -> FittedCV:
+    """The CV rendered to PDF within `pages` pages, leaving out the fewest, least relevant highlights needed.
+
+    Whole highlights go, never part of one. When even no highlights overflow (a very long education or
+    award list), the shortest CV is returned and its page count says so.
+    """
+    if pages < 1:
+        raise ValueError(f"cv_pages must be 1 or 2 (got {pages})")
+
+    def attempt(drop: int) -> FittedCV:
+        document = plan_cv(profile, posting, max_lines=max_lines, drop=drop)
+        cv = render_cv(document, style)
+        pdf = render_pdf(cv.html)
+        return FittedCV(document, cv.model_copy(update={"pages": page_count(pdf)}), pdf)
+
+    best = attempt(0)
+    if best.cv.pages <= pages:
+        return best
+    # The fewest highlights to drop, by bisection: each try is one render.
+    low, high = 1, len(least_relevant(profile, posting, choose_highlights(profile, posting, max_lines)))
+    best = attempt(high)
+    while low < high:
+        middle = (low + high) // 2
+        fitted = attempt(middle)
+        if fitted.cv.pages <= pages:
+            best, high = fitted, middle
+        else:
+            low = middle + 1
+    return best
+
+
+def latex_pdf(source: str) -> tuple[bytes | None, str | None]:
+    """The LaTeX source typeset by an installed engine, or None and the reason it was not."""
+    engine = tex_engine()
+    if engine is None:
+        return None, "no TeX engine (pdflatex, lualatex, xelatex or tectonic) on PATH: cv.tex is kept as source only"
+    try:
+        return compile_latex(source, engine), None
+    except LatexCompileError as error:
+        return None, str(error)
 
 
 # --------------------------------------------------------------------------- files and the node
@@ -420,13 +519,30 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     profile, posting, package = await records.package_inputs(
         state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
-    document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
-    cv = render_cv(document)
-    # The LaTeX source is kept beside the PDF for people who typeset their own CV.
-    latex_file = await write_rendered(context, package.id, "cv.tex", render("cv.tex.j2", cv=document).encode())
-    cv = cv.model_copy(update={"latex_file": latex_file})
+    style = checked_style(context.cv_style)
     if context.render_pdf:
-        cv = cv.model_copy(update={"pdf_file": await render_pdf_file(context, package.id, "cv.pdf", cv.html)})
+        fitted = await asyncio.to_thread(
+            fit_to_pages,
+            profile,
+            posting,
+            max_lines=context.cv_max_lines,
+            pages=context.cv_pages,
+            style=style,
+        )
+        document, cv = fitted.document, fitted.cv
+        cv = cv.model_copy(update={"pdf_file": await write_rendered(context, package.id, "cv.pdf", fitted.pdf)})
+    else:
+        document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
+        cv = render_cv(document, style)
+    # The LaTeX source is kept beside the PDF for people who typeset their own CV.
+    source = render_latex(document, style)
+    cv = cv.model_copy(update={"latex_file": await write_rendered(context, package.id, "cv.tex", source.encode())})
+    if context.render_pdf:
+        typeset, note = await asyncio.to_thread(latex_pdf, source)
+        update = {"latex_note": note}
+        if typeset is not None:
+            update["latex_pdf_file"] = await write_rendered(context, package.id, "cv-latex.pdf", typeset)
+        cv = cv.model_copy(update=update)
     package = package.model_copy(update={"cv": cv}).with_status(PackageStatus.generating)
     await records.put_package(state["thread_id"], package)
     return {}

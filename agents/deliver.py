@@ -1,5 +1,7 @@
 """deliver: email one approved package to the person's own address, at most once.
 
+The package's interview prep sheet is written here, so only approved packages get one.
+
 Runs after review, once per approved package (Send). The recipient comes from the run context,
 never from a posting, a page or a model. The delivery ledger in the Store and the mailer's own
 per-key idempotency together make a resume, a retry or a second worker send nothing twice.
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
+from agents.interview_prep import with_interview_prep
 from agents.package_files import render_pdf_file
 from domain.failpoints import failpoint
 from domain.models import ApplicationPackage, DeliveryReceipt, PackageStatus, utcnow
@@ -53,6 +56,9 @@ def attachments_for(pkg: ApplicationPackage, home: Path) -> list[tuple[str, byte
         files.append(
             (f"dossier-{company}.md", render("dossier.md.j2", dossier=pkg.dossier).encode(), "text", "markdown")
         )
+    if pkg.interview_prep:
+        prep = render("interview_prep.md.j2", prep=pkg.interview_prep).encode()
+        files.append((f"interview-prep-{company}.md", prep, "text", "markdown"))
     return files
 
 
@@ -98,6 +104,7 @@ async def deliver(state: DeliverPackageInput, runtime: Runtime[Context]) -> dict
         if pkg.status not in (PackageStatus.approved, PackageStatus.sent):
             raise RuntimeError(f"package {package_id} is {pkg.status}, not approved: refusing to send it")
         pkg = await _render_missing_pdfs(pkg, context)
+        pkg = await with_interview_prep(records, pkg)  # deterministic, so a retry attaches the same sheet
         recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
         message = compose_message(pkg, recipient, context.home_path)
         location = await asyncio.to_thread(make_mailer(context).send, message, key=package_id)

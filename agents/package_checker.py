@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import re
+from collections import Counter
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,15 +22,18 @@ from domain.failpoints import failpoint
 from domain.models import (
     ApplicationPackage,
     CheckResult,
+    CoverLetter,
     EvidenceLine,
     JobPosting,
     PackageStatus,
     Profile,
+    TailoredCV,
 )
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState, PackageRef
+from tools.pdf import docling_text, page_count, pdfium_text
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_YEAR = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+(\d{4})\b", re.IGNORECASE)
@@ -40,6 +45,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _MD_MARKUP = re.compile(r"^(?:#{1,6}\s+|-\s+)")
 _MD_ESCAPE = re.compile(r"\\(.)")
+_LIGATURES = re.compile("[\ufb00-\ufb06]")
+_SOFT_HYPHENS = re.compile("[\u00ad\ufffe\x02]")  # pdfium reads a soft hyphen as U+FFFE or STX
+_LINE_END_HYPHEN = re.compile(r"(\w+)-[ \t]*\r?\n[ \t]*(\w+)")
 # Fields whose values are not claims about the person (ids, hashes) or are claims of their own (highlights).
 _NOT_SUPPORT = frozenset({"id", "highlights", "content_hash", "source", "preferences", "sections"})
 
@@ -71,7 +79,8 @@ def words_in(text: str) -> set[str]:
 @cache
 def boilerplate_words() -> frozenset[str]:
     """Words the writers themselves add (letter phrases, "Present", month names): not claims."""
-    return frozenset(words_in(" ".join([*LETTER_PHRASES.values(), PRESENT]))) | frozenset(_MONTHS)
+    phrases = [text for table in LETTER_PHRASES.values() for text in table.values()]
+    return frozenset(words_in(" ".join([*phrases, PRESENT]))) | frozenset(_MONTHS)
 
 
 def names_in(text: str) -> list[str]:
@@ -237,44 +246,111 @@ def ats_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) ->
     return CheckResult(name="ats", passed=not missing and not contact_missing, details=details)
 
 
-def pdf_text(path: Path) -> str:
-    import pypdfium2 as pdfium  # native library: load only when a PDF is checked
-
-    document = pdfium.PdfDocument(path)
-    try:
-        return "\n".join(page.get_textpage().get_text_range() for page in document)
-    finally:
-        document.close()
-
-
 def _folded(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def pdf_check(home: Path, profile: Profile, pkg: ApplicationPackage) -> CheckResult | None:
-    """Each rendered PDF parses back with the name, every CV heading and the company (ATS round trip)."""
-    expected_by_file: dict[str, list[str]] = {}
-    name = profile.basics.name
+def word_tokens(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.casefold()))
+
+
+def recovered_share(expected: Counter[str], found: Counter[str]) -> float:
+    """The share of the expected words (with repeats) that a parser gave back."""
+    total = sum(expected.values())
+    return sum((expected & found).values()) / total if total else 1.0
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".removesuffix(".0") + "%"
+
+
+def text_damage(text: str, written: str) -> list[str]:
+    """Ligature glyphs, soft hyphens and words split by a hyphen at a line end that the written text lacks."""
+    damage = [f"ligature {ch!r}" for ch in dict.fromkeys(_LIGATURES.findall(text))]
+    if _SOFT_HYPHENS.search(text):
+        damage.append("soft hyphen")
+    written_folded = _folded(written)
+    damage += [
+        f"hyphenated “{first}-{second}”"
+        for first, second in _LINE_END_HYPHEN.findall(text)
+        if f"{first}-{second}".casefold() not in written_folded
+    ]
+    return damage
+
+
+@dataclass(frozen=True)
+class RoundTripExpectation:
+    """What a rendered document must give back to a parser."""
+
+    text: str
+    headings: tuple[str, ...]
+    required: tuple[str, ...]  # name, contact line, company: each must be found whole
+
+
+def _expectation(document: TailoredCV | CoverLetter, company: str) -> RoundTripExpectation:
+    lines = [line.text for line in document.lines]
+    if isinstance(document, TailoredCV):
+        headings = tuple(section_headings(document.markdown))
+        header = [line.text for line in document.lines if line.section == "Header"]
+        required = (
+            header[0],
+            *(line.text for line in document.lines if line.section == "Header" and line.source_fields == ["basics"]),
+        )
+        return RoundTripExpectation("\n".join([*lines, *headings]), headings, required)
+    contact = [line.text for line in document.lines if line.section in ("sender", "contact")]
+    return RoundTripExpectation("\n".join(lines), (), (*contact, company))
+
+
+def round_trip(pdf: bytes, expected: RoundTripExpectation) -> tuple[bool, str]:
+    """Parse a PDF back with pypdfium2 and Docling: shares of words recovered, headings, contact line, damage."""
+    words = word_tokens(expected.text)
+    texts = {"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)}
+    shares = {parser: recovered_share(words, word_tokens(text)) for parser, text in texts.items()}
+    problems: list[str] = []
+    for parser, text in texts.items():
+        folded = _folded(text)
+        missing = [item for item in (*expected.headings, *expected.required) if item and _folded(item) not in folded]
+        problems += [f"{parser} lost {', '.join(missing)}"] if missing else []
+        problems += [f"{parser} read {d}" for d in text_damage(text, expected.text)]
+    if shares["pypdfium2"] < 1:
+        problems.append("pypdfium2 did not recover every word")
+    summary = f"{_percent(shares['pypdfium2'])} of {sum(words.values())} words, Docling {_percent(shares['Docling'])}"
+    found = "every heading and the contact line found" if expected.headings else "name, contact line and company found"
+    return not problems, f"pypdfium2 recovered {summary}; " + ("; ".join(problems) if problems else found)
+
+
+def pdf_check(home: Path, pkg: ApplicationPackage, *, pages: int | None = None) -> CheckResult | None:
+    """The ATS round trip of every rendered PDF, the CV's page budget, and whether the LaTeX source was typeset."""
+    documents: list[tuple[str, TailoredCV | CoverLetter]] = []
     if pkg.cv and pkg.cv.pdf_file:
-        expected_by_file[pkg.cv.pdf_file] = [name, *section_headings(pkg.cv.markdown)]
+        documents.append((pkg.cv.pdf_file, pkg.cv))
+    if pkg.cv and pkg.cv.latex_pdf_file:
+        documents.append((pkg.cv.latex_pdf_file, pkg.cv))
     if pkg.cover_letter and pkg.cover_letter.pdf_file:
-        expected_by_file[pkg.cover_letter.pdf_file] = [name, pkg.company]
-    if not expected_by_file:
+        documents.append((pkg.cover_letter.pdf_file, pkg.cover_letter))
+    if not documents:
         return None
     details: list[str] = []
     passed = True
-    for relative, expected in expected_by_file.items():
+    for relative, document in documents:
         try:
-            text = _folded(pdf_text(home / relative))
+            data = (home / relative).read_bytes()
+            ok, detail = round_trip(data, _expectation(document, pkg.company))
+            count = page_count(data)
         except Exception as exc:  # a missing or corrupt file: report it, do not crash the build
             passed = False
             details.append(f"{relative}: cannot be read back ({type(exc).__name__}: {exc})")
             continue
-        missing = [e for e in expected if e and _folded(e) not in text]
-        passed = passed and not missing
+        if isinstance(document, TailoredCV) and pages is not None:
+            within = count <= pages
+            ok = ok and within
+            detail += f"; {count} of at most {pages} pages" + ("" if within else ": over the page budget")
+        passed = passed and ok
         details.append(
-            f"{relative}: " + (f"missing {', '.join(missing)}" if missing else "parses back with name and headings")
+            f"{relative} ({document.style if isinstance(document, TailoredCV) else document.language}): {detail}"
         )
+    if pkg.cv and pkg.cv.latex_note:
+        details.append(f"{pkg.cv.latex_file or 'cv.tex'}: {pkg.cv.latex_note}")
     return CheckResult(name="pdf", passed=passed, details=details)
 
 
@@ -310,15 +386,21 @@ def contacts_check(posting: JobPosting, pkg: ApplicationPackage) -> CheckResult:
 
 
 def check_package_contents(
-    profile: Profile, posting: JobPosting, pkg: ApplicationPackage, *, home: Path | None = None
+    profile: Profile,
+    posting: JobPosting,
+    pkg: ApplicationPackage,
+    *,
+    home: Path | None = None,
+    pages: int | None = None,
 ) -> tuple[list[CheckResult], list[str]]:
     """All checks of a package, and the claims it makes that the master CV does not support.
 
-    PDFs are read back only when `home` (the data folder their paths are relative to) is given.
+    PDFs are read back only when `home` (the data folder their paths are relative to) is given; the CV PDF
+    must then fit in `pages` pages when that is given.
     """
     truth, flagged = truth_check(profile, posting, pkg)
     checks = [truth, ats_check(profile, posting, pkg)]
-    if home is not None and (pdf := pdf_check(home, profile, pkg)) is not None:
+    if home is not None and (pdf := pdf_check(home, pkg, pages=pages)) is not None:
         checks.append(pdf)
     checks.append(contacts_check(posting, pkg))
     return checks, flagged
@@ -330,7 +412,12 @@ async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> 
         state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
     checks, flagged = await asyncio.to_thread(
-        check_package_contents, profile, posting, package, home=runtime.context.home_path
+        check_package_contents,
+        profile,
+        posting,
+        package,
+        home=runtime.context.home_path,
+        pages=runtime.context.cv_pages,
     )
     package = package.model_copy(update={"checks": checks, "flagged_claims": flagged}).with_status(PackageStatus.ready)
     await records.put_package(state["thread_id"], package)

@@ -24,6 +24,7 @@ from graph.context import Context
 from graph.state import PackageBuildState
 
 # Checked in this order; a sentence goes to the first topic one of whose cues it contains as whole words.
+# Cues are English and German, the languages JobLand writes letters in.
 TOPIC_CUES: dict[str, tuple[str, ...]] = {
     "recent_news": (
         "recently",
@@ -47,6 +48,10 @@ TOPIC_CUES: dict[str, tuple[str, ...]] = {
         "we exist to",
         "our purpose",
         "founded",
+        "unsere mission",
+        "unsere vision",
+        "wir glauben",
+        "gegründet",
     ),
     "culture": (
         "we value",
@@ -67,6 +72,12 @@ TOPIC_CUES: dict[str, tuple[str, ...]] = {
         "work-life",
         "people in",
         "we pair",
+        "bei uns",
+        "wir sind",
+        "unser team",
+        "unsere werte",
+        "kultur",
+        "hybrides arbeiten",
     ),
     "products": (
         "we build",
@@ -89,6 +100,14 @@ TOPIC_CUES: dict[str, tuple[str, ...]] = {
         "builds",
         "provides",
         "runs",
+        "entwickelt",
+        "wir entwickeln",
+        "wir bauen",
+        "unser produkt",
+        "unsere plattform",
+        "unserer plattform",
+        "unsere software",
+        "kunden",
     ),
 }
 _TOPIC_PATTERNS = {
@@ -98,7 +117,8 @@ _TOPIC_PATTERNS = {
 # Sentences about the candidate, the role or the application, not about the company.
 _ROLE = re.compile(
     r"\b(?:you|your|looking for|we are hiring|we're hiring|this role|the role|this position|the position|"
-    r"candidates?|apply|requirements|responsibilities)\b",
+    r"candidates?|apply|requirements|responsibilities|"
+    r"du|dich|dir|dein|deine|deinen|wir suchen|bewerbung|bewirb|aufgaben|profil)\b",
     re.IGNORECASE,
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9])")

@@ -1,14 +1,17 @@
 """review: ONE interrupt with every ready package; the person decides per package.
 
 The payload is a list of Agent Inbox HumanInterrupt dicts (action_request, config, description),
-one per package. The resume value is either a list of Decision dicts or a mapping from package id
-to a HumanResponse-like dict ({"type": "accept" | "edit" | "reject" | "ignore", "args": {...}}).
+one per package. The resume value is a list of Decision dicts, a mapping from package id to a
+HumanResponse-like dict ({"type": "accept" | "edit" | "reject" | "ignore", "args": {...}}), or what
+Agent Inbox sends: a list of HumanResponses answering the interrupts in order (an accepted or edited
+one also names its package in args.args.package_id).
 Packages left without a valid decision are asked about again, so a thread never gets stuck.
 Nothing here has a side effect before interrupt(): the node re-runs from its top on resume.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -68,8 +71,18 @@ def _from_inbox_response(package_id: str, response: dict[str, Any]) -> Decision:
     )
 
 
-def parse_decisions(answer: Any, pending_ids: set[str]) -> list[Decision]:
-    """Valid decisions for pending packages; anything else in the answer is ignored."""
+def _answered_package(response: dict[str, Any], position: int, pending_ids: Sequence[str]) -> str:
+    """The package a HumanResponse answers: the one it names, else the interrupt at its position."""
+    request = response.get("args")
+    if isinstance(request, dict) and isinstance(request.get("args"), dict) and request["args"].get("package_id"):
+        return str(request["args"]["package_id"])
+    if position < len(pending_ids):
+        return pending_ids[position]
+    raise ValueError("a response with no package for it")
+
+
+def parse_decisions(answer: Any, pending_ids: Sequence[str]) -> list[Decision]:
+    """Valid decisions for pending packages (in interrupt order); anything else in the answer is ignored."""
     entries: list[Decision] = []
     if isinstance(answer, dict) and "decisions" in answer:
         answer = answer["decisions"]
@@ -84,10 +97,13 @@ def parse_decisions(answer: Any, pending_ids: set[str]) -> list[Decision]:
             except (ValueError, ValidationError):
                 continue
     elif isinstance(answer, list):
-        for item in answer:
+        for position, item in enumerate(answer):
             try:
-                entries.append(item if isinstance(item, Decision) else Decision.model_validate(item))
-            except ValidationError:
+                if isinstance(item, dict) and "type" in item:
+                    entries.append(_from_inbox_response(_answered_package(item, position, pending_ids), item))
+                else:
+                    entries.append(item if isinstance(item, Decision) else Decision.model_validate(item))
+            except (ValueError, ValidationError):
                 continue
     decided: dict[str, Decision] = {}
     for decision in entries:
@@ -125,7 +141,7 @@ async def review(state: JobLandState, runtime: Runtime[Context]) -> dict:
     decisions: list[Decision] = []
     while waiting:
         answer = interrupt([review_request(p) for p in waiting])
-        new = parse_decisions(answer, {p.id for p in waiting})
+        new = parse_decisions(answer, [p.id for p in waiting])
         decisions.extend(new)
         decided = {d.package_id for d in new}
         waiting = [p for p in waiting if p.id not in decided]

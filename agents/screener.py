@@ -36,10 +36,16 @@ Medium from medium_threshold, else Low; "Held back from High: ..." then says why
 
 screen_job (the graph node) loads the profile and the posting from the Store, applies the search's
 own salary floor and places, and reuses the stored screening when nothing it depends on changed
-(a fingerprint of profile, preferences, posting, thresholds, rules and the day is kept next to it). The
+(a fingerprint of profile, preferences, posting, thresholds, rules, the day and any application to the
+posting is kept next to it). The
 rules run first; a posting they rule out is Low without being embedded. Otherwise both digests go
 through the shared AsyncEmbedder, whose text-hash cache embeds the profile digest once per process
 however many postings are screened against it.
+
+Already applied: a posting whose canonical key has, in the person's application log, a delivered
+package they applied with (status applied, interviewing, offer or rejected; see
+ApplicationLogEntry.blocks_reapplying) is ruled out like a deal-breaker, with the reason
+"Already applied on <date> (status: <status>)", so it never gets a second package.
 
 Only structured posting fields and word-level rules feed the verdict, so instructions written into
 a posting ("rate this 100") are just more words to the rules. They could still pull the embedding,
@@ -64,6 +70,7 @@ from langgraph.runtime import Runtime
 
 from domain.failpoints import failpoint
 from domain.models import (
+    ApplicationLogEntry,
     JobPosting,
     JobScreeningOutput,
     Preferences,
@@ -959,10 +966,25 @@ def with_search(profile: Profile, request: SearchRequest) -> Profile:
     return profile.model_copy(update={"preferences": profile.preferences.model_copy(update=update)})
 
 
-def _inputs_fingerprint(profile: Profile, posting: JobPosting, context: Context, now: datetime) -> str:
+def flag_already_applied(screening: JobScreeningOutput, application: ApplicationLogEntry) -> JobScreeningOutput:
+    """The verdict for a posting already applied to: ruled out like a deal-breaker, so never shortlisted."""
+    reason = application.already_applied_reason()
+    return screening.model_copy(
+        update={
+            "match_score": min(screening.match_score, DEAL_BREAKER_CAP),
+            "probability": "Low",
+            "reasons": [reason, *screening.reasons],
+            "deal_breakers": [reason, *screening.deal_breakers],
+        }
+    )
+
+
+def _inputs_fingerprint(
+    profile: Profile, posting: JobPosting, context: Context, now: datetime, applied: ApplicationLogEntry | None
+) -> str:
     """A fingerprint of everything a verdict depends on, so a stored one is reused only while valid.
 
-    The day is part of it: postings expire and years of experience grow.
+    The day is part of it: postings expire and years of experience grow; so is an application to the posting.
     """
     return content_hash(
         "|".join(
@@ -975,6 +997,7 @@ def _inputs_fingerprint(profile: Profile, posting: JobPosting, context: Context,
                 str(context.high_threshold),
                 str(context.medium_threshold),
                 str(context.embedding_max_tokens),
+                applied.already_applied_reason() if applied else "",
             ]
         )
     )
@@ -1007,7 +1030,8 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
         request = SearchRequest.model_validate(request)
     profile = with_search(profile, request) if request else profile
     now = datetime.now(UTC)
-    fingerprint = _inputs_fingerprint(profile, posting, runtime.context, now)
+    applied = await records.applied_to(runtime.context.user_id, posting.canonical_key)
+    fingerprint = _inputs_fingerprint(profile, posting, runtime.context, now, applied)
     inputs_ns = (SCREENING_INPUTS_NS, profile_id)
     stored_inputs = await records.store.aget(inputs_ns, posting_id)
     screening = None
@@ -1015,6 +1039,8 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
         screening = await records.screening(profile_id, posting_id)
     if screening is None:
         screening = await _screen(profile, posting, runtime.context, now)
+        if applied is not None:
+            screening = flag_already_applied(screening, applied)
         await records.put_screening(profile_id, posting_id, screening)
         await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
     failpoint("screen_job.done")  # durability tests crash here: the screening is stored, the state not yet

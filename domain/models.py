@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.text import stable_id
 
@@ -343,6 +343,12 @@ class TailoredCV(Record):
     lines: list[EvidenceLine] = Field(default_factory=list)
     pdf_file: str | None = Field(default=None, description="Path relative to the data folder.")
     latex_file: str | None = Field(default=None, description="LaTeX source, relative to the data folder.")
+    latex_pdf_file: str | None = Field(
+        default=None, description="The LaTeX source compiled to PDF, when a TeX engine was installed."
+    )
+    latex_note: str | None = Field(default=None, description="Why the LaTeX source was not compiled, if it was not.")
+    style: str = Field(default="classic", description="The CV layout it was rendered in.")
+    pages: int | None = Field(default=None, description="Pages of the rendered PDF.")
 
 
 class CoverLetter(Record):
@@ -351,6 +357,7 @@ class CoverLetter(Record):
     html: str
     lines: list[EvidenceLine] = Field(default_factory=list)
     pdf_file: str | None = None
+    language: str = Field(default="en", description="Language the letter is written in (ISO 639-1).")
 
 
 class CheckResult(Record):
@@ -376,6 +383,44 @@ class StatusChange(Record):
     note: str | None = None
 
 
+class PrepEvidence(Record):
+    """A master-CV highlight offered as the answer to an interview question."""
+
+    highlight_id: str
+    text: str
+    owner: str = Field(default="", description="The employer or project the highlight belongs to.")
+
+
+class InterviewQuestion(Record):
+    question: str
+    requirement: str = Field(description="The posting's requirement (or dossier fact) the question comes from.")
+    source: Literal["qualification", "responsibility", "skill", "dossier"]
+    evidence: list[PrepEvidence] = Field(default_factory=list)
+
+
+class PrepGap(Record):
+    """Something the posting asks for that the master CV does not show."""
+
+    topic: str
+    kind: Literal["missing_skill", "no_evidence"]
+    advice: str
+
+
+class QuestionToAsk(Record):
+    question: str
+    basis: str = Field(description="The dossier fact (with its source) or the unknown topic that prompts it.")
+
+
+class InterviewPrep(Record):
+    """Interview preparation for one approved package; every line quotes the posting, dossier or profile."""
+
+    company: str
+    title: str
+    questions: list[InterviewQuestion] = Field(default_factory=list)
+    gaps: list[PrepGap] = Field(default_factory=list)
+    questions_to_ask: list[QuestionToAsk] = Field(default_factory=list)
+
+
 class ApplicationPackage(Record):
     id: str
     posting_id: str
@@ -391,6 +436,7 @@ class ApplicationPackage(Record):
     status: PackageStatus = PackageStatus.pending
     history: list[StatusChange] = Field(default_factory=list)
     error: str | None = None
+    interview_prep: InterviewPrep | None = Field(default=None, description="Written at delivery, once approved.")
 
     def with_status(self, status: PackageStatus, note: str | None = None) -> ApplicationPackage:
         return self.model_copy(
@@ -425,8 +471,21 @@ class ThreadRecord(Record):
     request: SearchRequest
 
 
+# "sent" = delivered to the person's inbox, ready to apply; then the person moves it along.
+ApplicationStatus = Literal["sent", "applied", "interviewing", "offer", "rejected", "withdrawn", "failed", "undecided"]
+SETTABLE_STATUSES: tuple[ApplicationStatus, ...] = ("sent", "applied", "interviewing", "offer", "rejected", "withdrawn")
+# Statuses by which the person says they did apply; "rejected" here is the employer's answer.
+APPLIED_STATUSES: frozenset[ApplicationStatus] = frozenset({"applied", "interviewing", "offer", "rejected"})
+
+
+class ApplicationStatusChange(Record):
+    status: ApplicationStatus
+    at: datetime = Field(default_factory=utcnow)
+    note: str | None = None
+
+
 class ApplicationLogEntry(Record):
-    """What finally happened to one package of a thread."""
+    """What happened to one package of a thread, and (once delivered) where the application stands."""
 
     thread_id: str
     package_id: str
@@ -436,3 +495,36 @@ class ApplicationLogEntry(Record):
     outcome: Literal["sent", "rejected", "failed", "undecided"]
     detail: str = ""
     at: datetime = Field(default_factory=utcnow)
+    owner: str = "local"
+    posting_url: str | None = None
+    canonical_key: str = Field(default="", description="The posting's canonical key: the same job from any source.")
+    files: list[str] = Field(default_factory=list, description="The delivered email and the package's PDFs.")
+    status: ApplicationStatus = "undecided"
+    history: list[ApplicationStatusChange] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_from_outcome(cls, data: object) -> object:
+        """Entries logged before the tracker existed start from their outcome."""
+        if isinstance(data, dict) and "status" not in data and "outcome" in data:
+            return {**data, "status": data["outcome"]}
+        return data
+
+    @property
+    def blocks_reapplying(self) -> bool:
+        """Whether the person applied with this package (as they told `jobland applications set`).
+
+        "sent" only means the package is ready in their inbox, and "withdrawn" takes the application back:
+        a new search may offer such a posting again.
+        """
+        return self.outcome == "sent" and self.status in APPLIED_STATUSES
+
+    def already_applied_reason(self) -> str:
+        applied_on = next((h.at for h in self.history if h.status in APPLIED_STATUSES), self.at)
+        return f"Already applied on {applied_on:%Y-%m-%d} (status: {self.status})"
+
+    def with_status(self, status: ApplicationStatus, note: str | None = None) -> ApplicationLogEntry:
+        change = ApplicationStatusChange(status=status, note=note)
+        notes = [*self.notes, note] if note else self.notes
+        return self.model_copy(update={"status": status, "history": [*self.history, change], "notes": notes})

@@ -144,3 +144,17 @@ class Records:
     async def applications(self, limit: int = 1000) -> list[ApplicationLogEntry]:
         items = await self.store.asearch(APPLICATIONS, limit=limit)
         return [ApplicationLogEntry.model_validate(i.value) for i in items]
+
+    async def application(self, package_id: str) -> ApplicationLogEntry | None:
+        return await self._get(APPLICATIONS, package_id, ApplicationLogEntry)
+
+    async def put_application(self, entry: ApplicationLogEntry) -> None:
+        await self._put(APPLICATIONS, entry.package_id, entry)
+
+    async def applied_to(self, owner: str, canonical_key: str) -> ApplicationLogEntry | None:
+        """The owner's latest application that rules the posting with this canonical key out of new packages."""
+        filters = {"owner": owner, "canonical_key": canonical_key}
+        items = await self.store.asearch(APPLICATIONS, filter=filters, limit=100)
+        entries = [ApplicationLogEntry.model_validate(i.value) for i in items]
+        blocking = [e for e in entries if e.blocks_reapplying]
+        return max(blocking, key=lambda e: e.at, default=None)

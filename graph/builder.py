@@ -105,5 +105,5 @@ async def open_graph(database_url: str | None, home: Path) -> AsyncIterator[Comp
 
 
 def make_graph() -> CompiledStateGraph:
-    """For langgraph.json: `langgraph dev` supplies its own checkpointer and Store."""
+    """The graph without persistence; langgraph.json serves graph.studio.graph, which adds Settings defaults."""
     return build_graph().compile(name="jobland")

@@ -25,6 +25,9 @@ class Context:
         default=18, metadata={"description": "Highlight lines a tailored CV may hold (page budget)."}
     )
     render_pdf: bool = field(default=True, metadata={"description": "Render CV and letter PDFs."})
+    cv_style: str = field(default="classic", metadata={"description": 'CV layout: "classic" or "modern".'})
+    cv_pages: int = field(default=2, metadata={"description": "Pages the CV PDF may fill (1 or 2)."})
+    letter_max_words: int = field(default=350, metadata={"description": "Words a cover letter may hold."})
 
     @property
     def home_path(self) -> Path:

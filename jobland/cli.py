@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+import os
+import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
@@ -31,10 +35,11 @@ from rich.progress import (
 from rich.prompt import Prompt
 from rich.table import Table
 
-from domain.models import ApplicationPackage, Decision, SearchRequest
+from domain.models import SETTABLE_STATUSES, ApplicationLogEntry, ApplicationPackage, Decision, SearchRequest
 from domain.repository import RecordNotFound, Records
 from graph.builder import open_graph
 from jobland.settings import Settings
+from templates import render
 from tools.cv_import import CVImportError, import_profile
 from tools.job_folder import JobSourceError
 from tools.postgres import DatabaseError
@@ -597,6 +602,8 @@ def print_package(pkg: ApplicationPackage, home: Path) -> None:
             out.print(f"PDF: {home / document.pdf_file}")
     if pkg.cv and pkg.cv.latex_file:
         out.print(f"LaTeX source: {home / pkg.cv.latex_file}")
+    if pkg.interview_prep:
+        out.print(Panel(Markdown(render("interview_prep.md.j2", prep=pkg.interview_prep)), title="Interview prep"))
 
 
 @app.command()
@@ -661,6 +668,161 @@ async def _resume(thread_id: str, fmt: Format) -> None:
             print_waiting(thread_id, requests)
         else:
             await _print_outcome(s, thread_id, fmt)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API, its docs (/docs) and the review page (/review/THREAD)."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail("; ".join(e["msg"] for e in exc.errors()))
+    if not settings.api_users():
+        # One local user; the token lives only as long as this server, and server.create_app reads it.
+        os.environ["JOBLAND_API_TOKEN"] = secrets.token_urlsafe(24)
+        err.print(f"API token (Authorization: Bearer ...): [bold]{os.environ['JOBLAND_API_TOKEN']}[/]")
+    err.print(f"API docs: http://{host}:{port}/docs")
+    uvicorn.run("server:create_app", factory=True, host=host, port=port)
+
+
+# ----------------------------------------------------------------------------- application tracker
+
+applications_app = typer.Typer(help="Your applications: every delivered package and where it stands.")
+app.add_typer(applications_app, name="applications")
+
+ShowAllOption = Annotated[
+    bool, typer.Option("--all", help="Also packages rejected at review, failed or left undecided")
+]
+CSV_COLUMNS = (
+    "package_id",
+    "date",
+    "status",
+    "company",
+    "title",
+    "posting_url",
+    "canonical_key",
+    "files",
+    "notes",
+    "history",
+    "thread_id",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def application_csv_row(entry: ApplicationLogEntry) -> dict[str, str]:
+    history = "; ".join(f"{h.at:%Y-%m-%d %H:%M} {h.status}" + (f" ({h.note})" if h.note else "") for h in entry.history)
+    values = {
+        "package_id": entry.package_id,
+        "date": f"{entry.at:%Y-%m-%d}",
+        "status": entry.status,
+        "company": entry.company,
+        "title": entry.title,
+        "posting_url": entry.posting_url or "",
+        "canonical_key": entry.canonical_key,
+        "files": "; ".join(entry.files),
+        "notes": " | ".join(entry.notes),
+        "history": history,
+        "thread_id": entry.thread_id,
+    }
+    return {k: csv_cell(v) for k, v in values.items()}
+
+
+async def tracked_applications(s: Session, show_all: bool) -> list[ApplicationLogEntry]:
+    """Delivered packages (all logged ones with show_all), newest first."""
+    entries = [e for e in await s.records.applications(limit=10_000) if show_all or e.outcome == "sent"]
+    return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+@applications_app.callback(invoke_without_command=True)
+def applications(ctx: typer.Context, show_all: ShowAllOption = False, fmt: FormatOption = Format.table) -> None:
+    """List your applications, newest first; `set` updates one, `export` writes CSV."""
+    if ctx.invoked_subcommand is None:
+        run_async(lambda: _applications(show_all, fmt))
+
+
+async def _applications(show_all: bool, fmt: Format) -> None:
+    async with session() as s:
+        entries = await tracked_applications(s, show_all)
+    if fmt is Format.json:
+        emit_json([e.model_dump(mode="json") for e in entries])
+        return
+    table = Table(title="Applications")
+    for column in ("package id", "date", "status", "title", "company", "posting"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.package_id, f"{e.at:%Y-%m-%d}", e.status, e.title, e.company, e.posting_url or "")
+    out.print(table)
+    if not entries:
+        out.print("No application yet: approve a package at review and it is listed here once delivered.")
+    else:
+        out.print(f"Update one with [bold]jobland applications set ID STATUS[/] ({', '.join(SETTABLE_STATUSES)}).")
+
+
+@applications_app.command("set")
+def set_application_status(
+    package_id: Annotated[str, typer.Argument(help="Package id (or a unique prefix) from `jobland applications`")],
+    status: Annotated[str, typer.Argument(help=f"One of: {', '.join(SETTABLE_STATUSES)}")],
+    note: Annotated[str, typer.Option(help="A note kept with this change")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Record where an application stands now."""
+    if status not in SETTABLE_STATUSES:
+        fail(f"unknown status {status!r}: use one of {', '.join(SETTABLE_STATUSES)}")
+    run_async(lambda: _set_application_status(package_id, status, note, fmt))
+
+
+def _resolve_application(given: str, entries: list[ApplicationLogEntry]) -> ApplicationLogEntry:
+    matches = [e for e in entries if e.package_id == given] or [e for e in entries if e.package_id.startswith(given)]
+    delivered = [e for e in matches if e.outcome == "sent"]
+    if len(delivered) == 1:
+        return delivered[0]
+    if len(delivered) > 1:
+        raise UserError(f"{given!r} matches {len(delivered)} applications: give more of the package id")
+    if matches:
+        raise UserError(
+            f"package {matches[0].package_id} was never delivered ({matches[0].outcome}), so there is no application "
+            "to update; `jobland applications` lists the delivered ones"
+        )
+    raise UserError(f"no application {given!r}; `jobland applications` lists them")
+
+
+async def _set_application_status(package_id: str, status: str, note: str, fmt: Format) -> None:
+    async with session() as s:
+        entry = _resolve_application(package_id, await s.records.applications(limit=10_000))
+        updated = entry.with_status(status, note or None)
+        await s.records.put_application(updated)
+    if fmt is Format.json:
+        emit_json(updated.model_dump(mode="json"))
+    else:
+        out.print(f"{updated.package_id}  {entry.status} -> {updated.status}  {updated.title} at {updated.company}")
+
+
+@applications_app.command("export")
+def export_applications(
+    path: Annotated[Path, typer.Argument(help="CSV file to write")], show_all: ShowAllOption = False
+) -> None:
+    """Write your applications to a CSV file that is safe to open in a spreadsheet."""
+    if not path.parent.is_dir():
+        fail(f"folder not found: {path.parent}; create it or choose another path")
+    entries = run_async(lambda: _export_entries(show_all))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(application_csv_row(e) for e in entries)
+    out.print(f"Wrote {len(entries)} application(s) to {path}")
+
+
+async def _export_entries(show_all: bool) -> list[ApplicationLogEntry]:
+    async with session() as s:
+        return await tracked_applications(s, show_all)
 
 
 def main() -> None:

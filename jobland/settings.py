@@ -6,8 +6,9 @@ import getpass
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +19,7 @@ from pydantic_settings import (
 from graph.context import Context
 
 DEFAULT_HOME = Path("~/.jobland")
+EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 
 
@@ -27,6 +29,21 @@ def config_file() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return Path(os.environ.get("JOBLAND_HOME", DEFAULT_HOME)).expanduser() / "config.toml"
+
+
+class ApiUser(BaseModel):
+    """Who an API token belongs to; their packages are sent to this address only."""
+
+    user_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    email: str
+    name: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address; give each API user their own address")
+        return value
 
 
 class Settings(BaseSettings):
@@ -47,6 +64,18 @@ class Settings(BaseSettings):
     high_threshold: int = Field(default=70, ge=0, le=100)
     medium_threshold: int = Field(default=50, ge=0, le=100)
     cv_max_lines: int = Field(default=18, ge=3, le=80)
+    cv_style: Literal["classic", "modern"] = Field(default="classic", description="CV layout.")
+    cv_pages: int = Field(default=2, ge=1, le=2, description="Pages the CV PDF may fill.")
+    letter_max_words: int = Field(default=350, ge=120, le=1000, description="Words a cover letter may hold.")
+    api_tokens: dict[str, ApiUser] = Field(
+        default_factory=dict,
+        description='HTTP API users by bearer token, as JSON: {"<token>": {"user_id": ..., "email": ..., "name": ...}}.',
+    )
+    api_token: str | None = Field(
+        default=None, description="Bearer token of the one local API user when api_tokens is empty."
+    )
+    jobs_dir: Path = Field(default=EXAMPLE_JOBS, description="Folder of postings the HTTP API searches.")
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest CV the API accepts.")
 
     @field_validator("email")
     @classmethod
@@ -71,6 +100,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls, config_file()))
 
+    def api_users(self) -> dict[str, ApiUser]:
+        """Token -> user; without api_tokens, the local user (this configuration's address) holds api_token."""
+        if self.api_tokens:
+            return self.api_tokens
+        if self.api_token:
+            return {self.api_token: ApiUser(user_id="local", email=self.email, name=self.name)}
+        return {}
+
     def context(self) -> Context:
         return Context(
             user_email=self.email,
@@ -79,5 +116,8 @@ class Settings(BaseSettings):
             high_threshold=self.high_threshold,
             medium_threshold=self.medium_threshold,
             cv_max_lines=self.cv_max_lines,
+            cv_style=self.cv_style,
+            cv_pages=self.cv_pages,
+            letter_max_words=self.letter_max_words,
             render_pdf=self.render_pdf,
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 TEMPLATES_DIR = Path(__file__).parent
 
@@ -35,6 +37,14 @@ def markdown_escape(value: object) -> str:
     return text
 
 
+_HYPHENATED = re.compile(r"[^\s<>&]*\w-\w[^\s<>&]*")
+
+
+def html_unbroken(value: object) -> Markup:
+    """HTML-escaped text whose hyphenated words cannot break at the hyphen (class "nobr" in document.css)."""
+    return Markup(_HYPHENATED.sub(lambda m: f'<span class="nobr">{m.group(0)}</span>', str(escape(value))))
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -47,6 +57,7 @@ def environment() -> Environment:
     )
     env.filters["latex"] = latex_escape
     env.filters["md"] = markdown_escape
+    env.filters["unbroken"] = html_unbroken
     return env
 
 

@@ -206,7 +206,9 @@ def test_kill_during_delivery_never_sends_twice(home: Path, database_url: str, j
     # Killed right after the first email is written and before the delivery is recorded.
     crashed = run_cli(home, database_url, *args, check=False, JOBLAND_FAILPOINTS="deliver.after_send=1")
     assert crashed.returncode == SIGKILLED
-    assert len(eml_files(home)) == 1
+    # Deliveries run in parallel: another may have finished writing in the same instant.
+    written_before_crash = len(eml_files(home))
+    assert 1 <= written_before_crash <= len(summary["awaiting_review"])
     resumed = run_json(home, database_url, "resume", thread)
     assert resumed["stage"] == "finished"
     files = eml_files(home)

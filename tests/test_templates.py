@@ -8,6 +8,7 @@ import pytest
 
 from agents.cover_letter_writer import write_letter
 from agents.cv_writer import plan_cv, tailor_cv
+from agents.interview_prep import prepare_interview
 from agents.researcher import dossier_from_posting
 from domain.models import ApplicationPackage, JobScreeningOutput
 from templates import render, template_names
@@ -24,7 +25,7 @@ HOSTILE_PROFILE = make_profile(name=HOSTILE_HTML, employer=HOSTILE_TEX, summary=
 def _letter_lines() -> dict[str, object]:
     cv = tailor_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)
     letter = write_letter(HOSTILE_PROFILE, HOSTILE_POSTING, dossier_from_posting(HOSTILE_POSTING), cv)
-    return {"lines": letter.lines, "subject": letter.subject}
+    return {"lines": letter.lines, "subject": letter.subject, "language": letter.language}
 
 
 def _email() -> dict[str, object]:
@@ -43,12 +44,16 @@ def _email() -> dict[str, object]:
 # Values for each template, as its caller passes them.
 VALUES: dict[str, Callable[[], dict[str, object]]] = {
     "cv.md.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
-    "cv.html.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
-    "cv.tex.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
+    # Both styles are rendered in every format by tests/test_materials.py.
+    "cv.html.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6), "style": "modern"},
+    "cv.tex.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6), "style": "classic"},
     "cover_letter.md.j2": _letter_lines,
     "cover_letter.html.j2": _letter_lines,
     "dossier.md.j2": lambda: {"dossier": dossier_from_posting(HOSTILE_POSTING)},
     "email.txt.j2": _email,
+    "interview_prep.md.j2": lambda: {"prep": prepare_interview(HOSTILE_PROFILE, HOSTILE_POSTING, _email()["package"])},
+    # The review page is a shell that templates/review.js fills; only the thread id reaches its HTML.
+    "review.html.j2": lambda: {"thread_id": HOSTILE_HTML, "api_base": "/api"},
 }
 
 
@@ -63,7 +68,10 @@ def test_template_renders_and_escapes_for_its_target(name: str) -> None:
     text = render(name, **VALUES[name]())
     assert len(text) > 200
 
-    if name.endswith(".html.j2"):
+    if name == "review.html.j2":
+        assert HOSTILE_HTML not in text and "&lt;script&gt;" in text
+        assert 'src="/static/review.js"' in text and "http" not in text, "everything from the same origin"
+    elif name.endswith(".html.j2"):
         assert "<script>" not in text and "&lt;script&gt;" in text
         assert "R&amp;D_Labs 100% \\ {Ltd} $5 #1 ~^" in text
         assert "@page" in text and "size: A4" in text, "the CSS is embedded, so rendering needs no fetch"

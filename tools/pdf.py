@@ -1,10 +1,18 @@
-"""HTML -> PDF with WeasyPrint, offline by construction, and atomic writes of rendered files."""
+"""PDFs: HTML -> PDF with WeasyPrint (offline by construction), LaTeX -> PDF with an installed TeX engine,
+reading PDFs back (pypdfium2, Docling), and atomic writes of rendered files."""
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
+
+# Engines tried in this order; JobLand never installs or downloads one.
+TEX_ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
+_TEX_TIMEOUT_S = 120
 
 
 class PdfRenderError(RuntimeError):
@@ -30,6 +38,68 @@ def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
             f"could not render the PDF ({type(exc).__name__}: {exc}); "
             "check the document's HTML, or set render_pdf=False to skip PDFs"
         ) from exc
+
+
+def page_count(pdf: bytes) -> int:
+    import pypdfium2 as pdfium  # native library: load only when a PDF is measured
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def pdfium_text(pdf: bytes | Path) -> str:
+    """The text layer of a PDF as pypdfium2 reads it, page after page."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+
+
+def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
+    """The text of a PDF as Docling (the importer's offline converter) reads it."""
+    from docling.datamodel.base_models import DocumentStream
+
+    from tools.cv_import import _docling_converter
+
+    result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
+    return result.document.export_to_text()
+
+
+class LatexCompileError(RuntimeError):
+    """The TeX engine ran but made no PDF."""
+
+
+def tex_engine() -> str | None:
+    """The first TeX engine on PATH, or None."""
+    return next((engine for engine in TEX_ENGINES if shutil.which(engine)), None)
+
+
+def compile_latex(source: str, engine: str) -> bytes:
+    """Typeset a LaTeX document in a scratch folder with shell escape off; returns the PDF bytes."""
+    with tempfile.TemporaryDirectory(prefix="jobland-tex-") as folder:
+        Path(folder, "cv.tex").write_text(source, encoding="utf-8")
+        if engine == "tectonic":
+            command = [engine, "--only-cached", "--untrusted", "cv.tex"]
+        else:
+            command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "cv.tex"]
+        try:
+            run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=_TEX_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise LatexCompileError(f"{engine} took over {_TEX_TIMEOUT_S} s on cv.tex; compile it by hand") from exc
+        output = Path(folder, "cv.pdf")
+        if run.returncode != 0 or not output.exists():
+            tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-8:])
+            raise LatexCompileError(
+                f"{engine} could not compile cv.tex (exit {run.returncode}): {tail}; "
+                "install the missing LaTeX packages or compile the kept source by hand"
+            )
+        return output.read_bytes()
 
 
 def write_pdf_atomically(path: Path | str, data: bytes) -> Path:

@@ -1,0 +1,66 @@
+"""What langgraph.json points at: the graph, and its Postgres checkpoints and Store for `langgraph dev`.
+
+Studio and the LangGraph SDK then see the same threads and records as the CLI: the PostgreSQL at
+DATABASE_URL, or the embedded one under JOBLAND_HOME when it is unset; a run's context defaults to
+the same Settings (JOBLAND_EMAIL, JOBLAND_HOME, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import typing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.postgres.aio import AsyncPostgresStore
+
+from graph.builder import build_graph, checkpoint_serializer
+from graph.context import Context
+from jobland.settings import Settings
+from tools.postgres import postgres_persistence, resolve_database_url
+
+# The server opens the checkpointer and the Store separately, each with its own small pool.
+POOL_SIZE = 5
+
+
+def graph() -> CompiledStateGraph:
+    """langgraph.json `graphs.jobland`; the server supplies the checkpointer and Store below."""
+    builder = build_graph()
+    builder.context_schema = context_with_defaults(Settings().context())
+    return builder.compile(name="jobland")
+
+
+def context_with_defaults(defaults: Context) -> type[Context]:
+    """Context whose field defaults are these values: what Studio's form shows and an empty context gets."""
+    types = typing.get_type_hints(Context)
+    fields = [
+        (f.name, types[f.name], dataclasses.field(default=getattr(defaults, f.name), metadata=f.metadata))
+        for f in dataclasses.fields(Context)
+    ]
+    return dataclasses.make_dataclass("Context", fields, bases=(Context,), kw_only=True)
+
+
+@asynccontextmanager
+async def _persistence() -> AsyncIterator[tuple[AsyncPostgresSaver, AsyncPostgresStore]]:
+    settings = Settings()
+    # Starting the embedded server blocks for a second or two; keep the event loop free meanwhile.
+    url = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
+    async with postgres_persistence(url, serde=checkpoint_serializer(), max_connections=POOL_SIZE) as persistence:
+        yield persistence
+
+
+@asynccontextmanager
+async def checkpointer() -> AsyncIterator[AsyncPostgresSaver]:
+    """langgraph.json `checkpointer.path`."""
+    async with _persistence() as (saver, _):
+        yield saver
+
+
+@asynccontextmanager
+async def store() -> AsyncIterator[AsyncPostgresStore]:
+    """langgraph.json `store.path`."""
+    async with _persistence() as (_, postgres_store):
+        yield postgres_store

@@ -1,0 +1,154 @@
+"""Graph runs in the background of the HTTP server, one asyncio task per thread, with live events.
+
+Every run ends with exactly one closing event: "done" (paused for review, or finished) or "error".
+Subscribers get a snapshot first, so a late one misses nothing it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+
+from graph.context import Context
+
+Event = dict[str, Any]
+CLOSING = ("done", "error")
+
+
+@dataclass
+class Progress:
+    postings: int = 0
+    screened: int = 0
+    high: int = 0
+    packages_built: int = 0
+    delivered: int = 0
+
+    def count(self, node: str, update: dict) -> None:
+        if node == "discover":
+            self.postings = len(update.get("posting_ids", []))
+        elif node == "screen_job":
+            self.screened += 1
+            self.high += sum(v.probability == "High" for v in update.get("screenings", []))
+        elif node == "build_package":
+            self.packages_built += 1
+        elif node == "deliver":
+            self.delivered += 1
+
+    @classmethod
+    def from_values(cls, values: dict) -> Progress:
+        """The counts a checkpoint holds (after a restart there is no live count)."""
+        screenings = values.get("screenings", [])
+        return cls(
+            postings=len(values.get("posting_ids", [])),
+            screened=len(screenings),
+            high=sum(v.probability == "High" for v in screenings),
+            packages_built=len(values.get("packages", [])),
+            delivered=len(values.get("deliveries", [])),
+        )
+
+
+@dataclass
+class ThreadRun:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task | None = None
+    delivering: bool = False
+    progress: Progress = field(default_factory=Progress)
+    error: str | None = None
+    subscribers: set[asyncio.Queue[Event]] = field(default_factory=set)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def publish(self, event: str, data: Any) -> None:
+        for queue in self.subscribers:
+            queue.put_nowait({"event": event, "data": data})
+
+
+# Called when a run stops; returns the closing events to publish before "done" (e.g. the approval request).
+Finisher = Callable[[str], Awaitable[list[Event]]]
+
+
+class BackgroundRuns:
+    """The runs of this server process; after a restart they are gone, and the checkpoints remain."""
+
+    def __init__(self, graph: CompiledStateGraph, config: Callable[[str], dict]):
+        self.graph = graph
+        self.config = config
+        self.threads: dict[str, ThreadRun] = {}
+
+    def of(self, thread_id: str) -> ThreadRun:
+        return self.threads.setdefault(thread_id, ThreadRun())
+
+    def start(self, thread_id: str, payload: Any, context: Context, finish: Finisher, *, delivering: bool) -> None:
+        """Run the graph from payload (input, Command or None to resume) until it pauses or ends."""
+        run = self.of(thread_id)
+        if run.running:
+            raise RuntimeError(f"thread {thread_id} is already running")
+        run.delivering, run.error, run.progress = delivering, None, Progress()
+        run.task = asyncio.create_task(self._drive(thread_id, run, payload, context, finish), name=thread_id)
+
+    async def _drive(self, thread_id: str, run: ThreadRun, payload: Any, context: Context, finish: Finisher) -> None:
+        try:
+            if not isinstance(payload, dict):  # a resume or a Command: earlier counts are in the checkpoint
+                run.progress = Progress.from_values((await self.graph.aget_state(self.config(thread_id))).values)
+            async for update in self.graph.astream(
+                payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
+            ):
+                for node, value in update.items():
+                    if node == "__interrupt__":
+                        continue
+                    if node == "review":
+                        run.delivering = True
+                    run.progress.count(node, value if isinstance(value, dict) else {})
+                    run.publish("progress", {"node": node, **vars(run.progress)})
+            closing = await finish(thread_id)
+        except asyncio.CancelledError:
+            run.publish("error", {"message": "the server stopped this run; POST .../resume continues it"})
+            raise
+        except Exception as exc:  # the person sees it on the status and the event stream
+            run.error = f"{type(exc).__name__}: {exc}"
+            run.publish("error", {"message": run.error})
+            return
+        for event in closing:
+            run.publish(event["event"], event["data"])
+
+    def subscribe(self, thread_id: str, snapshot: Callable[[], Awaitable[list[Event]]]) -> AsyncIterator[Event]:
+        """Events of the thread's run until it closes; when nothing runs, just the snapshot.
+
+        The subscription starts at this call, so a run started right after it is heard from its start.
+        """
+        run = self.of(thread_id)
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        run.subscribers.add(queue)
+        return self._events(run, queue, snapshot)
+
+    async def _events(
+        self, run: ThreadRun, queue: asyncio.Queue[Event], snapshot: Callable[[], Awaitable[list[Event]]]
+    ) -> AsyncIterator[Event]:
+        try:
+            for event in await snapshot():
+                yield event
+            if not run.running and queue.empty():
+                return
+            while True:
+                event = await queue.get()
+                yield event
+                if event["event"] in CLOSING:
+                    return
+        finally:
+            run.subscribers.discard(queue)
+
+    async def stop(self) -> None:
+        """Cancel every run; `durability="sync"` left each at its last checkpoint, to be resumed."""
+        tasks = [run.task for run in self.threads.values() if run.running]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

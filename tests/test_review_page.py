@@ -1,0 +1,223 @@
+"""The review page end to end: the real server on 127.0.0.1, the real graph, Debian's Chromium.
+
+Open the page, see the verdicts and the CV diff, approve one package, reject the others, submit,
+and watch the delivery happen; a hostile posting's markup shows as text and never runs.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE_TITLE = "Senior Python Engineer <img src=x onerror=alert('title')>"
+HOSTILE_COMPANY = "Riptide <script>alert('company')</script> Health"
+SCREENSHOTS = Path("/tmp/jobland-review-page")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"the browser test needs Debian's chromium at {CHROMIUM} (apt install chromium)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def review_jobs(tmp_path: Path) -> Path:
+    """Three good matches (one of them hostile) and one poor one: a short run with a few packages."""
+    folder = tmp_path / "review-jobs"
+    folder.mkdir()
+    for name in (
+        "ledgerline-senior-software-engineer-payments.json",
+        "kiezkraft-senior-python-backend.json",
+        "hanse-senior-accountant.md",
+    ):
+        shutil.copy(EXAMPLE_JOBS / name, folder / name)
+    posting = json.loads((EXAMPLE_JOBS / "tidewater-senior-backend-engineer-remote.json").read_text())
+    posting["title"] = HOSTILE_TITLE
+    posting["hiringOrganization"]["name"] = HOSTILE_COMPANY
+    posting["description"] += "<p>Our mission: <img src=x onerror=alert('mission')> healthy backs for everyone.</p>"
+    posting["url"] = "javascript:alert('url')"
+    (folder / "riptide-hostile.json").write_text(json.dumps(posting))
+    return folder
+
+
+@pytest.fixture
+def review_server(database_url: str, home: Path, review_jobs: Path) -> Iterator[tuple[str, str]]:
+    """uvicorn serving server.py on a free loopback port: (base URL, API token)."""
+    token = secrets.token_urlsafe(16)
+    port = free_port()
+    env = cli_env(home, database_url, JOBLAND_API_TOKEN=token, JOBLAND_JOBS_DIR=str(review_jobs))
+    log = home / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "server:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the server did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def start_search(base: str, token: str) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+        upload = client.post("/api/cv", files={"file": (EXAMPLE_CV.name, EXAMPLE_CV.read_bytes(), "text/markdown")})
+        assert upload.status_code == 201, upload.text
+        created = client.post("/api/threads", json={"cv_id": upload.json()["cv_id"], "query": "senior Python backend"})
+        assert created.status_code == 202, created.text
+        return created.json()["thread_id"]
+
+
+def card(page: Page, text: str):
+    return page.locator("article.card", has_text=text)
+
+
+def test_review_page_approve_one_reject_the_rest_and_see_delivery(
+    review_server: tuple[str, str], browser: Browser, home: Path
+) -> None:
+    base, token = review_server
+    thread_id = start_search(base, token)
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{base}/review/{thread_id}?token={token}")
+    assert page.url == f"{base}/review/{thread_id}", "the token leaves the address bar for an HttpOnly cookie"
+    expect(page.locator("#thread-id")).to_have_text(thread_id)
+
+    # The run pauses for review; every package shows its verdict.
+    expect(page.locator("#stage")).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
+    cards = page.locator("article.card")
+    expect(cards.locator(".choice-accept")).to_have_count(3, timeout=10_000)
+    assert "accountant" not in page.locator("#packages").inner_text().lower(), "a poor match gets no package"
+    for i in range(3):
+        one = cards.nth(i)
+        assert 0 <= int(one.locator(".score-value").inner_text()) <= 100
+        expect(one.locator(".badge")).to_have_text("High probability")
+        assert one.locator(".reasons li").count() >= 3
+    expect(page.locator("[data-count=postings]")).to_have_text("4")
+    expect(page.locator("[data-count=packages_built]")).to_have_text("3")
+
+    # The hostile posting's markup is text, nowhere markup; documents sit in script-less sandboxes.
+    hostile = card(page, "Riptide")
+    expect(hostile.locator("h2")).to_have_text(HOSTILE_TITLE)
+    expect(hostile.locator(".company")).to_have_text(HOSTILE_COMPANY)
+    assert page.locator("main img, main script").count() == 0
+    frames = page.locator("iframe.document")
+    assert frames.count() == 6
+    assert all(frames.nth(i).get_attribute("sandbox") == "" for i in range(frames.count()))
+    hostile.locator("summary", has_text="dossier").click()
+    expect(hostile.locator(".dossier")).to_be_visible()
+    assert hostile.locator(".dossier a[href^=javascript]").count() == 0
+
+    # The CV diff against the master CV: lines kept and dropped are shown.
+    ledgerline = card(page, "Ledgerline")
+    ledgerline.locator("summary", has_text="What changed").click()
+    expect(ledgerline.locator(".diff")).to_be_visible()
+    assert ledgerline.locator(".diff-kept").count() >= 5
+    assert ledgerline.locator(".diff-dropped").count() >= 1, "the tailored CV keeps a page budget"
+    ledgerline.locator("summary", has_text="Tailored CV").click()
+    page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+
+    # Edit opens the CV and the letter as text; then decide: approve Ledgerline, reject the others.
+    kiezkraft = card(page, "Kiezkraft")
+    kiezkraft.locator(".choice-edit").click()
+    cv_text = kiezkraft.get_by_label("CV (Markdown)")
+    expect(cv_text).to_be_visible()
+    assert cv_text.input_value().startswith("# ")
+    assert kiezkraft.get_by_label("Cover letter (Markdown)").input_value()
+    kiezkraft.locator(".choice-reject").click()
+    expect(kiezkraft.get_by_label("CV (Markdown)")).to_have_count(0)
+    hostile.locator(".choice-reject").click()
+    ledgerline.locator(".choice-accept").click()
+    expect(ledgerline.locator(".choice-accept")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#decision-summary")).to_contain_text("3 of 3 decided: 1 accept, 0 edit, 2 reject")
+    page.locator("#submit-decisions").click()
+
+    # Delivery happens on the page: the approved package is sent, the others rejected.
+    expect(ledgerline.locator(".status")).to_have_text("sent", timeout=60_000)
+    expect(page.locator("#stage")).to_have_attribute("data-stage", "finished", timeout=30_000)
+    expect(kiezkraft.locator(".status")).to_have_text("rejected")
+    expect(hostile.locator(".status")).to_have_text("rejected")
+    expect(page.locator("[data-count=delivered]")).to_have_text("1")
+    expect(page.locator("#decision-bar")).to_be_hidden()
+    expect(ledgerline.get_by_role("link", name="Email (.eml)")).to_be_visible()
+    expect(ledgerline.frame_locator("iframe.document").first.locator("h1")).to_have_text("Alex Morgan")
+    page.screenshot(path=str(SCREENSHOTS / "delivered.png"), full_page=True)
+
+    messages = sorted((home / "outbox").glob("*.eml"))
+    assert len(messages) == 1, messages
+    message = email.message_from_bytes(messages[0].read_bytes(), policy=email.policy.default)
+    package_id = ledgerline.get_attribute("data-package-id")
+    assert message["X-JobLand-Package"] == package_id
+    assert dialogs == [], f"script from a posting ran: {dialogs}"
+
+    # A phone: the same page, no sideways scrolling.
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{base}/review/{thread_id}?token={token}")
+    expect(phone.locator("article.card")).to_have_count(3)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
