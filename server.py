@@ -32,7 +32,7 @@ from graph.builder import open_graph
 from graph.context import Context
 from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
 from jobland.chat import ask_again, outcome_summary, read_review_reply, review_summary
-from jobland.cli import Session, pending_review
+from jobland.session import Session, pending_review
 from jobland.settings import ApiUser, Settings
 from templates import TEMPLATES_DIR, render
 from tools.cv_import import CVImportError, import_profile

@@ -386,20 +386,17 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
             for i, e in enumerate(profile.education)
         )
         sections.append(CVSection("Education", "list", lines))
-    certificates = tuple(
-        CVLine(_joined(c.name, c.issuer, format_date(c.date)), (f"certificates[{i}]",))
-        for i, c in enumerate(profile.certificates)
-        if f"certificates[{i}]" not in dropped
-    )
-    if certificates:
-        sections.append(CVSection("Certificates", "list", certificates))
-    awards = tuple(
-        CVLine(_joined(a.title, a.awarder, format_date(a.date)), (f"awards[{i}]",))
-        for i, a in enumerate(profile.awards)
-        if f"awards[{i}]" not in dropped
-    )
-    if awards:
-        sections.append(CVSection("Awards", "list", awards))
+    for heading, field, items in (
+        ("Certificates", "certificates", [(c.name, c.issuer, c.date) for c in profile.certificates]),
+        ("Awards", "awards", [(a.title, a.awarder, a.date) for a in profile.awards]),
+    ):
+        kept = tuple(
+            CVLine(_joined(name, by, format_date(when)), (f"{field}[{i}]",))
+            for i, (name, by, when) in enumerate(items)
+            if f"{field}[{i}]" not in dropped
+        )
+        if kept:
+            sections.append(CVSection(heading, "list", kept))
     if profile.languages:
         spoken = SEPARATOR.join(_language(item) for item in profile.languages)
         sections.append(CVSection("Languages", "inline", (CVLine(spoken, ("languages",)),)))

@@ -11,14 +11,12 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
 from rich.console import Console
@@ -36,8 +34,9 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from domain.models import SETTABLE_STATUSES, ApplicationLogEntry, ApplicationPackage, Decision, SearchRequest
-from domain.repository import RecordNotFound, Records
+from domain.repository import RecordNotFound
 from graph.builder import open_graph
+from jobland.session import Session, pending_review
 from jobland.settings import Settings
 from templates import render
 from tools.cv_import import CVImportError, import_profile
@@ -70,19 +69,6 @@ def emit_json(value: Any) -> None:
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
-
-
-@dataclass
-class Session:
-    settings: Settings
-    graph: CompiledStateGraph
-
-    @property
-    def records(self) -> Records:
-        return Records(self.graph.store)
-
-    def config(self, thread_id: str) -> dict:
-        return {"configurable": {"thread_id": thread_id}, "max_concurrency": self.settings.max_concurrency}
 
 
 @asynccontextmanager
@@ -155,14 +141,6 @@ async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress:
                 advance(node)
         if not fresh:
             progress.update(step, total=1, completed=1)
-
-
-async def pending_review(s: Session, thread_id: str) -> tuple[str | None, list[dict]]:
-    """The interrupt id and the review requests a thread is waiting on, if any."""
-    snapshot = await s.graph.aget_state(s.config(thread_id))
-    for pending in snapshot.interrupts:
-        return pending.id, list(pending.value)
-    return None, []
 
 
 async def require_thread(s: Session, thread_id: str) -> None:

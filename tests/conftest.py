@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -99,3 +100,10 @@ def run_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a test server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

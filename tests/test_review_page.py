@@ -11,7 +11,6 @@ import email.policy
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,12 +40,6 @@ SCREENSHOTS = Path("/tmp/jobland-review-page")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"the browser test needs Debian's chromium at {CHROMIUM} (apt install chromium)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import uvicorn
 
 from jobland.settings import ApiUser, Settings
 from server import create_app
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, FIXTURES
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, FIXTURES, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +36,6 @@ def api_settings(database_url: str, home: Path) -> Settings:
             BOB: ApiUser(user_id="bob", email="bob@example.com", name="Bob"),
         },
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

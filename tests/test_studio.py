@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, free_port
 
 USER_EMAIL = "alex.morgan@example.com"
 # Nothing may leave the machine: no tracing, no CLI analytics, no version check against PyPI.
@@ -37,12 +36,6 @@ OFFLINE_ENV = {
     "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     "LANGGRAPH_NO_VERSION_CHECK": "true",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _rooted_config(workdir: Path) -> Path:
@@ -77,7 +70,7 @@ def studio(tmp_path: Path, home: Path, database_url: str) -> Iterator[Studio]:
     workdir = tmp_path / "studio"
     workdir.mkdir()
     config = _rooted_config(workdir)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_")}
     env.update(OFFLINE_ENV, DATABASE_URL=database_url, JOBLAND_HOME=str(home), JOBLAND_EMAIL=USER_EMAIL)
     log = (workdir / "server.log").open("w")
