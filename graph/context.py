@@ -29,6 +29,45 @@ class Context:
     cv_pages: int = field(default=2, metadata={"description": "Pages the CV PDF may fill (1 or 2)."})
     letter_max_words: int = field(default=350, metadata={"description": "Words a cover letter may hold."})
 
+    # Providers. Unset = the embedded default (no keys, no network).
+    llm_base_url: str | None = field(
+        default=None, metadata={"description": "OpenAI-compatible API (OpenAI, Ollama, vLLM); unset = embedded engine."}
+    )
+    llm_api_key: str | None = field(default=None, metadata={"description": "API key for llm_base_url."})
+    llm_model: str = field(default="gpt-4.1-mini", metadata={"description": "Model for every LLM role."})
+    llm_role_models: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"description": "Per-role model overrides: screener, researcher, writer, intake."},
+    )
+    job_sources: tuple[str, ...] = field(
+        default=("folder",), metadata={"description": 'Where postings come from: "folder", "serpapi", "exa".'}
+    )
+    serpapi_api_key: str | None = field(default=None, metadata={"description": "SerpAPI key (google_jobs)."})
+    serpapi_base_url: str | None = field(
+        default=None, metadata={"description": "SerpAPI endpoint; unset = serpapi.com."}
+    )
+    serpapi_max_results: int = field(default=30, metadata={"description": "Postings fetched from SerpAPI per search."})
+    exa_api_key: str | None = field(
+        default=None, metadata={"description": "Exa key (job boards and company research)."}
+    )
+    exa_base_url: str | None = field(default=None, metadata={"description": "Exa endpoint; unset = api.exa.ai."})
+    mailer: str = field(
+        default="outbox", metadata={"description": 'How packages are emailed: "outbox", "gmail", "smtp".'}
+    )
+    gmail_token_file: str | None = field(default=None, metadata={"description": "OAuth token JSON for Gmail."})
+    gmail_api_endpoint: str | None = field(default=None, metadata={"description": "Gmail API endpoint override."})
+    smtp_host: str | None = field(default=None, metadata={"description": "SMTP server."})
+    smtp_port: int = field(default=587, metadata={"description": "SMTP port."})
+    smtp_username: str | None = field(default=None, metadata={"description": "SMTP user."})
+    smtp_password: str | None = field(default=None, metadata={"description": "SMTP password."})
+    smtp_starttls: bool = field(default=True, metadata={"description": "Upgrade the SMTP connection with STARTTLS."})
+    service_limits: dict[str, dict[str, float]] = field(
+        default_factory=dict,
+        metadata={
+            "description": "Per-service overrides: {service: {max_concurrency, requests_per_second, max_attempts}}."
+        },
+    )
+
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser()

@@ -46,8 +46,31 @@ class ApiUser(BaseModel):
         return value
 
 
+PROVIDER_FIELDS = (
+    "llm_base_url",
+    "llm_api_key",
+    "llm_model",
+    "llm_role_models",
+    "job_sources",
+    "serpapi_api_key",
+    "serpapi_base_url",
+    "serpapi_max_results",
+    "exa_api_key",
+    "exa_base_url",
+    "mailer",
+    "gmail_token_file",
+    "gmail_api_endpoint",
+    "smtp_host",
+    "smtp_port",
+    "smtp_username",
+    "smtp_password",
+    "smtp_starttls",
+    "service_limits",
+)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JOBLAND_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="JOBLAND_", env_file=".env", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=DEFAULT_HOME, description="Data folder: database, packages, outbox.")
     email: str = Field(
@@ -108,6 +131,33 @@ class Settings(BaseSettings):
             return {self.api_token: ApiUser(user_id="local", email=self.email, name=self.name)}
         return {}
 
+    # Providers (unset = embedded). Keys also read from the services' usual variable names.
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("JOBLAND_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("JOBLAND_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str = "gpt-4.1-mini"
+    llm_role_models: dict[str, str] = Field(default_factory=dict)
+    job_sources: tuple[str, ...] = ("folder",)
+    serpapi_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("JOBLAND_SERPAPI_API_KEY", "SERPAPI_API_KEY")
+    )
+    serpapi_base_url: str | None = None
+    serpapi_max_results: int = Field(default=30, ge=1, le=500)
+    exa_api_key: str | None = Field(default=None, validation_alias=AliasChoices("JOBLAND_EXA_API_KEY", "EXA_API_KEY"))
+    exa_base_url: str | None = None
+    mailer: Literal["outbox", "gmail", "smtp"] = "outbox"
+    gmail_token_file: str | None = None
+    gmail_api_endpoint: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    service_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
+
     def context(self) -> Context:
         return Context(
             user_email=self.email,
@@ -120,4 +170,5 @@ class Settings(BaseSettings):
             cv_pages=self.cv_pages,
             letter_max_words=self.letter_max_words,
             render_pdf=self.render_pdf,
+            **{name: getattr(self, name) for name in PROVIDER_FIELDS},
         )

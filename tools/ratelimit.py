@@ -1,0 +1,131 @@
+"""Per-service limits and retries, shared by every client of an outside service.
+
+One `ServiceLimiter` per service and process caps concurrent calls and the request rate, and
+retries with one bounded budget of attempts: Retry-After on 429, exponential backoff on 5xx and
+timeouts. Client libraries' own retries must be turned off (max_retries=0) so the budget is the
+only one. A call that may have been accepted (e.g. an email send whose answer was lost) is never
+retried: callers mark such operations `idempotent=False`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class ServiceError(RuntimeError):
+    """A call to an outside service failed for good; the message says why and what to do."""
+
+    def __init__(self, service: str, message: str, *, status: int | None = None, attempts: int = 0):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+        self.attempts = attempts
+
+
+class RetryableError(Exception):
+    """Raised by a call to ask for another attempt (429, 5xx, timeout, malformed answer)."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(Exception):
+    """The request may have reached the service (connection lost after sending): never retried."""
+
+
+def retry_after_seconds(headers: dict[str, str] | None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass
+class ServiceLimiter:
+    """Concurrency cap, minimum spacing between requests, and a bounded retry budget."""
+
+    service: str
+    max_concurrency: int = 4
+    requests_per_second: float | None = None
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    _last_start: float = field(default=0.0, init=False, repr=False)
+    _pace: asyncio.Lock | None = field(default=None, init=False, repr=False)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+
+    def _primitives(self) -> tuple[asyncio.Semaphore, asyncio.Lock]:
+        if self._semaphore is None or self._pace is None:
+            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+            self._pace = asyncio.Lock()
+        return self._semaphore, self._pace
+
+    async def _wait_for_turn(self, pace: asyncio.Lock) -> None:
+        if not self.requests_per_second:
+            return
+        async with pace:
+            gap = 1.0 / self.requests_per_second - (time.monotonic() - self._last_start)
+            if gap > 0:
+                await self.sleep(gap)
+            self._last_start = time.monotonic()
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential with a little jitter (at most 10%), capped."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return delay * (1 + random.random() * 0.1)
+
+    async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
+        """Run operation under the limits; retry what it marks retryable, within the budget."""
+        semaphore, pace = self._primitives()
+        last: RetryableError | None = None
+        attempts = self.max_attempts if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            async with semaphore:
+                await self._wait_for_turn(pace)
+                try:
+                    return await operation()
+                except RetryableError as exc:
+                    last = exc
+                except OutcomeUnknown as exc:
+                    raise ServiceError(
+                        self.service,
+                        f"the outcome is unknown ({exc}); not retried, check before trying again",
+                        attempts=attempt,
+                    ) from exc
+            if attempt < attempts:
+                wait = last.retry_after if last.retry_after is not None else self.backoff(attempt)
+                await self.sleep(min(wait, self.max_delay))
+        assert last is not None
+        raise ServiceError(
+            self.service,
+            f"gave up after {attempts} attempt(s): {last.reason}",
+            status=last.status,
+            attempts=attempts,
+        )
