@@ -1,9 +1,13 @@
-"""Templated cover letters for the embedded default: fixed phrases around the profile's own evidence.
+"""Cover letters: fixed phrases around the profile's own evidence (embedded), or an LLM's cited paragraphs.
 
 Every paragraph is built from the profile (highlights, work history, name), the posting (title,
 company, the skills it asks for) or the dossier (a quoted sentence of the posting), and records
 what it rests on; the fixed phrases in LETTER_PHRASES are the only words the writer adds. The letter is
 written in the posting's language when the profile lists that language, otherwise in English.
+
+With an LLM, the model writes the body between the same head (sender, subject, greeting) and tail
+(closing, signature); each paragraph cites the CV's highlights and the dossier's facts it uses by id and
+number, a paragraph citing anything else is left out, and the truth check holds each to what it cites.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
 
 from agents.cv_writer import (
     one_line,
+    profile_for_prompt,
     rank_highlights,
     reverse_chronological,
     skill_importance,
@@ -35,7 +42,9 @@ from domain.repository import RecordNotFound, Records
 from domain.skills import extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
+from prompts import load_prompt, quoted_data
 from templates import render
+from tools.llm import llm_limiter, load_chat_model, structured_call
 
 # The writer's only words, per letter language (ISO 639-1).
 LETTER_PHRASES: dict[str, dict[str, str]] = {
@@ -95,6 +104,8 @@ STOP_WORDS: dict[str, frozenset[str]] = {
     "de": frozenset("und der die das mit für wir du ist von zu den auf ein eine unsere uns bei im sind dich".split()),
 }
 MAX_WORDS = 350  # the default of letter_max_words
+# The posting fields every letter names: the title and the company.
+POSTING_FIELDS = ("posting.title", "posting.hiringOrganization.name")
 MAX_EVIDENCE = 3
 MAX_FACTS = 2
 _MAX_FACT_WORDS = 45
@@ -207,25 +218,12 @@ def _letter_lines(
     phrases: dict[str, str],
 ) -> list[EvidenceLine]:
     company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
-    posting_fields = ["posting.title", "posting.hiringOrganization.name"]
-    name = one_line(profile.basics.name)
-    contacts = [one_line(c) for c in (profile.basics.email, profile.basics.phone) if c and c.strip()]
+    posting_fields = list(POSTING_FIELDS)
     importance = skill_importance(posting)
     shown = {s for e in evidence for s in extract_skills(e.highlight.text) if s in importance}
     skills = sorted(shown, key=lambda s: -importance[s])[:4]
 
-    lines = [EvidenceLine(section="sender", text=name, source_fields=["basics.name"])]
-    if contacts:
-        lines.append(EvidenceLine(section="contact", text=" · ".join(contacts), source_fields=["basics"]))
-    lines.append(
-        EvidenceLine(
-            section="subject",
-            text=phrases["subject"].format(title=title, company=company),
-            source_fields=posting_fields,
-        )
-    )
-    greeting = phrases["greeting"].format(company=company) if posting.company.strip() else phrases["greeting_generic"]
-    lines.append(EvidenceLine(section="greeting", text=greeting, source_fields=["posting.hiringOrganization.name"]))
+    lines = _letter_head(profile, posting, phrases)
     lead_in = (
         phrases["skills_asked"].format(skills=_listing(skills, phrases["and"])) if skills else phrases["most_relevant"]
     )
@@ -259,10 +257,35 @@ def _letter_lines(
                 source_fields=[ref for path, fact in facts for ref in (path, fact.source)],
             )
         )
-    lines.append(EvidenceLine(section="closing", text=phrases["closing"]))
-    lines.append(EvidenceLine(section="signoff", text=phrases["signoff"]))
-    lines.append(EvidenceLine(section="signature", text=name, source_fields=["basics.name"]))
+    return [*lines, *_letter_tail(profile, phrases)]
+
+
+def _letter_head(profile: Profile, posting: JobPosting, phrases: dict[str, str]) -> list[EvidenceLine]:
+    """Sender, contact line, subject and greeting."""
+    company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
+    contacts = [one_line(c) for c in (profile.basics.email, profile.basics.phone) if c and c.strip()]
+    lines = [EvidenceLine(section="sender", text=one_line(profile.basics.name), source_fields=["basics.name"])]
+    if contacts:
+        lines.append(EvidenceLine(section="contact", text=" · ".join(contacts), source_fields=["basics"]))
+    lines.append(
+        EvidenceLine(
+            section="subject",
+            text=phrases["subject"].format(title=title, company=company),
+            source_fields=list(POSTING_FIELDS),
+        )
+    )
+    greeting = phrases["greeting"].format(company=company) if posting.company.strip() else phrases["greeting_generic"]
+    lines.append(EvidenceLine(section="greeting", text=greeting, source_fields=["posting.hiringOrganization.name"]))
     return lines
+
+
+def _letter_tail(profile: Profile, phrases: dict[str, str]) -> list[EvidenceLine]:
+    """Closing, sign-off and signature."""
+    return [
+        EvidenceLine(section="closing", text=phrases["closing"]),
+        EvidenceLine(section="signoff", text=phrases["signoff"]),
+        EvidenceLine(section="signature", text=one_line(profile.basics.name), source_fields=["basics.name"]),
+    ]
 
 
 def word_count(lines: list[EvidenceLine]) -> int:
@@ -285,6 +308,10 @@ def write_letter(
         else:
             evidence = evidence[:-1]
         lines = _letter_lines(profile, posting, evidence, facts, phrases)
+    return rendered_letter(lines, language)
+
+
+def rendered_letter(lines: list[EvidenceLine], language: str) -> CoverLetter:
     subject = next(line.text for line in lines if line.section == "subject")
     return CoverLetter(
         subject=subject,
@@ -293,6 +320,101 @@ def write_letter(
         lines=lines,
         language=language,
     )
+
+
+# --------------------------------------------------------------------------- with an LLM
+
+
+class LetterParagraph(BaseModel):
+    text: str = Field(description="One paragraph of the letter's body.")
+    highlight_ids: list[str] = Field(description="Ids of the CV highlights whose facts the paragraph uses.")
+    fact_numbers: list[int] = Field(description="Numbers [n] of the company facts the paragraph uses.")
+
+
+class LetterBody(BaseModel):
+    """The body of a cover letter; each paragraph cites the CV highlights and company facts it uses."""
+
+    paragraphs: list[LetterParagraph]
+
+
+def letter_messages(
+    profile: Profile,
+    posting: JobPosting,
+    evidence: list[Highlight],
+    facts: list[tuple[str, SourcedFact]],
+    *,
+    language: str,
+    max_words: int,
+) -> list[SystemMessage | HumanMessage]:
+    """Instructions and the profile first; then the citable highlights and, fenced, the facts and the posting."""
+    highlights = "\n".join(f"- [{h.id}] {one_line(h.text)}" for h in evidence)
+    numbered = "\n".join(f"[{n}] {fact.text}" for n, (_, fact) in enumerate(facts, start=1))
+    system = load_prompt(
+        "cover_letter",
+        profile=profile_for_prompt(profile),
+        language_name=f"in {LANGUAGE_NAMES[language][0].title()}",
+        max_words=max_words,
+    )
+    return [
+        SystemMessage(system),
+        HumanMessage(
+            f"CV highlights you may cite:\n{highlights}\n\n"
+            f"Company facts you may cite:\n{quoted_data('facts', numbered or '(none known)')}\n\n"
+            f"The posting:\n{quoted_data('posting', posting.full_text())}"
+        ),
+    ]
+
+
+def accepted_paragraphs(
+    body: LetterBody, profile: Profile, cv: TailoredCV, facts: list[tuple[str, SourcedFact]]
+) -> list[EvidenceLine]:
+    """The model's paragraphs that cite only the CV's highlights and the given facts, with what they rest on.
+
+    A paragraph rests on the posting's title and company, the cited highlights and the entries they belong
+    to (employer, role), and the cited facts with their sources; the truth check holds it to exactly that.
+    """
+    in_cv = {i for line in cv.lines for i in line.highlight_ids}
+    owners = highlight_fields(profile)
+    lines: list[EvidenceLine] = []
+    for paragraph in body.paragraphs:
+        ids = list(dict.fromkeys(paragraph.highlight_ids))
+        numbers = list(dict.fromkeys(paragraph.fact_numbers))
+        text = one_line(paragraph.text)
+        if not text or not set(ids) <= in_cv or not all(1 <= n <= len(facts) for n in numbers):
+            continue
+        cited = [facts[n - 1] for n in numbers]
+        fields = [
+            *POSTING_FIELDS,
+            *dict.fromkeys(owners[i][1] for i in ids if i in owners),
+            *(ref for path, fact in cited for ref in (path, fact.source)),
+        ]
+        lines.append(EvidenceLine(section="body", text=text, highlight_ids=ids, source_fields=fields))
+    return lines
+
+
+async def drafted_letter(
+    context: Context, profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV
+) -> CoverLetter | None:
+    """The letter with the LLM's body between the fixed head and tail; None without an LLM or a usable body."""
+    model = load_chat_model(context, "writer")
+    if model is None:
+        return None
+    language = letter_language(profile, posting)
+    phrases = LETTER_PHRASES[language]
+    head, tail = _letter_head(profile, posting, phrases), _letter_tail(profile, phrases)
+    budget = context.letter_max_words - word_count([*head, *tail])
+    highlights = profile.highlight_by_id()
+    evidence = [
+        highlights[i] for i in dict.fromkeys(i for line in cv.lines for i in line.highlight_ids) if i in highlights
+    ]
+    facts = quotable_facts(dossier)
+    messages = letter_messages(profile, posting, evidence, facts, language=language, max_words=budget)
+    answer = await structured_call(model, LetterBody, messages, limiter=llm_limiter(context))
+    body = accepted_paragraphs(answer, profile, cv, facts)
+    # Over the word limit: the last paragraphs go first (the model puts what matters most first).
+    while body and word_count(body) > budget:
+        body = body[:-1]
+    return rendered_letter([*head, *body, *tail], language) if body else None
 
 
 async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
@@ -308,7 +430,9 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
         raise RecordNotFound(
             f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
         )
-    letter = write_letter(profile, posting, dossier, package.cv, max_words=context.letter_max_words)
+    letter = await drafted_letter(context, profile, posting, dossier, package.cv) or write_letter(
+        profile, posting, dossier, package.cv, max_words=context.letter_max_words
+    )
     if context.render_pdf:
         pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)
         letter = letter.model_copy(update={"pdf_file": pdf_file})

@@ -1,21 +1,27 @@
-"""Extractive CV tailoring: the master CV's own highlights, chosen and ordered for one posting.
+"""CV tailoring: the master CV's own highlights, chosen and ordered for one posting.
 
 Nothing is written here that the profile does not say: the CV is a selection and an ordering of
 the profile's fields and highlights, and every line records what it rests on (EvidenceLine).
+With an LLM, the model rewrites the selected highlights for the posting; each rewritten line cites
+the selected highlights it rests on (a line citing anything else is not used: the highlight keeps
+its own words), and the truth check flags whatever a line says that those highlights do not.
+Selection, layout and the page budget are the same code either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 from dateutil.parser import ParserError
 from dateutil.parser import parse as parse_date
+from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
 
 from agents.package_files import write_rendered
 from domain.models import (
@@ -33,7 +39,9 @@ from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
+from prompts import load_prompt, quoted_data
 from templates import render
+from tools.llm import llm_limiter, load_chat_model, structured_call
 from tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
 PRESENT = "Present"
@@ -426,7 +434,7 @@ def evidence_lines(cv: CVDocument) -> list[EvidenceLine]:
                 if text:
                     lines.append(EvidenceLine(section=section.title, text=text, source_fields=[entry.source_field]))
             lines.extend(
-                EvidenceLine(section=section.title, text=h.text, highlight_ids=[h.id]) for h in entry.highlights
+                EvidenceLine(section=section.title, text=h.text, highlight_ids=rests_on(h)) for h in entry.highlights
             )
     return lines
 
@@ -465,17 +473,26 @@ class FittedCV:
     pdf: bytes
 
 
-def fit_to_pages(profile: Profile, posting: JobPosting, *, max_lines: int, pages: int, style: str) -> FittedCV:
+def fit_to_pages(
+    profile: Profile,
+    posting: JobPosting,
+    *,
+    max_lines: int,
+    pages: int,
+    style: str,
+    rewrites: Mapping[str, RewrittenHighlight] | None = None,
+) -> FittedCV:
     """The CV rendered to PDF within `pages` pages, leaving out the fewest, least relevant highlights needed.
 
     Whole highlights go, never part of one. When even no highlights overflow (a very long education or
-    award list), the shortest CV is returned and its page count says so.
+    award list), the shortest CV is returned and its page count says so. `rewrites` replace the words
+    of the highlights they name (the LLM path).
     """
     if pages < 1:
         raise ValueError(f"cv_pages must be 1 or 2 (got {pages})")
 
     def attempt(drop: int) -> FittedCV:
-        document = plan_cv(profile, posting, max_lines=max_lines, drop=drop)
+        document = with_rewrites(plan_cv(profile, posting, max_lines=max_lines, drop=drop), rewrites or {})
         cv = render_cv(document, style)
         pdf = render_pdf(cv.html)
         return FittedCV(document, cv.model_copy(update={"pages": page_count(pdf)}), pdf)
@@ -507,6 +524,111 @@ def latex_pdf(source: str) -> tuple[bytes | None, str | None]:
         return None, str(error)
 
 
+# --------------------------------------------------------------------------- with an LLM
+
+
+class RewrittenHighlight(Highlight):
+    """A selected highlight in the model's words for one posting, with every highlight the words rest on."""
+
+    rests_on: list[str]
+
+
+def rests_on(highlight: Highlight) -> list[str]:
+    """The highlight ids a CV line shows the evidence of: its own, or all that a rewritten line cites."""
+    return highlight.rests_on if isinstance(highlight, RewrittenHighlight) else [highlight.id]
+
+
+class CVLineDraft(BaseModel):
+    highlight_ids: list[str] = Field(
+        description="Ids of the selected highlights this line rests on; the highlight it rewrites first."
+    )
+    text: str = Field(description="The highlight rewritten for the posting: one line, only facts of the cited ids.")
+
+
+class CVRewrite(BaseModel):
+    """The selected highlights of a master CV, rewritten for one posting; each line cites what it rests on."""
+
+    lines: list[CVLineDraft]
+
+
+def selected_highlights(document: CVDocument) -> list[Highlight]:
+    return [h for section in document.sections for entry in section.entries for h in entry.highlights]
+
+
+def profile_for_prompt(profile: Profile) -> str:
+    """The master CV as the writers' prompts show it: headings, dates and every highlight with its id."""
+    parts = [f"Name: {one_line(profile.basics.name)}"]
+    if profile.basics.label:
+        parts.append(f"Headline: {one_line(profile.basics.label)}")
+    if profile.basics.summary:
+        parts.append(f"Summary: {one_line(profile.basics.summary)}")
+    for heading, items in (("Work", profile.work), ("Volunteering", profile.volunteer)):
+        for item in items:
+            title = " — ".join(p for p in (one_line(item.position or ""), one_line(item.name)) if p)
+            parts.append(f"{heading}: {title} ({date_range(item.startDate, item.endDate)})")
+            parts.extend(f"- [{h.id}] {one_line(h.text)}" for h in item.highlights)
+    for project in profile.projects:
+        parts.append(f"Project: {one_line(project.name)}")
+        parts.extend(f"- [{h.id}] {one_line(h.text)}" for h in project.highlights)
+    if skills := profile_skills(profile):
+        parts.append("Skills: " + ", ".join(skills))
+    return "\n".join(parts)
+
+
+def cv_messages(profile: Profile, posting: JobPosting, selected: list[Highlight]) -> list[SystemMessage | HumanMessage]:
+    """Instructions and the profile first (the same for every posting); then the selection and the fenced posting."""
+    wanted = "\n".join(f"- [{h.id}] {one_line(h.text)}" for h in selected)
+    return [
+        SystemMessage(load_prompt("cv_writer", profile=profile_for_prompt(profile))),
+        HumanMessage(
+            f"Rewrite these selected highlights for the posting, one line each, in this order:\n{wanted}\n\n"
+            f"The posting:\n{quoted_data('posting', posting.full_text())}"
+        ),
+    ]
+
+
+def accepted_rewrites(answer: CVRewrite, selected: Iterable[str]) -> dict[str, RewrittenHighlight]:
+    """Highlight id -> the model's line for it: the first line that rewrites it and cites only selected highlights.
+
+    A line citing anything else is not used, so the highlight it would replace keeps its own words.
+    """
+    allowed = set(selected)
+    rewrites: dict[str, RewrittenHighlight] = {}
+    for line in answer.lines:
+        ids = list(dict.fromkeys(line.highlight_ids))
+        text = one_line(line.text)
+        if text and ids and set(ids) <= allowed:
+            rewrites.setdefault(ids[0], RewrittenHighlight(id=ids[0], text=text, rests_on=ids))
+    return rewrites
+
+
+def with_rewrites(document: CVDocument, rewrites: Mapping[str, RewrittenHighlight]) -> CVDocument:
+    """The same CV with the rewritten highlights in the model's words; everything else as planned."""
+    if not rewrites:
+        return document
+
+    def rewritten(entry: CVEntry) -> CVEntry:
+        return replace(entry, highlights=tuple(rewrites.get(h.id, h) for h in entry.highlights))
+
+    sections = tuple(replace(s, entries=tuple(rewritten(e) for e in s.entries)) for s in document.sections)
+    return replace(document, sections=sections)
+
+
+async def rewritten_highlights(
+    context: Context, profile: Profile, posting: JobPosting
+) -> dict[str, RewrittenHighlight]:
+    """The LLM's rewrites of the highlights plan_cv selects; none without an LLM (the extractive CV)."""
+    model = load_chat_model(context, "writer")
+    if model is None:
+        return {}
+    selected = selected_highlights(plan_cv(profile, posting, max_lines=context.cv_max_lines))
+    if not selected:
+        return {}
+    messages = cv_messages(profile, posting, selected)
+    answer = await structured_call(model, CVRewrite, messages, limiter=llm_limiter(context))
+    return accepted_rewrites(answer, (h.id for h in selected))
+
+
 # --------------------------------------------------------------------------- files and the node
 
 
@@ -517,6 +639,7 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
         state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
     style = checked_style(context.cv_style)
+    rewrites = await rewritten_highlights(context, profile, posting)
     if context.render_pdf:
         fitted = await asyncio.to_thread(
             fit_to_pages,
@@ -525,11 +648,12 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
             max_lines=context.cv_max_lines,
             pages=context.cv_pages,
             style=style,
+            rewrites=rewrites,
         )
         document, cv = fitted.document, fitted.cv
         cv = cv.model_copy(update={"pdf_file": await write_rendered(context, package.id, "cv.pdf", fitted.pdf)})
     else:
-        document = plan_cv(profile, posting, max_lines=context.cv_max_lines)
+        document = with_rewrites(plan_cv(profile, posting, max_lines=context.cv_max_lines), rewrites)
         cv = render_cv(document, style)
     # The LaTeX source is kept beside the PDF for people who typeset their own CV.
     source = render_latex(document, style)

@@ -28,6 +28,8 @@ from graph.context import Context
 from graph.state import DeliverPackageInput
 from templates import render
 from tools.outbox import Mailer, OutboxMailer
+from tools.ratelimit import ServiceLimiter, configured_limiter
+from tools.smtp import SmtpMailer
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 
@@ -79,7 +81,40 @@ def compose_message(pkg: ApplicationPackage, recipient: Address, home: Path) -> 
     return message
 
 
+# Published limits: Gmail allows 250 quota units per user per second and a send costs 100.
+MAILER_LIMITS = {"gmail": {"max_concurrency": 2, "requests_per_second": 2.0}, "smtp": {"max_concurrency": 2}}
+
+
+def _limiter(context: Context, service: str) -> ServiceLimiter:
+    return configured_limiter(service, MAILER_LIMITS[service], context.service_limits.get(service))
+
+
 def make_mailer(context: Context) -> Mailer:
+    """The configured mailer; a missing setting is named, with the variable that sets it."""
+    if context.mailer == "gmail":
+        if not context.gmail_token_file:
+            raise ValueError(
+                "mailer is gmail but JOBLAND_GMAIL_TOKEN_FILE is not set: point it at your OAuth token file"
+            )
+        from tools.gmail import GmailMailer  # the Google client takes 0.3 s to import: only when used
+
+        return GmailMailer(
+            context.gmail_token_file, api_endpoint=context.gmail_api_endpoint, limiter=_limiter(context, "gmail")
+        )
+    if context.mailer == "smtp":
+        if not context.smtp_host:
+            raise ValueError("mailer is smtp but JOBLAND_SMTP_HOST is not set: name your SMTP server")
+        return SmtpMailer(
+            context.smtp_host,
+            context.smtp_port,
+            username=context.smtp_username,
+            password=context.smtp_password,
+            starttls=context.smtp_starttls,
+            ca_file=context.smtp_ca_file,
+            limiter=_limiter(context, "smtp"),
+        )
+    if context.mailer != "outbox":
+        raise ValueError(f"unknown mailer {context.mailer!r}: set JOBLAND_MAILER to outbox, gmail or smtp")
     return OutboxMailer(context.outbox_dir)
 
 
@@ -107,7 +142,8 @@ async def deliver(state: DeliverPackageInput, runtime: Runtime[Context]) -> dict
         pkg = await with_interview_prep(records, pkg)  # deterministic, so a retry attaches the same sheet
         recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
         message = compose_message(pkg, recipient, context.home_path)
-        location = await asyncio.to_thread(make_mailer(context).send, message, key=package_id)
+        mailer = await asyncio.to_thread(make_mailer, context)  # may import a client library
+        location = await asyncio.to_thread(mailer.send, message, key=package_id)
         failpoint("deliver.after_send")
         receipt = DeliveryReceipt(
             package_id=package_id, message_id=message["Message-ID"], recipient=context.user_email, location=location

@@ -1,23 +1,73 @@
-"""discover: job sources -> fresh, deduplicated JobPostings, stored; state keeps their ids."""
+"""discover: job sources -> fresh, deduplicated JobPostings, stored; state keeps their ids.
+
+The sources named in context.job_sources are fetched concurrently and merged; freshness and the
+cross-source dedupe then run over all of them, so the same opening found twice reaches the screener once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 from langgraph.runtime import Runtime
 
+from domain.dedupe import dedupe_postings, freshness
+from domain.models import SearchRequest
 from domain.repository import Records
 from graph.context import Context
 from graph.state import JobLandState
-from tools.job_folder import FolderJobSource, JobSourceError
+from tools import exa, serpapi_jobs
+from tools.job_folder import FolderJobSource, JobBatch, JobSource, JobSourceError
+from tools.ratelimit import configured_limiter
+
+
+def _required_key(value: str | None, variable: str, source: str) -> str:
+    if not value:
+        raise JobSourceError(
+            f'job source "{source}" is configured but {variable} is not set: set it, or drop "{source}"'
+        )
+    return value
+
+
+def job_source(name: str, request: SearchRequest, context: Context) -> JobSource:
+    if name == "folder":
+        if not request.jobs_dir:
+            raise JobSourceError("no job source given: pass a folder of postings (for example examples/jobs)")
+        return FolderJobSource(Path(request.jobs_dir).expanduser())
+    if name == "serpapi":
+        return serpapi_jobs.SerpApiJobSource(
+            _required_key(context.serpapi_api_key, "SERPAPI_API_KEY", name),
+            base_url=context.serpapi_base_url,
+            max_results=context.serpapi_max_results,
+            limiter=configured_limiter(
+                serpapi_jobs.SERVICE, serpapi_jobs.DEFAULT_LIMITS, context.service_limits.get(serpapi_jobs.SERVICE)
+            ),
+        )
+    if name == "exa":
+        client = exa.ExaClient(
+            _required_key(context.exa_api_key, "EXA_API_KEY", name),
+            base_url=context.exa_base_url,
+            limiter=configured_limiter(exa.SERVICE, exa.DEFAULT_LIMITS, context.service_limits.get(exa.SERVICE)),
+        )
+        return exa.ExaJobSource(client)
+    raise JobSourceError(f'unknown job source "{name}": use "folder", "serpapi" or "exa"')
+
+
+def merge(batches: list[JobBatch], now: datetime) -> JobBatch:
+    """All sources' postings through one freshness and dedupe pass; every discard keeps its reason."""
+    fresh, expired = freshness([p for batch in batches for p in batch.postings], now)
+    unique, duplicates = dedupe_postings(fresh)
+    dropped = [d for batch in batches for d in batch.discarded]
+    return JobBatch(postings=unique, discarded=[*dropped, *expired, *duplicates])
 
 
 async def discover(state: JobLandState, runtime: Runtime[Context]) -> dict:
     request = state["request"]
-    if not request.jobs_dir:
-        raise JobSourceError("no job source given: pass a folder of postings (for example examples/jobs)")
-    source = FolderJobSource(Path(request.jobs_dir).expanduser())
-    batch = await source.fetch(request, now=datetime.now(UTC))
+    names = tuple(dict.fromkeys(runtime.context.job_sources)) or ("folder",)
+    sources = [job_source(name, request, runtime.context) for name in names]
+    now = datetime.now(UTC)
+    batches = await asyncio.gather(*(source.fetch(request, now=now) for source in sources))
+    batch = batches[0] if len(batches) == 1 else merge(list(batches), now)
     await Records(runtime.store).put_postings(batch.postings)
     return {"posting_ids": [p.id for p in batch.postings], "discarded": batch.discarded}

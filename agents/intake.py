@@ -1,19 +1,25 @@
 """intake: a chat message or a structured request becomes a SearchRequest.
 
-The embedded provider parses the message with rules; a later LLM provider fills the same model.
+The embedded provider parses the message with rules. With an LLM configured, the model reads the
+message into SearchFields: the search fields only, so nothing in a message can choose a CV, a
+folder or a file path.
 """
 
 from __future__ import annotations
 
 import re
 
+from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
+from pydantic import BaseModel, Field
 
 from domain.models import SearchRequest, ThreadRecord
 from domain.repository import Records
 from graph.context import Context
 from graph.state import JobLandState
+from prompts import load_prompt, quoted_data
+from tools.llm import LLMSettings, llm_limiter, load_chat_model, structured_call
 
 _ONSITE_ONLY = re.compile(r"\b(on[- ]?site only|no remote)\b", re.IGNORECASE)
 _SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.IGNORECASE)
@@ -37,6 +43,25 @@ def parse_search_message(message: str) -> SearchRequest:
     )
 
 
+class SearchFields(BaseModel):
+    """What the intake model may fill: the search itself, nothing that names a file or a recipient."""
+
+    query: str = Field(description="The kind of role, as the person put it.")
+    locations: list[str] = Field(description="Places to work named in the message; not 'remote'.")
+    remote_ok: bool = Field(description="False only when the message rules remote work out.")
+    min_salary: int | None = Field(description="Yearly minimum as a whole number, or null.")
+
+
+async def read_search_message(message: str, settings: LLMSettings) -> SearchRequest:
+    """The message read by the intake model when one is configured, else by the rules."""
+    model = load_chat_model(settings, "intake")
+    if model is None:
+        return parse_search_message(message)
+    messages = [SystemMessage(load_prompt("intake")), HumanMessage(quoted_data("message", message))]
+    fields = await structured_call(model, SearchFields, messages, limiter=llm_limiter(settings))
+    return SearchRequest(**fields.model_dump())
+
+
 def merge_requests(parsed: SearchRequest, given: SearchRequest | None) -> SearchRequest:
     """Fields given explicitly win over what was read from the message."""
     if given is None:
@@ -50,7 +75,10 @@ async def intake(state: JobLandState, runtime: Runtime[Context]) -> dict:
     if isinstance(given, dict):
         given = SearchRequest.model_validate(given)
     message = state.get("message") or ""
-    request = merge_requests(parse_search_message(message), given) if message else (given or SearchRequest())
+    if message:
+        request = merge_requests(await read_search_message(message, runtime.context), given)
+    else:
+        request = given or SearchRequest()
     # Without a checkpointer (unit tests) there is no thread; packages still need a namespace.
     thread_id = runtime.execution_info.thread_id or "local"
     records = Records(runtime.store)

@@ -42,6 +42,16 @@ rules run first; a posting they rule out is Low without being embedded. Otherwis
 through the shared AsyncEmbedder, whose text-hash cache embeds the profile digest once per process
 however many postings are screened against it.
 
+With an LLM configured (context.llm_base_url) the screener is a cascade: the rules and the
+embedding run first, and only a posting they rate Medium or High goes on to the LLM screener
+(prompts/screener.md: a sceptical hiring manager's read). The final verdict (cascade_verdict) keeps
+every rule deal-breaker: the model can lower a verdict or add deal-breakers, never lift a posting
+past one, and its High needs the rules' Medium at least. The model's name is part of the stored
+screening's fingerprint. The prompt's static part (instructions, preferences, profile) is the
+system message, the same for every posting so that provider-side prompt caching applies; the
+posting follows in a human message as quoted data. If the model stays unavailable after the
+retries, the rules' verdict stands, capped at Medium, and is not stored, so the next run asks again.
+
 Already applied: a posting whose canonical key has, in the person's application log, a delivered
 package they applied with (status applied, interviewing, offer or rejected; see
 ApplicationLogEntry.blocks_reapplying) is ruled out like a deal-breaker, with the reason
@@ -66,6 +76,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import numpy as np
+from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from domain.failpoints import failpoint
@@ -85,7 +96,10 @@ from domain.skills import SKILL_ALIASES, canonical_skill, extract_skills
 from domain.text import content_hash, normalize_text
 from graph.context import Context
 from graph.state import ScreeningVerdict, ScreenJobInput
+from prompts import load_prompt, quoted_data
 from tools.embeddings import get_async_embedder
+from tools.llm import llm_limiter, load_chat_model, model_name, structured_call
+from tools.ratelimit import ServiceError
 
 WEIGHTS = {"semantic": 0.30, "coverage": 0.35, "role": 0.20, "seniority": 0.15}
 SIMILARITY_FLOOR, SIMILARITY_CEILING = 0.25, 0.75
@@ -998,12 +1012,16 @@ def _inputs_fingerprint(
                 str(context.medium_threshold),
                 str(context.embedding_max_tokens),
                 applied.already_applied_reason() if applied else "",
+                # Only with an LLM, so the embedded screenings stored before it stay valid.
+                *([f"llm:{model_name(context, 'screener')}"] if context.llm_base_url else []),
             ]
         )
     )
 
 
-async def _screen(profile: Profile, posting: JobPosting, context: Context, now: datetime) -> JobScreeningOutput:
+async def _screen_embedded(
+    profile: Profile, posting: JobPosting, context: Context, now: datetime
+) -> JobScreeningOutput:
     findings = assess(profile, posting, now=now)
     if findings.deal_breakers:
         return verdict(findings, None)
@@ -1018,6 +1036,88 @@ async def _screen(profile: Profile, posting: JobPosting, context: Context, now: 
         high_threshold=context.high_threshold,
         medium_threshold=context.medium_threshold,
     )
+
+
+# --------------------------------------------------------------------------- LLM stage (cascade)
+
+# Contact details are not needed to judge a fit, so they are not sent to the model.
+_PROFILE_FOR_MODEL_EXCLUDE = {
+    "id": True,
+    "source": True,
+    "content_hash": True,
+    "sections": True,
+    "preferences": True,
+    "basics": {"email", "phone", "url", "profiles"},
+}
+_POSTING_FOR_MODEL = {
+    "title",
+    "hiringOrganization",
+    "jobLocation",
+    "workplace",
+    "employmentType",
+    "baseSalary",
+    "seniority",
+    "languages",
+    "skills",
+    "qualifications",
+    "responsibilities",
+    "experienceRequirements",
+    "validThrough",
+    "description",
+}
+
+
+def screening_messages(profile: Profile, posting: JobPosting, context: Context) -> list[SystemMessage | HumanMessage]:
+    """System: instructions, preferences and profile (the same for every posting); human: the posting as data."""
+    system = load_prompt(
+        "screener",
+        profile=profile.model_dump_json(exclude=_PROFILE_FOR_MODEL_EXCLUDE, exclude_none=True, indent=1),
+        preferences=profile.preferences.model_dump_json(exclude_none=True, indent=1),
+        high_threshold=context.high_threshold,
+        medium_threshold=context.medium_threshold,
+    )
+    posting_json = posting.model_dump_json(include=_POSTING_FOR_MODEL, exclude_none=True, indent=1)
+    return [SystemMessage(system), HumanMessage(quoted_data("posting", posting_json))]
+
+
+def cascade_verdict(embedded: JobScreeningOutput, judged: JobScreeningOutput) -> JobScreeningOutput:
+    """The model's verdict within the rules' bounds: every rule deal-breaker kept, High only from Medium up."""
+    deal_breakers = list(dict.fromkeys([*embedded.deal_breakers, *judged.deal_breakers]))
+    probability: Probability = judged.probability
+    score = judged.match_score
+    if deal_breakers:
+        probability, score = "Low", min(score, DEAL_BREAKER_CAP)
+    elif probability == "High" and embedded.probability == "Low":
+        probability = "Medium"
+    rules = f"Rule-based screen: {embedded.match_score}/100, {embedded.probability}"
+    return JobScreeningOutput(
+        match_score=score,
+        probability=probability,
+        reasons=[*judged.reasons, rules, *embedded.reasons],
+        missing_skills=list(dict.fromkeys([*embedded.missing_skills, *judged.missing_skills])),
+        deal_breakers=deal_breakers,
+    )
+
+
+async def _screen(
+    profile: Profile, posting: JobPosting, context: Context, now: datetime
+) -> tuple[JobScreeningOutput, bool]:
+    """The verdict, and whether it is final (False: the LLM stage could not run; ask again next time)."""
+    embedded = await _screen_embedded(profile, posting, context, now)
+    model = load_chat_model(context, "screener")
+    if model is None or embedded.probability == "Low":
+        return embedded, True
+    try:
+        judged = await structured_call(
+            model,
+            JobScreeningOutput,
+            screening_messages(profile, posting, context),
+            limiter=llm_limiter(context),
+        )
+    except ServiceError as exc:
+        unconfirmed = f"Not confirmed by the LLM screener ({exc}); the rule-based verdict stands, at most Medium"
+        return embedded.model_copy(update={"probability": "Medium", "reasons": [unconfirmed, *embedded.reasons]}), False
+    return cascade_verdict(embedded, judged), True
 
 
 async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
@@ -1038,11 +1138,12 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
     if stored_inputs is not None and stored_inputs.value.get("fingerprint") == fingerprint:
         screening = await records.screening(profile_id, posting_id)
     if screening is None:
-        screening = await _screen(profile, posting, runtime.context, now)
+        screening, final = await _screen(profile, posting, runtime.context, now)
         if applied is not None:
             screening = flag_already_applied(screening, applied)
         await records.put_screening(profile_id, posting_id, screening)
-        await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
+        if final:
+            await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
     failpoint("screen_job.done")  # durability tests crash here: the screening is stored, the state not yet
     return {
         "screenings": [

@@ -61,6 +61,9 @@ class Context:
     smtp_username: str | None = field(default=None, metadata={"description": "SMTP user."})
     smtp_password: str | None = field(default=None, metadata={"description": "SMTP password."})
     smtp_starttls: bool = field(default=True, metadata={"description": "Upgrade the SMTP connection with STARTTLS."})
+    smtp_ca_file: str | None = field(
+        default=None, metadata={"description": "CA certificate(s) to trust for SMTP TLS; unset = the system's."}
+    )
     service_limits: dict[str, dict[str, float]] = field(
         default_factory=dict,
         metadata={

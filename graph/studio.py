@@ -8,6 +8,7 @@ the same Settings (JOBLAND_EMAIL, JOBLAND_HOME, ...).
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import typing
 from collections.abc import AsyncIterator
@@ -33,13 +34,23 @@ def graph() -> CompiledStateGraph:
     return builder.compile(name="jobland")
 
 
+# Studio shows context defaults to anyone who opens it: keys stay out (pass them in a run's context).
+SECRET_FIELDS = frozenset({"llm_api_key", "serpapi_api_key", "exa_api_key", "smtp_password"})
+
+
+def _default(value: object, metadata: typing.Mapping) -> dataclasses.Field:
+    if isinstance(value, dict | list):  # a mutable default must be a factory
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
+    return dataclasses.field(default=value, metadata=metadata)
+
+
 def context_with_defaults(defaults: Context) -> type[Context]:
     """Context whose field defaults are these values: what Studio's form shows and an empty context gets."""
     types = typing.get_type_hints(Context)
-    fields = [
-        (f.name, types[f.name], dataclasses.field(default=getattr(defaults, f.name), metadata=f.metadata))
-        for f in dataclasses.fields(Context)
-    ]
+    fields = []
+    for f in dataclasses.fields(Context):
+        value = None if f.name in SECRET_FIELDS else getattr(defaults, f.name)
+        fields.append((f.name, types[f.name], _default(value, f.metadata)))
     return dataclasses.make_dataclass("Context", fields, bases=(Context,), kw_only=True)
 
 

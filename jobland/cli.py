@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import json
 import os
 import secrets
@@ -801,6 +802,30 @@ def export_applications(
 async def _export_entries(show_all: bool) -> list[ApplicationLogEntry]:
     async with session() as s:
         return await tracked_applications(s, show_all)
+
+
+@app.command()
+def doctor(fmt: FormatOption = Format.table) -> None:
+    """Which provider each role uses, and whether every configured service answers."""
+    from jobland.doctor import run_checks
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail("; ".join(e["msg"] for e in exc.errors()))
+    checks = asyncio.run(run_checks(settings))
+    if fmt is Format.json:
+        emit_json([dataclasses.asdict(c) for c in checks])
+    else:
+        table = Table(title="JobLand doctor")
+        for column in ("role", "provider", "status", "detail"):
+            table.add_column(column)
+        marks = {True: "[green]ok[/]", False: "[red]FAILED[/]", None: "[dim]-[/]"}
+        for check in checks:
+            table.add_row(check.role, check.provider, marks[check.ok], check.detail)
+        out.print(table)
+    if any(c.ok is False for c in checks):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -65,6 +65,7 @@ PROVIDER_FIELDS = (
     "smtp_username",
     "smtp_password",
     "smtp_starttls",
+    "smtp_ca_file",
     "service_limits",
 )
 
@@ -156,6 +157,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+    smtp_ca_file: str | None = None
     service_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     def context(self) -> Context:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -22,3 +23,12 @@ def prompt_names() -> list[str]:
 def load_prompt(name: str, **values: object) -> str:
     """Render prompts/<name>.md; a missing value raises."""
     return _environment().get_template(f"{name}.md").render(**values)
+
+
+def quoted_data(tag: str, text: str) -> str:
+    """Untrusted text (a posting, a web page) fenced as <tag>...</tag>, quoted data for a human message.
+
+    Any <tag> or </tag> inside the text is defused, so nothing in it can close the fence and speak as instructions.
+    """
+    defused = re.sub(rf"<(/?)\s*{re.escape(tag)}\s*>", r"‹\1" + tag + "›", text, flags=re.IGNORECASE)
+    return f"<{tag}>\n{defused}\n</{tag}>"

@@ -23,6 +23,13 @@ from domain.models import Profile
 from tools.cv_import import import_profile
 from tools.postgres import embedded_database_url, postgres_persistence
 
+# Tests never reach a real service: the machine's keys and endpoints for outside services are dropped.
+for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_API_KEY"):
+    os.environ.pop(_variable, None)
+
+# The local API world's fixtures, for every test module.
+pytest_plugins = tuple(f"tests.local_world.{name}" for name in ("openai", "serpapi", "exa", "gmail", "smtp"))
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 EXAMPLE_CV = ROOT / "examples" / "cv" / "alex-morgan.md"

@@ -47,6 +47,7 @@ from domain.models import (
 )
 from domain.skills import extract_skills
 from domain.text import content_hash, normalize_text, stable_id, strip_bullet
+from tools.pdf import PDF_LIBRARIES
 
 if TYPE_CHECKING:
     from docling.document_converter import DocumentConverter
@@ -177,9 +178,10 @@ def _docling_document(kind: str, data: bytes, name: str) -> DoclingDocument:
     from docling.exceptions import ConversionError
 
     try:
-        result = _docling_converter().convert(
-            DocumentStream(name=name, stream=io.BytesIO(data)), max_num_pages=MAX_PDF_PAGES
-        )
+        with PDF_LIBRARIES:
+            result = _docling_converter().convert(
+                DocumentStream(name=name, stream=io.BytesIO(data)), max_num_pages=MAX_PDF_PAGES
+            )
     except ConversionError as error:
         raise CVImportError(_UNREADABLE[kind].format(name=name)) from error
     return result.document
@@ -257,6 +259,12 @@ class _Cell:
 
 
 def _pdf_blocks(data: bytes, name: str) -> list[_Block]:
+    with PDF_LIBRARIES:
+        cells = _pdf_text_cells(data, name)
+    return _pdf_line_blocks(_pdf_lines(_without_running_lines(cells)))
+
+
+def _pdf_text_cells(data: bytes, name: str) -> list[_Cell]:
     try:
         pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as error:
@@ -272,10 +280,9 @@ def _pdf_blocks(data: bytes, name: str) -> list[_Block]:
                 f"{name} has no text layer (it is probably a scan); export the CV from your editor as a PDF "
                 "with text, or give a .docx/.md version."
             )
-        cells = _pdf_cells(_docling_document("pdf", data, name), text_pages)
+        return _pdf_cells(_docling_document("pdf", data, name), text_pages)
     finally:
         pdf.close()
-    return _pdf_line_blocks(_pdf_lines(_without_running_lines(cells)))
 
 
 def _pdf_cells(document: DoclingDocument, text_pages: list[pypdfium2.PdfTextPage]) -> list[_Cell]:

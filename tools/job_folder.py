@@ -52,7 +52,7 @@ class JobSourceError(ValueError):
     """A job source cannot be read at all (as opposed to one bad posting, which is discarded)."""
 
 
-class _UnusablePosting(ValueError):
+class UnusablePosting(ValueError):
     """One file or posting that cannot become a JobPosting; its message is the discard reason."""
 
 
@@ -86,13 +86,13 @@ def load_folder(folder: Path, *, now: datetime) -> JobBatch:
         source = f"folder:{path.name}"
         try:
             drafts = _read_drafts(path)
-        except _UnusablePosting as problem:
+        except UnusablePosting as problem:
             discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
             continue
         for draft in drafts:  # one bad posting in a list must not cost the others
             try:
-                postings.append(_posting_from_draft(draft, source, now))
-            except _UnusablePosting as problem:
+                postings.append(posting_from_draft(draft, source, now))
+            except UnusablePosting as problem:
                 discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
     fresh, expired = freshness(postings, now)
     unique, duplicates = dedupe_postings(fresh)
@@ -124,36 +124,36 @@ def _posting_files(folder: Path) -> list[Path]:
     return files
 
 
-def _read_drafts(path: Path) -> list[_Draft]:
+def _read_drafts(path: Path) -> list[PostingDraft]:
     suffix = path.suffix.lower()
     if suffix not in JSON_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES:
-        raise _UnusablePosting(f"unsupported file type '{suffix or path.name}'; postings are {_SUPPORTED} files")
+        raise UnusablePosting(f"unsupported file type '{suffix or path.name}'; postings are {_SUPPORTED} files")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _UnusablePosting(
+            raise UnusablePosting(
                 f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024 // 1024} MB limit for a posting; "
                 "keep one posting per file"
             )
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _UnusablePosting(f"not UTF-8 text (byte {error.start}); save it as UTF-8") from error
+        raise UnusablePosting(f"not UTF-8 text (byte {error.start}); save it as UTF-8") from error
     except OSError as error:
-        raise _UnusablePosting(f"cannot be read ({error.strerror or error})") from error
+        raise UnusablePosting(f"cannot be read ({error.strerror or error})") from error
 
     if suffix in JSON_SUFFIXES:
         return _drafts_from_json(text)
     if suffix in HTML_SUFFIXES:
         return _drafts_from_html(text)
-    return [_draft_from_text(text)]
+    return [draft_from_text(text)]
 
 
 # --------------------------------------------------------------------------- drafts: what a file says
 
 
 @dataclass
-class _Draft:
-    """A posting as a file states it, before interpretation; every format fills what it has."""
+class PostingDraft:
+    """A posting as a source states it, before interpretation; every format and job source fills what it has."""
 
     title: Any = ""
     company: Any = ""
@@ -241,16 +241,16 @@ def _is_json_resume_job(data: Any) -> bool:
     )
 
 
-def _drafts_from_json(text: str) -> list[_Draft]:
+def _drafts_from_json(text: str) -> list[PostingDraft]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise _UnusablePosting(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
+        raise UnusablePosting(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
     drafts = [_draft_from_schema_org(node) for node in _job_postings_in(data)]
     resume_jobs = data if isinstance(data, list) else [data]
     drafts += [_draft_from_json_resume(node) for node in resume_jobs if _is_json_resume_job(node)]
     if not drafts:
-        raise _UnusablePosting(
+        raise UnusablePosting(
             "no job posting in this JSON: expected '\"@type\": \"JobPosting\"' (alone, in a list or in '@graph') "
             "or a JSON Resume job with 'title' and 'company'"
         )
@@ -284,13 +284,13 @@ def _address_from_text(text: str) -> PostalAddress | None:
     )
 
 
-def _draft_from_schema_org(node: dict) -> _Draft:
+def _draft_from_schema_org(node: dict) -> PostingDraft:
     organization = node.get("hiringOrganization")
     organization = organization if isinstance(organization, dict) else {"name": organization}
     locations = node.get("jobLocation")
     same_as = organization.get("sameAs") or organization.get("url")
     identifier = node.get("identifier")
-    return _Draft(
+    return PostingDraft(
         title=node.get("title") or node.get("name"),
         company=_text_of(organization),
         company_url=same_as[0] if isinstance(same_as, list) and same_as else same_as,
@@ -318,7 +318,7 @@ def _experience_text(value: Any) -> str | None:
     return _text_of(value) or None
 
 
-def _draft_from_json_resume(node: dict) -> _Draft:
+def _draft_from_json_resume(node: dict) -> PostingDraft:
     """JSON Resume's job schema (resume-schema job-schema.json)."""
     location = node.get("location")
     skills = node.get("skills") if isinstance(node.get("skills"), list) else []
@@ -339,7 +339,7 @@ def _draft_from_json_resume(node: dict) -> _Draft:
         )
     elif isinstance(location, str):
         address = _address_from_text(location)
-    return _Draft(
+    return PostingDraft(
         title=node.get("title"),
         company=_text_of(node.get("company")),
         places=[address] if address and address.model_dump(exclude_none=True) else [],
@@ -420,10 +420,10 @@ def _markdown_of_html(markup: str) -> str:
     return _markdownish(_soup(markup))
 
 
-def _drafts_from_html(text: str) -> list[_Draft]:
+def _drafts_from_html(text: str) -> list[PostingDraft]:
     soup = _soup(text)
     page_url = _page_url(soup)
-    drafts: list[_Draft] = []
+    drafts: list[PostingDraft] = []
     for script in soup.find_all("script", attrs={"type": re.compile(r"^\s*application/ld\+json\s*$", re.I)}):
         try:
             data = json.loads(script.string or script.get_text())
@@ -439,7 +439,7 @@ def _drafts_from_html(text: str) -> list[_Draft]:
     page_title = heading.get_text(" ", strip=True) if heading else ""
     site = soup.find("meta", attrs={"property": "og:site_name"})
     content = soup.find("main") or soup.find("article") or soup.body or soup
-    draft = _draft_from_text(_markdownish(content), title_hint=page_title)
+    draft = draft_from_text(_markdownish(content), title_hint=page_title)
     draft.company = draft.company or (site.get("content", "") if site else "")
     draft.url = draft.url or page_url
     return [draft]
@@ -531,7 +531,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     try:
         data = yaml.safe_load(match.group(1))
     except yaml.YAMLError as error:
-        raise _UnusablePosting(f"invalid YAML front matter: {str(error).splitlines()[0]}") from error
+        raise UnusablePosting(f"invalid YAML front matter: {str(error).splitlines()[0]}") from error
     fields: dict[str, Any] = {}
     for key, value in data.items() if isinstance(data, dict) else []:
         name = _header_key(str(key))
@@ -564,7 +564,7 @@ def _header_lines(lines: list[str]) -> tuple[dict[str, Any], str | None, list[st
     return fields, heading, []
 
 
-def _draft_from_text(text: str, *, title_hint: str = "") -> _Draft:
+def draft_from_text(text: str, *, title_hint: str = "") -> PostingDraft:
     fields, text = _front_matter(normalize_text(text).replace("\t", " "))
     header_fields, heading, body = _header_lines(text.split("\n"))
     fields = {**header_fields, **fields}
@@ -573,8 +573,8 @@ def _draft_from_text(text: str, *, title_hint: str = "") -> _Draft:
         first = next((i for i, line in enumerate(body) if line.strip()), None)
         if first is not None and len(body[first]) <= 100 and not body[first].rstrip().endswith("."):
             title, body = body[first].strip().lstrip("#").strip(), body[first + 1 :]
-    places, workplace = _places_from_location(_text_of(fields.get("location")))
-    return _Draft(
+    places, workplace = places_from_location(_text_of(fields.get("location")))
+    return PostingDraft(
         title=title,
         company=_text_of(fields.get("company")),
         places=places,
@@ -591,7 +591,7 @@ def _draft_from_text(text: str, *, title_hint: str = "") -> _Draft:
     )
 
 
-def _places_from_location(text: str) -> tuple[list[PostalAddress], str | None]:
+def places_from_location(text: str) -> tuple[list[PostalAddress], str | None]:
     """'Berlin, Germany or Remote (EU)' -> the Berlin address and the hint 'remote'."""
     places: list[PostalAddress] = []
     workplace: str | None = None
@@ -986,10 +986,10 @@ def _skills(explicit: Any, text: str) -> list[str]:
 # --------------------------------------------------------------------------- draft -> JobPosting
 
 
-def _posting_from_draft(draft: _Draft, source: str, now: datetime) -> JobPosting:
+def posting_from_draft(draft: PostingDraft, source: str, now: datetime) -> JobPosting:
     title = _one_line(draft.title)
     if not title:
-        raise _UnusablePosting("posting has no title")
+        raise UnusablePosting("posting has no title")
     company = _one_line(draft.company)
     markdown = _description_markdown(draft.description)
     description = _plain_markdown(markdown)

@@ -8,11 +8,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 # Engines tried in this order; JobLand never installs or downloads one.
 TEX_ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
 _TEX_TIMEOUT_S = 120
+
+
+# PDFium and Docling's PDF parser are not thread-safe, and packages are built in parallel worker
+# threads: every use of either in this process holds this lock (reentrant: a reader may nest).
+PDF_LIBRARIES = threading.RLock()
 
 
 class PdfRenderError(RuntimeError):
@@ -43,22 +49,24 @@ def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
 def page_count(pdf: bytes) -> int:
     import pypdfium2 as pdfium  # native library: load only when a PDF is measured
 
-    document = pdfium.PdfDocument(pdf)
-    try:
-        return len(document)
-    finally:
-        document.close()
+    with PDF_LIBRARIES:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            return len(document)
+        finally:
+            document.close()
 
 
 def pdfium_text(pdf: bytes | Path) -> str:
     """The text layer of a PDF as pypdfium2 reads it, page after page."""
     import pypdfium2 as pdfium
 
-    document = pdfium.PdfDocument(pdf)
-    try:
-        return "\n".join(page.get_textpage().get_text_range() for page in document)
-    finally:
-        document.close()
+    with PDF_LIBRARIES:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            return "\n".join(page.get_textpage().get_text_range() for page in document)
+        finally:
+            document.close()
 
 
 def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
@@ -67,7 +75,8 @@ def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
 
     from tools.cv_import import _docling_converter
 
-    result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
+    with PDF_LIBRARIES:
+        result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
     return result.document.export_to_text()
 
 

@@ -10,9 +10,10 @@ retried: callers mark such operations `idempotent=False`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -129,3 +130,20 @@ class ServiceLimiter:
             status=last.status,
             attempts=attempts,
         )
+
+
+_INTEGER_LIMITS = frozenset({"max_concurrency", "max_attempts"})
+
+
+def configured_limiter(
+    service: str, defaults: Mapping[str, float], overrides: Mapping[str, float] | None = None
+) -> ServiceLimiter:
+    """A limiter with the service's published defaults, overridden by configuration (service_limits).
+
+    Keys that are not limiter settings (e.g. an LLM "timeout") are left to the client that reads them.
+    """
+    known = {f.name for f in dataclasses.fields(ServiceLimiter) if f.init} - {"service", "sleep"}
+    settings = {**defaults, **(overrides or {})}
+    return ServiceLimiter(
+        service, **{k: int(v) if k in _INTEGER_LIMITS else v for k, v in settings.items() if k in known}
+    )

@@ -1,0 +1,161 @@
+"""tools/llm.py over real HTTP against the local OpenAI-compatible server (tests/local_world/openai.py)."""
+
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from tests.local_world.base import Fault
+from tests.local_world.openai import API_KEY, FakeOpenAI
+from tools.llm import llm_limiter, load_chat_model, structured_call
+from tools.ratelimit import ServiceError
+
+
+class Verdict(BaseModel):
+    score: int
+    label: str
+    tags: list[str]
+
+
+@dataclass
+class Settings:
+    """Any object with the LLM fields will do (tools/ never imports graph/)."""
+
+    llm_base_url: str | None = None
+    llm_api_key: str | None = API_KEY
+    llm_model: str = "local-model"
+    llm_role_models: dict[str, str] = field(default_factory=dict)
+    service_limits: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def settings_for(server: FakeOpenAI, **limits: float) -> Settings:
+    return Settings(llm_base_url=server.base_url, service_limits={"openai": {"max_attempts": 4, **limits}})
+
+
+MESSAGES = [SystemMessage("You grade things."), HumanMessage("Grade this.")]
+GOOD = {"score": 7, "label": "fine", "tags": ["a"]}
+
+
+def test_no_base_url_means_the_embedded_engine_and_models_are_per_role_and_cached() -> None:
+    assert load_chat_model(Settings(), "screener") is None
+    settings = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_role_models={"writer": "big-model"})
+    writer, screener = load_chat_model(settings, "writer"), load_chat_model(settings, "screener")
+    assert writer is not None and writer.model_name == "big-model" and writer.max_retries == 0
+    assert screener is not None and screener.model_name == "local-model" and screener.temperature == 0
+    assert load_chat_model(settings, "intake") is screener
+
+
+async def test_json_schema_round_trip_into_a_pydantic_model(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server)
+    openai_server.answer("Verdict", GOOD)
+    model = load_chat_model(settings, "screener")
+    result = await structured_call(model, Verdict, MESSAGES, limiter=llm_limiter(settings))
+    assert result == Verdict(**GOOD)
+    (request,) = openai_server.chat_requests()
+    response_format = request.body["response_format"]
+    assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
+    assert response_format["json_schema"]["schema"]["additionalProperties"] is False
+    assert request.body["model"] == "local-model" and request.body["temperature"] == 0
+    assert openai_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_tool_call_mode_is_parsed(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server)
+    openai_server.answer("Verdict", {"score": 3, "label": "tool", "tags": []})
+    model = load_chat_model(settings, "screener")
+    result = await structured_call(model, Verdict, MESSAGES, limiter=llm_limiter(settings), method="function_calling")
+    assert result == Verdict(score=3, label="tool", tags=[])
+    (request,) = openai_server.chat_requests()
+    assert request.body["tool_choice"] == {"type": "function", "function": {"name": "Verdict"}}
+    assert "response_format" not in request.body
+
+
+async def test_streaming_with_usage_and_cached_prefix(openai_server: FakeOpenAI) -> None:
+    model = load_chat_model(settings_for(openai_server), "writer")
+    streaming = model.bind(stream_options={"include_usage": True})
+    first = [chunk async for chunk in streaming.astream(MESSAGES)]
+    assert len(first) > 3  # really streamed, piece by piece
+    message = first[0]
+    for chunk in first[1:]:
+        message += chunk
+    assert message.content == "Hello from the local model."
+    assert message.usage_metadata["input_tokens"] > 0 and message.usage_metadata["output_tokens"] > 0
+    assert openai_server.chat_requests()[0].body["stream"] is True
+    # The same system message again: the provider reports it as cached prompt tokens.
+    second = [chunk async for chunk in streaming.astream(MESSAGES)]
+    usage = [c.usage_metadata for c in second if c.usage_metadata]
+    assert usage and usage[-1]["input_token_details"]["cache_read"] > 0
+
+
+async def test_429_waits_for_retry_after_and_the_sdk_does_not_retry_on_its_own(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server)
+    openai_server.fail_next(Fault(status=429, headers={"retry-after": "1"}, body={"error": {"message": "slow down"}}))
+    stamps: list[float] = []
+    openai_server.responders["Verdict"] = lambda request: stamps.append(time.monotonic()) or GOOD
+    started = time.monotonic()
+    result = await structured_call(
+        load_chat_model(settings, "screener"), Verdict, MESSAGES, limiter=llm_limiter(settings)
+    )
+    assert result == Verdict(**GOOD)
+    assert len(openai_server.requests) == 2  # one 429, one answer: no hidden retry anywhere
+    assert stamps[0] - started >= 1.0
+
+
+async def test_retry_after_ms_is_honoured(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server)
+    openai_server.fail_next(Fault(status=429, headers={"retry-after-ms": "300"}))
+    openai_server.answer("Verdict", GOOD)
+    started = time.monotonic()
+    await structured_call(load_chat_model(settings, "screener"), Verdict, MESSAGES, limiter=llm_limiter(settings))
+    assert time.monotonic() - started >= 0.3 and len(openai_server.requests) == 2
+
+
+async def test_500s_exhaust_the_budget_with_exactly_max_attempts_requests(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server, max_attempts=3)
+    openai_server.fail_next(*[Fault(status=500, body={"error": {"message": "boom"}})] * 5)
+    limiter = llm_limiter(settings)
+    limiter.base_delay = 0.05
+    with pytest.raises(ServiceError, match=r"openai: gave up after 3 attempt\(s\): server error \(500\)") as failure:
+        await structured_call(load_chat_model(settings, "screener"), Verdict, MESSAGES, limiter=limiter)
+    assert failure.value.attempts == 3
+    assert len(openai_server.requests) == 3
+
+
+async def test_a_stall_past_the_timeout_is_retried(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server, timeout=0.5)
+    openai_server.fail_next(Fault(stall=2.0))
+    openai_server.answer("Verdict", GOOD)
+    limiter = llm_limiter(settings)
+    limiter.base_delay = 0.05
+    started = time.monotonic()
+    result = await structured_call(load_chat_model(settings, "screener"), Verdict, MESSAGES, limiter=limiter)
+    assert result == Verdict(**GOOD)
+    assert len(openai_server.requests) == 2
+    assert time.monotonic() - started < 1.5  # gave up on the stall at the timeout, not after it
+
+
+async def test_malformed_answers_are_asked_again_then_fail_clearly(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server, max_attempts=6)
+    limiter = llm_limiter(settings)
+    model = load_chat_model(settings, "screener")
+    openai_server.answer("Verdict", "Sure! Here is the verdict: 7", GOOD)
+    assert await structured_call(model, Verdict, MESSAGES, limiter=limiter) == Verdict(**GOOD)
+    assert len(openai_server.requests) == 2
+
+    openai_server.answer("Verdict", "not json", '```json\n{"score": 7}\n```', '{"score": "high"}', GOOD)
+    with pytest.raises(ServiceError, match="the model's answer did not match Verdict .* after 3 attempts"):
+        await structured_call(model, Verdict, MESSAGES, limiter=limiter, attempts_on_malformed=2)
+    assert len(openai_server.requests) == 5  # 1 + 2 retries, then no more
+
+
+async def test_a_wrong_key_fails_at_once_and_says_what_to_check(openai_server: FakeOpenAI) -> None:
+    settings = settings_for(openai_server)
+    settings.llm_api_key = "sk-wrong"
+    with pytest.raises(ServiceError, match="HTTP 401.*check JOBLAND_LLM_API_KEY"):
+        await structured_call(load_chat_model(settings, "screener"), Verdict, MESSAGES, limiter=llm_limiter(settings))
+    assert len(openai_server.requests) == 1

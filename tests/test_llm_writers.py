@@ -1,0 +1,236 @@
+"""The LLM researcher, CV writer and cover-letter writer, over real HTTP to the local OpenAI (and Exa) servers.
+
+The fake model's answers come from deterministic responders registered here per schema name: they
+copy what the request offers (material, highlights, facts), so what the code does with an answer,
+and with an answer that cites what it was not given, is what is under test.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.memory import InMemoryStore
+
+from agents.researcher import company_dossier, company_key
+from domain.models import JobPosting
+from domain.repository import Records
+from graph.context import Context
+from tests.local_world.exa import API_KEY as EXA_KEY
+from tests.local_world.exa import FakeExa, company_pages
+from tests.local_world.openai import API_KEY, ChatRequest, FakeOpenAI
+from tests.test_package_builders import COST_HIGHLIGHT, K8S_HIGHLIGHT, _build, _stored, make_posting, make_profile
+
+MISSION = "Our mission is to make every shipment traceable from dock to door."
+NORTHWIND_ABOUT = (
+    "Northwind Logistics was founded in Hamburg to end lost freight. "
+    "Northwind Logistics builds a routing platform for carriers across Europe."
+)
+_MATERIAL = re.compile(r"^\[(\d+)\] (\S+)\n<material>\n(.*?)\n</material>", re.DOTALL | re.MULTILINE)
+_LISTED = re.compile(r"^- \[(\w+)\] (.+)$", re.MULTILINE)
+_FENCES = re.compile(r"<(posting|material|facts)>\n.*?\n</\1>", re.DOTALL)
+
+
+# --------------------------------------------------------------------------- the fake model's answers
+
+
+def first_sentence(text: str) -> str:
+    return text.split(". ")[0].strip().rstrip(".") + "."
+
+
+def research_answer(request: ChatRequest) -> dict[str, Any]:
+    """The first sentence of each material's last paragraph as a fact citing it, and one fact citing nothing given."""
+    items = _MATERIAL.findall(request.text("user"))
+    facts = [{"text": first_sentence(text.split("\n\n")[-1]), "source_index": int(n)} for n, _, text in items]
+    invented = {"text": "INVENTED: the company was bought by a rival.", "source_index": len(items) + 7}
+    return {"mission": facts[:1], "products": facts[1:], "culture": [], "recent_news": [invented]}
+
+
+def cv_answer(request: ChatRequest) -> dict[str, Any]:
+    """Each highlight it is asked to rewrite, with a few words added that claim nothing."""
+    wanted = _LISTED.findall(request.text("user"))
+    return {"lines": [{"highlight_ids": [hid], "text": f"{text}, for the posting"} for hid, text in wanted]}
+
+
+def letter_answer(request: ChatRequest) -> dict[str, Any]:
+    """A paragraph from the first two highlights, one citing the first fact, two citing what they were not given."""
+    wanted = _LISTED.findall(request.text("user"))
+    return {
+        "paragraphs": [
+            {
+                "text": " ".join(t for _, t in wanted[:2]),
+                "highlight_ids": [h for h, _ in wanted[:2]],
+                "fact_numbers": [],
+            },
+            {"text": "I would welcome the chance to contribute to that.", "highlight_ids": [], "fact_numbers": [1]},
+            {"text": "INVENTED paragraph citing fact 42.", "highlight_ids": [], "fact_numbers": [42]},
+            {
+                "text": "INVENTED paragraph citing an unknown highlight.",
+                "highlight_ids": ["hl_nope"],
+                "fact_numbers": [],
+            },
+        ]
+    }
+
+
+@pytest.fixture
+def model(openai_server: FakeOpenAI) -> FakeOpenAI:  # noqa: F811 - the imported fixture
+    openai_server.responders.update(DossierSummary=research_answer, CVRewrite=cv_answer, LetterBody=letter_answer)
+    return openai_server
+
+
+@pytest.fixture
+def web(exa_world: FakeExa) -> FakeExa:  # noqa: F811 - the imported fixture
+    exa_world.pages += company_pages("Northwind Logistics", NORTHWIND_ABOUT, datetime.now(UTC))
+    return exa_world
+
+
+def llm_context(tmp_path: Path, model: FakeOpenAI, web: FakeExa | None = None, *, pdf: bool = False) -> Context:
+    exa = {"exa_api_key": EXA_KEY, "exa_base_url": web.url} if web else {}
+    return Context(
+        home=str(tmp_path), render_pdf=pdf, cv_max_lines=6, llm_base_url=model.base_url, llm_api_key=API_KEY, **exa
+    )
+
+
+def outside_fences(text: str) -> str:
+    return _FENCES.sub("", text)
+
+
+def assert_posting_only_fenced(requests: list[ChatRequest], posting: JobPosting) -> None:
+    assert requests
+    for request in requests:
+        assert MISSION not in request.text("system") and posting.description[:40] not in request.text("system")
+        assert MISSION in request.text("user")
+        assert MISSION not in outside_fences(request.text("user"))
+
+
+# --------------------------------------------------------------------------- researcher
+
+
+async def test_web_dossier_cites_only_the_material_urls_and_is_shared_by_the_company(
+    tmp_path: Path, model: FakeOpenAI, web: FakeExa
+) -> None:
+    context, records = llm_context(tmp_path, model, web), Records(InMemoryStore())
+    posting = make_posting()
+
+    dossier = await company_dossier(context, records, posting)
+
+    material_urls = {"https://northwind-logistics.example/about", "https://news.example/northwind-logistics-new-office"}
+    assert dossier.facts() and {f.source for f in dossier.facts()} <= material_urls
+    assert {f.source_kind for f in dossier.facts()} == {"web"}
+    assert dossier.mission[0].text == "Northwind Logistics was founded in Hamburg to end lost freight."
+    assert dossier.recent_news == [] and dossier.culture == []  # the out-of-range citation was dropped: unknown
+    assert not any("INVENTED" in f.text for f in dossier.facts())
+    assert await records.dossier(company_key(posting)) == dossier
+    (request,) = model.chat_requests("DossierSummary")
+    assert NORTHWIND_ABOUT.split(". ")[1] not in outside_fences(request.text("user"))
+
+    other = make_posting(posting_id="job_northwind_backend", title="Backend Engineer")
+    assert await company_dossier(context, records, other) == dossier
+    assert len(model.chat_requests("DossierSummary")) == 1  # researched once per company
+    assert len([r for r in web.requests if r.path == "/search"]) == 2  # about + news, once
+
+
+async def test_without_exa_the_model_summarises_only_the_posting(tmp_path: Path, model: FakeOpenAI) -> None:
+    context, records = llm_context(tmp_path, model), Records(InMemoryStore())
+    posting = make_posting()
+
+    dossier = await company_dossier(context, records, posting)
+
+    assert dossier.facts() and {(f.source, f.source_kind) for f in dossier.facts()} == {
+        (f"posting:{posting.id}", "job_posting")
+    }
+    assert_posting_only_fenced(model.chat_requests("DossierSummary"), posting)
+
+
+# --------------------------------------------------------------------------- writers in the package graph
+
+
+async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
+    tmp_path: Path, model: FakeOpenAI, web: FakeExa
+) -> None:
+    profile, posting = make_profile(), make_posting()
+    store = await _stored(profile, posting)
+
+    await _build(store, llm_context(tmp_path, model, web, pdf=True), "run-1")
+
+    package = await Records(store).package("thread_1", "pkg_7f3a")
+    assert package.flagged_claims == []
+    assert {c.name: c.passed for c in package.checks} == {
+        "truth": True,
+        "ats": True,
+        "pdf": True,
+        "posting_contacts": True,
+    }
+    selected = {h.id: h.text for _, h in profile.all_highlights()}
+    cv_lines = [line for line in package.cv.lines if line.highlight_ids]
+    assert cv_lines and all(line.text == f"{selected[line.highlight_ids[0]]}, for the posting" for line in cv_lines)
+    assert f"- {K8S_HIGHLIGHT}, for the posting" in package.cv.markdown
+
+    body = [line for line in package.cover_letter.lines if line.section == "body"]
+    assert [line.text for line in body][1:] == ["I would welcome the chance to contribute to that."]
+    assert "INVENTED" not in package.cover_letter.markdown  # fact 42 and hl_nope were never given
+    assert body[0].highlight_ids and set(body[0].highlight_ids) <= {i for line in cv_lines for i in line.highlight_ids}
+    fact = package.dossier.mission[0]
+    assert fact.source in body[1].source_fields and fact.source.startswith("https://")
+    assert package.cover_letter.lines[0].section == "sender" and package.cover_letter.lines[-1].section == "signature"
+
+    for name in ("CVRewrite", "LetterBody"):
+        assert_posting_only_fenced(model.chat_requests(name), posting)
+
+
+async def test_a_line_citing_an_unknown_id_keeps_the_highlights_own_words(tmp_path: Path, model: FakeOpenAI) -> None:
+    profile, posting = make_profile(), make_posting()
+    k8s = next(h for _, h in profile.all_highlights() if h.text == K8S_HIGHLIGHT)
+    model.answer(
+        "CVRewrite",
+        {
+            "lines": [
+                {"highlight_ids": [k8s.id, "hl_made_up"], "text": "Ran Kubernetes for 900 services"},
+                {"highlight_ids": ["hl_made_up"], "text": "Invented a highlight"},
+            ]
+        },
+    )
+    store = await _stored(profile, posting)
+
+    await _build(store, llm_context(tmp_path, model), "run-1")
+
+    package = await Records(store).package("thread_1", "pkg_7f3a")
+    k8s_lines = [line for line in package.cv.lines if k8s.id in line.highlight_ids]
+    assert [(line.text, line.highlight_ids) for line in k8s_lines] == [(K8S_HIGHLIGHT, [k8s.id])]
+    assert "900" not in package.cv.markdown and "Invented" not in package.cv.markdown
+    assert not any("hl_made_up" in line.highlight_ids for line in package.cv.lines)
+    assert package.flagged_claims == []
+
+
+async def test_an_invented_employer_and_number_are_flagged_by_the_truth_check(
+    tmp_path: Path, model: FakeOpenAI
+) -> None:
+    profile, posting = make_profile(), make_posting()
+    cost = next(h for _, h in profile.all_highlights() if h.text == COST_HIGHLIGHT)
+    k8s = next(h for _, h in profile.all_highlights() if h.text == K8S_HIGHLIGHT)
+    model.answer(
+        "CVRewrite",
+        {
+            "lines": [
+                {"highlight_ids": [cost.id], "text": "Cut cloud costs by 60% by rightsizing AWS instances"},
+                {
+                    "highlight_ids": [k8s.id],
+                    "text": "Migrated 40 services to Kubernetes at Google with Helm and ArgoCD",
+                },
+            ]
+        },
+    )
+    store = await _stored(profile, posting)
+
+    await _build(store, llm_context(tmp_path, model), "run-1")
+
+    package = await Records(store).package("thread_1", "pkg_7f3a")
+    flagged = "\n".join(package.flagged_claims)
+    assert "60%" in package.cv.markdown and "Google" in package.cv.markdown  # rewritten lines, cited correctly...
+    assert "not in the cited evidence: 60%" in flagged and "Google" in flagged  # ...but unsupported: flagged
+    assert not {c.name: c.passed for c in package.checks}["truth"]
+    assert package.status == "ready"  # flagged for review, not dropped

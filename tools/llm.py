@@ -1,0 +1,155 @@
+"""The OpenAI-compatible chat model behind every LLM role, and the one way to call it.
+
+`load_chat_model` builds `ChatOpenAI` for a role (screener, researcher, writer, intake) against any
+OpenAI-compatible `base_url` (OpenAI, Ollama, vLLM); None means the embedded engine. The SDK's own
+retries are off (max_retries=0): `structured_call` runs every request through the service's
+`ServiceLimiter`, whose single budget covers 429 (Retry-After), 5xx, timeouts and malformed answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Mapping
+from functools import cache
+from typing import Literal, Protocol, TypeVar
+
+import openai
+from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import BaseMessage
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, ValidationError
+
+from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, configured_limiter, retry_after_seconds
+
+Role = Literal["screener", "researcher", "writer", "intake"]
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+SERVICE = "openai"
+DEFAULT_TIMEOUT = 60.0
+# The limiter's defaults; context.service_limits["openai"] overrides any of them (and "timeout").
+DEFAULT_LIMITS: dict[str, float] = {"max_concurrency": 8, "max_attempts": 4}
+_RETRIED_STATUSES = (408, 409)  # the statuses the SDK itself would retry, besides 429 and 5xx
+
+
+class LLMSettings(Protocol):
+    """What the LLM layer reads from the run's settings (graph.context.Context has these)."""
+
+    llm_base_url: str | None
+    llm_api_key: str | None
+    llm_model: str
+    llm_role_models: dict[str, str]
+    service_limits: dict[str, dict[str, float]]
+
+
+def model_name(settings: LLMSettings, role: Role) -> str:
+    return settings.llm_role_models.get(role, settings.llm_model)
+
+
+def _limits(settings: LLMSettings) -> dict[str, float]:
+    return {**DEFAULT_LIMITS, **settings.service_limits.get(SERVICE, {})}
+
+
+@cache
+def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
+    return ChatOpenAI(model=model, base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, temperature=0)
+
+
+def load_chat_model(settings: LLMSettings, role: Role) -> ChatOpenAI | None:
+    """The chat model for a role, or None when no LLM is configured (the embedded engine runs)."""
+    if not settings.llm_base_url:
+        return None
+    timeout = float(_limits(settings).get("timeout", DEFAULT_TIMEOUT))
+    # Local servers (Ollama, vLLM) take any key; the SDK refuses to start without one.
+    return _chat_model(settings.llm_base_url, model_name(settings, role), settings.llm_api_key or "none", timeout)
+
+
+# asyncio primitives belong to one event loop, so limiters are kept per loop (in practice: per process).
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, ServiceLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def llm_limiter(settings: LLMSettings) -> ServiceLimiter:
+    """The one limiter for this process's calls to settings.llm_base_url (call it from async code)."""
+    limits = _limits(settings)
+    key = (settings.llm_base_url, tuple(sorted(limits.items())))
+    per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
+    if key not in per_loop:
+        per_loop[key] = configured_limiter(SERVICE, limits)
+    return per_loop[key]
+
+
+def _headers(exc: openai.APIStatusError) -> Mapping[str, str]:
+    return dict(exc.response.headers) if exc.response is not None else {}
+
+
+def _as_service_outcome(exc: openai.OpenAIError) -> Exception:
+    """RetryableError for what another attempt may fix; ServiceError (with what to do) otherwise."""
+    if isinstance(exc, openai.RateLimitError):
+        return RetryableError("rate limited (429)", status=429, retry_after=retry_after_seconds(dict(_headers(exc))))
+    if isinstance(exc, openai.InternalServerError):
+        return RetryableError(f"server error ({exc.status_code})", status=exc.status_code)
+    if isinstance(exc, openai.APITimeoutError):
+        return RetryableError("timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return RetryableError(f"cannot connect ({exc})")
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code in _RETRIED_STATUSES:
+            return RetryableError(f"HTTP {exc.status_code}", status=exc.status_code)
+        hint = {
+            401: "check JOBLAND_LLM_API_KEY",
+            403: "check that the API key may use this model",
+            404: "check JOBLAND_LLM_BASE_URL (it should end in /v1) and the model name",
+        }.get(exc.status_code, "check the LLM settings and the server's logs")
+        return ServiceError(SERVICE, f"HTTP {exc.status_code}: {exc.message}; {hint}", status=exc.status_code)
+    return ServiceError(SERVICE, f"{type(exc).__name__}: {exc}")
+
+
+async def structured_call(
+    model: ChatOpenAI,
+    schema: type[SchemaT],
+    messages: list[BaseMessage],
+    *,
+    limiter: ServiceLimiter,
+    attempts_on_malformed: int = 2,
+    method: Literal["json_schema", "function_calling"] = "json_schema",
+) -> SchemaT:
+    """Ask the model for an answer in `schema`; retried within the limiter's budget.
+
+    A malformed answer (not JSON, not the schema, no tool call) is asked again at most
+    `attempts_on_malformed` times, then fails with a ServiceError naming the schema.
+    """
+    runnable = model.with_structured_output(schema, method=method, strict=True, include_raw=True)
+    malformed = 0
+
+    async def attempt() -> SchemaT:
+        nonlocal malformed
+        try:
+            answer = await runnable.ainvoke(messages)
+        except openai.OpenAIError as exc:
+            raise _as_service_outcome(exc) from exc
+        except (ValidationError, OutputParserException, json.JSONDecodeError) as exc:
+            answer = {"parsed": None, "parsing_error": exc}
+        parsed = answer.get("parsed")
+        if isinstance(parsed, schema):
+            return parsed
+        error = answer.get("parsing_error") or "no structured answer came back"
+        malformed += 1
+        reason = f"the model's answer did not match {schema.__name__} ({_first_line(error)})"
+        if malformed > attempts_on_malformed:
+            raise ServiceError(
+                SERVICE,
+                f"{reason} after {malformed} attempts; try a model that supports structured output "
+                f"(JOBLAND_LLM_MODEL or llm_role_models)",
+            )
+        # Another attempt right away: waiting does not make a model's answer better formed.
+        raise RetryableError(reason, retry_after=0.0)
+
+    return await limiter.call(attempt)
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
