@@ -28,7 +28,7 @@ from graph.context import Context
 from graph.state import DeliverPackageInput
 from templates import render
 from tools.outbox import Mailer, OutboxMailer
-from tools.ratelimit import ServiceLimiter, configured_limiter
+from tools.ratelimit import ServiceError, ServiceLimiter, configured_limiter
 from tools.smtp import SmtpMailer
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
@@ -143,7 +143,14 @@ async def deliver(state: DeliverPackageInput, runtime: Runtime[Context]) -> dict
         recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
         message = compose_message(pkg, recipient, context.home_path)
         mailer = await asyncio.to_thread(make_mailer, context)  # may import a client library
-        location = await asyncio.to_thread(mailer.send, message, key=package_id)
+        try:
+            location = await asyncio.to_thread(mailer.send, message, key=package_id)
+        except ServiceError as exc:
+            # Attempts ran out, or the outcome is unknown: the package says why; nothing is resent by itself.
+            await records.put_package(
+                thread_id, pkg.model_copy(update={"error": str(exc)}).with_status(PackageStatus.failed, str(exc))
+            )
+            return {}
         failpoint("deliver.after_send")
         receipt = DeliveryReceipt(
             package_id=package_id, message_id=message["Message-ID"], recipient=context.user_email, location=location

@@ -43,6 +43,7 @@ from templates import render
 from tools.cv_import import CVImportError, import_profile
 from tools.job_folder import JobSourceError
 from tools.postgres import DatabaseError
+from tools.ratelimit import ServiceError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -87,7 +88,7 @@ def run_async(main: Callable[[], Any]) -> Any:
     """Run a coroutine; turn the errors a person can fix into one clear line and exit code 2."""
     try:
         return asyncio.run(main())
-    except (UserError, CVImportError, JobSourceError, DatabaseError, RecordNotFound) as exc:
+    except (UserError, CVImportError, JobSourceError, DatabaseError, RecordNotFound, ServiceError) as exc:
         fail(str(exc))
 
 

@@ -1,6 +1,5 @@
 """Exa over real HTTP: job-board search mapped to postings, company research material with URLs, errors and retries."""
 
-
 from __future__ import annotations
 
 import uuid

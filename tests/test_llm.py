@@ -1,6 +1,5 @@
 """tools/llm.py over real HTTP against the local OpenAI-compatible server (tests/local_world/openai.py)."""
 
-
 from __future__ import annotations
 
 import time

@@ -1,6 +1,5 @@
 """The LLM screener cascade and LLM intake, over real HTTP against the local OpenAI-compatible server."""
 
-
 from __future__ import annotations
 
 from typing import Any

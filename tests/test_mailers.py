@@ -15,6 +15,7 @@ from langgraph.types import Command
 
 from agents.deliver import make_mailer, message_id_for
 from domain.models import Decision, SearchRequest
+from domain.repository import Records
 from graph.builder import open_graph
 from graph.context import Context
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
@@ -187,3 +188,32 @@ async def test_graph_delivers_one_approved_package_through_gmail(
     assert received["To"].addresses[0].addr_spec == USER
     assert received["Message-ID"] == message_id_for(ids[0]) and received["X-JobLand-Package"] == ids[0]
     assert not (home / "outbox").exists(), "the outbox is not used when Gmail is configured"
+
+
+async def test_graph_marks_a_package_failed_when_gmail_attempts_run_out(
+    database_url: str, home: Path, gmail_api: FakeGmail, tmp_path: Path
+) -> None:
+    context = Context(
+        user_email=USER,
+        home=str(home),
+        render_pdf=False,
+        mailer="gmail",
+        gmail_token_file=str(gmail_api.write_token_file(tmp_path / "token.json")),
+        gmail_api_endpoint=gmail_api.url,
+        service_limits={"gmail": {"max_attempts": 2, "max_concurrency": 1}},
+    )
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=1)
+    async with open_graph(database_url, home) as graph:
+        await graph.ainvoke({"request": request}, config, context=context, durability="sync")
+        pending = (await graph.aget_state(config)).interrupts[0]
+        (package_id,) = [r["action_request"]["args"]["package_id"] for r in pending.value]
+        # The service is unreachable for the message search itself: nothing was sent, the budget runs out.
+        gmail_api.fail_next(*[Fault(status=503, path="/gmail/v1/users/me/messages") for _ in range(4)])
+        resume = Command(resume={pending.id: [Decision(package_id=package_id, action="accept").model_dump()]})
+        final = await graph.ainvoke(resume, config, context=context, durability="sync")
+        package = await Records(graph.store).package(final["thread_id"], package_id)
+        log = {e.package_id: e for e in await Records(graph.store).applications()}
+    assert sends(gmail_api) == 0 and gmail_api.messages == []
+    assert package.status == "failed" and "gave up after 2 attempt" in package.error
+    assert final["deliveries"] == [] and log[package_id].outcome == "failed"

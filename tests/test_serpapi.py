@@ -1,6 +1,5 @@
 """SerpAPI google_jobs over real HTTP: paging, field mapping, errors, retries, and discovery merged with the folder."""
 
-
 from __future__ import annotations
 
 import shutil
