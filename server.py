@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from agents.cv_writer import plan_cv, render_cv
+from agents.review import requested_package_id
 from domain.models import ApplicationPackage, Decision, SearchRequest, ThreadRecord
 from domain.repository import RecordNotFound
 from domain.text import content_hash, slug
@@ -32,7 +33,7 @@ from graph.builder import open_graph
 from graph.context import Context
 from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
 from jobland.chat import ask_again, outcome_summary, read_review_reply, review_summary
-from jobland.session import Session, pending_review
+from jobland.session import Session, pending_review, review_requests
 from jobland.settings import ApiUser, Settings
 from templates import TEMPLATES_DIR, render
 from tools.cv_import import CVImportError, import_profile
@@ -227,14 +228,14 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
             stage = "finished"
     stored = {p.id: p for p in await s.records.packages(thread_id)}
     packages = [PackageSummary.of(stored[r.package_id]) for r in values.get("packages", []) if r.package_id in stored]
-    _, requests = await pending_review(s, thread_id)
+    _, requests = review_requests(snapshot)  # the snapshot read above; no second read
     return ThreadStatus(
         thread_id=thread_id,
         stage=stage,
         error=run.error if run is not None else None,
         progress=ProgressOut(**vars(progress)),
         packages=packages,
-        awaiting_review=[r["action_request"]["args"]["package_id"] for r in requests],
+        awaiting_review=[requested_package_id(r) for r in requests],
     )
 
 
@@ -292,7 +293,7 @@ async def submit_decisions(
         interrupt_id, requests = await pending_review(s, thread_id)
         if interrupt_id is None:
             raise HTTPException(409, f"thread {thread_id} is not waiting for review; GET {status_url(thread_id)}")
-        pending = {r["action_request"]["args"]["package_id"] for r in requests}
+        pending = {requested_package_id(r) for r in requests}
         known = {p.id for p in await s.records.packages(thread_id)}
         if unknown := sorted({d.package_id for d in decisions} - known):
             raise HTTPException(422, f"unknown package id(s) {unknown}; GET {status_url(thread_id)}/packages")
@@ -503,7 +504,7 @@ async def chat(
             raise HTTPException(409, f"thread {thread_id} is busy with a run; wait for it to pause or finish")
         interrupt_id, requests = await pending_review(s, thread_id)
         if interrupt_id is not None:
-            ids = [r["action_request"]["args"]["package_id"] for r in requests]
+            ids = [requested_package_id(r) for r in requests]
             reading = read_review_reply(body.message, ids)
             if reading.problem:
                 return sse(_said(thread_id, ask_again(reading.problem, len(ids))))

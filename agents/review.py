@@ -55,6 +55,11 @@ def review_request(pkg: ApplicationPackage) -> dict[str, Any]:
     }
 
 
+def requested_package_id(request: dict[str, Any]) -> str:
+    """The package a review request (one HumanInterrupt of the payload) asks about."""
+    return request["action_request"]["args"]["package_id"]
+
+
 def _from_inbox_response(package_id: str, response: dict[str, Any]) -> Decision:
     kind = response.get("type") or response.get("action")
     args = response.get("args") or {}

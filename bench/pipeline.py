@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 from langgraph.types import Command
 
+from agents.review import requested_package_id
 from domain.models import Decision, SearchRequest
 from graph.builder import open_graph
 from graph.context import Context
@@ -116,7 +117,7 @@ async def run(args: argparse.Namespace) -> dict:
                 marks[f"after_{node}"] = time.perf_counter()
         pending = (await graph.aget_state(config)).interrupts
         if pending:
-            ids = [r["action_request"]["args"]["package_id"] for r in pending[0].value]
+            ids = [requested_package_id(r) for r in pending[0].value]
             resume = Command(
                 resume={pending[0].id: [Decision(package_id=i, action="accept").model_dump() for i in ids]}
             )

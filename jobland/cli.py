@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
@@ -34,10 +34,11 @@ from rich.progress import (
 from rich.prompt import Prompt
 from rich.table import Table
 
+from agents.review import requested_package_id
 from domain.models import SETTABLE_STATUSES, ApplicationLogEntry, ApplicationPackage, Decision, SearchRequest
 from domain.repository import RecordNotFound
 from graph.builder import open_graph
-from jobland.session import Session, pending_review
+from jobland.session import Session, pending_review, review_requests
 from jobland.settings import Settings
 from templates import render
 from tools.cv_import import CVImportError, import_profile
@@ -336,7 +337,7 @@ async def _review(
             packages = await s.records.packages(thread_id)
             done = {p.id: p.status.value for p in packages}
             raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
-        known = [r["action_request"]["args"]["package_id"] for r in requests]
+        known = [requested_package_id(r) for r in requests]
         if approve or reject or edit:
             decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, known)]
             decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]
@@ -462,7 +463,7 @@ async def _threads(fmt: Format) -> None:
         records = await s.records.threads()
         rows = []
         for record in records:
-            state = await _thread_state(s, record.thread_id)
+            state = stage_of(await s.graph.aget_state(s.config(record.thread_id)), record.thread_id)
             rows.append(
                 {
                     "thread_id": record.thread_id,
@@ -484,8 +485,7 @@ async def _threads(fmt: Format) -> None:
         out.print(table)
 
 
-async def _thread_state(s: Session, thread_id: str) -> str:
-    snapshot = await s.graph.aget_state(s.config(thread_id))
+def stage_of(snapshot: StateSnapshot, thread_id: str) -> str:
     if snapshot.interrupts:
         return "awaiting review"
     if snapshot.next:
@@ -502,11 +502,12 @@ def status(thread_id: str, fmt: FormatOption = Format.table) -> None:
 async def _status(thread_id: str, fmt: Format) -> None:
     async with session() as s:
         await require_thread(s, thread_id)
-        values = (await s.graph.aget_state(s.config(thread_id))).values
+        snapshot = await s.graph.aget_state(s.config(thread_id))
+        values = snapshot.values
         packages = await s.records.packages(thread_id)
         summary = {
             "thread_id": thread_id,
-            "stage": await _thread_state(s, thread_id),
+            "stage": stage_of(snapshot, thread_id),
             "postings": len(values.get("posting_ids", [])),
             "discarded": [d.model_dump() for d in values.get("discarded", [])],
             "screened": len(values.get("screenings", [])),
@@ -610,7 +611,7 @@ async def _demo(request: SearchRequest, approve_all: bool, fmt: Format) -> None:
             return
         decisions = [
             Decision(
-                package_id=r["action_request"]["args"]["package_id"],
+                package_id=requested_package_id(r),
                 action="reject" if package_row(r)["flagged_claims"] else "accept",
             )
             for r in requests
@@ -635,12 +636,13 @@ async def _resume(thread_id: str, fmt: Format) -> None:
         if not snapshot.next:
             raise UserError(f"thread {thread_id} has finished; nothing to resume")
         await stream_run(s, None, thread_id, show_progress=fmt is Format.table)
-        _, requests = await pending_review(s, thread_id)
+        after = await s.graph.aget_state(s.config(thread_id))
+        _, requests = review_requests(after)
         if fmt is Format.json:
             emit_json(
                 {
                     "thread_id": thread_id,
-                    "stage": await _thread_state(s, thread_id),
+                    "stage": stage_of(after, thread_id),
                     "awaiting_review": [package_row(r) for r in requests],
                 }
             )

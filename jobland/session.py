@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StateSnapshot
 
 from domain.repository import Records
 from jobland.settings import Settings
@@ -23,9 +24,13 @@ class Session:
         return {"configurable": {"thread_id": thread_id}, "max_concurrency": self.settings.max_concurrency}
 
 
-async def pending_review(s: Session, thread_id: str) -> tuple[str | None, list[dict]]:
-    """The interrupt id and the review requests a thread is waiting on, if any."""
-    snapshot = await s.graph.aget_state(s.config(thread_id))
+def review_requests(snapshot: StateSnapshot) -> tuple[str | None, list[dict]]:
+    """The interrupt id and the review requests a checkpoint is waiting on, if any."""
     for pending in snapshot.interrupts:
         return pending.id, list(pending.value)
     return None, []
+
+
+async def pending_review(s: Session, thread_id: str) -> tuple[str | None, list[dict]]:
+    """The interrupt id and the review requests a thread is waiting on, if any."""
+    return review_requests(await s.graph.aget_state(s.config(thread_id)))
