@@ -25,22 +25,37 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from agents.cv_writer import plan_cv, render_cv
-from agents.review import requested_package_id
-from domain.models import ApplicationPackage, Decision, SearchRequest, ThreadRecord
+from agents.review import is_retry_request, requested_package_id
+from domain.models import (
+    ApplicationPackage,
+    DeadLetter,
+    Decision,
+    Profile,
+    ProfilingJob,
+    ProfilingStatus,
+    SearchRequest,
+    StatusChange,
+    ThreadRecord,
+    WebhookCall,
+)
 from domain.repository import RecordNotFound
-from domain.text import content_hash, slug
+from domain.text import slug
 from graph.builder import open_graph
 from graph.context import Context
 from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
 from jobland.chat import ask_again, outcome_summary, read_review_reply, review_summary
+from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.profiling import CV_TYPES, ProfilingJobs, store_upload, stored_upload
 from jobland.session import Session, pending_review, review_requests
 from jobland.settings import ApiUser, Settings
+from jobland.webhooks import announce_segment, check_run_webhook
 from templates import TEMPLATES_DIR, render
 from tools.cv_import import CVImportError, import_profile
+from tools.webhooks import WebhookURLError
 
 TOKEN_COOKIE = "jobland_token"
-CV_TYPES = (".pdf", ".docx", ".md", ".html", ".txt", ".json")
 THREAD_ID = r"^[A-Za-z0-9_-]{1,64}$"
+CV_ID = r"^[0-9a-f]{16}$"
 PACKAGE_FILES = {
     "cv.pdf": "application/pdf",
     "cover_letter.pdf": "application/pdf",
@@ -64,12 +79,28 @@ class CVUploaded(BaseModel):
     highlights: int = Field(description="How many highlights (claims) were read from the CV.")
 
 
+class ProfilingAccepted(BaseModel):
+    profile_id: str = Field(description="The file's content hash; POST /api/threads takes it as cv_id.")
+    status: ProfilingStatus
+    status_url: str
+    result_url: str
+
+
+class ProfilingJobStatus(ProfilingJob):
+    result_url: str = Field(description="The Profile, once the status is completed.")
+
+
 class ThreadCreate(BaseModel):
     cv_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="From POST /api/cv.")
     message: str | None = Field(default=None, max_length=2000, description='In words: "senior Python, Berlin".')
     query: str | None = Field(default=None, max_length=2000)
     locations: list[str] | None = None
     max_packages: int | None = Field(default=None, ge=1, le=100)
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Called (signed POST) when packages await review, the run completes, or it fails.",
+    )
 
 
 class ThreadCreated(BaseModel):
@@ -88,6 +119,8 @@ class PackageSummary(BaseModel):
     title: str
     company: str
     status: str
+    error: str | None = Field(description="Why it failed or timed out.")
+    history: list[StatusChange] = Field(description="Every status it went through, timestamped.")
     match_score: int
     probability: str
     flagged_claims: list[str]
@@ -100,6 +133,8 @@ class PackageSummary(BaseModel):
             title=pkg.title,
             company=pkg.company,
             status=pkg.status.value,
+            error=pkg.error,
+            history=pkg.history,
             match_score=pkg.screening.match_score,
             probability=pkg.screening.probability,
             flagged_claims=pkg.flagged_claims,
@@ -121,6 +156,10 @@ class ThreadStatus(BaseModel):
     progress: ProgressOut
     packages: list[PackageSummary]
     awaiting_review: list[str] = Field(description="Package ids waiting for a decision, in the request's order.")
+    missing: list[str] = Field(
+        description="Packages that failed or timed out while being built; decide 'retry' (or 'reject') for them."
+    )
+    dead_letters: list[DeadLetter] = Field(description="Approved packages whose delivery did not go through.")
 
 
 class ThreadListItem(BaseModel):
@@ -159,9 +198,14 @@ def get_runs(request: Request) -> BackgroundRuns:
     return request.app.state.runs
 
 
+def get_profiling(request: Request) -> ProfilingJobs:
+    return request.app.state.profiling
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RunsDep = Annotated[BackgroundRuns, Depends(get_runs)]
+ProfilingDep = Annotated[ProfilingJobs, Depends(get_profiling)]
 _bearer = HTTPBearer(auto_error=False, description="An API token (JOBLAND_API_TOKEN or JOBLAND_API_TOKENS).")
 
 
@@ -235,7 +279,9 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         error=run.error if run is not None else None,
         progress=ProgressOut(**vars(progress)),
         packages=packages,
-        awaiting_review=[requested_package_id(r) for r in requests],
+        awaiting_review=[requested_package_id(r) for r in requests if not is_retry_request(r)],
+        missing=[requested_package_id(r) for r in requests if is_retry_request(r)],
+        dead_letters=[d for d in await s.records.dead_letters(open_only=False) if d.thread_id == thread_id],
     )
 
 
@@ -253,13 +299,14 @@ async def closing_events(s: Session, thread_id: str) -> list[Event]:
                     "thread_id": thread_id,
                     "interrupt_id": interrupt_id,
                     "progress": status.progress.model_dump(),
-                    "packages": [by_id[pid].model_dump() for pid in status.awaiting_review],
+                    "packages": [by_id[pid].model_dump(mode="json") for pid in status.awaiting_review],
+                    "missing": [by_id[pid].model_dump(mode="json") for pid in status.missing],
                     "requests": requests,
                 },
             }
         )
     elif status.progress.delivered:
-        sent = [p.model_dump() for p in status.packages if p.status == "sent"]
+        sent = [p.model_dump(mode="json") for p in status.packages if p.status == "sent"]
         events.append({"event": "delivered", "data": {"thread_id": thread_id, "packages": sent}})
     events.append({"event": "done", "data": status.model_dump(mode="json")})
     return events
@@ -305,11 +352,10 @@ async def submit_decisions(
 
 def uploaded_cv(settings: Settings, user: ApiUser, cv_id: str) -> Path:
     """The stored upload named by cv_id (a content hash, never a path the caller chose)."""
-    for suffix in CV_TYPES:
-        path = settings.home / "uploads" / user.user_id / f"{cv_id}{suffix}"
-        if path.is_file():
-            return path
-    raise HTTPException(422, f"no uploaded CV {cv_id!r}; upload it first with POST /api/cv")
+    path = stored_upload(settings.home, user.user_id, cv_id)
+    if path is None:
+        raise HTTPException(422, f"no uploaded CV {cv_id!r}; upload it first with POST /api/cv or POST /api/profiles")
+    return path
 
 
 # ----------------------------------------------------------------------------- routes
@@ -322,12 +368,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.post("/api/cv", status_code=201)
-async def upload_cv(file: UploadFile, user: UserDep, s: SessionDep, settings: SettingsDep) -> CVUploaded:
-    """Upload a master CV (PDF, DOCX, Markdown, HTML, text or JSON Resume); the same file gives the same cv_id."""
+@dataclasses.dataclass(frozen=True)
+class CVFile:
+    """An uploaded CV that passed the checks every upload route makes."""
+
+    name: str  # as the user gave it, without folders
+    data: bytes
+
+
+async def checked_cv_file(file: UploadFile, settings: SettingsDep) -> CVFile:
+    """The upload's type, size and content, checked before anything is stored or parsed."""
     given_name = Path(file.filename or "cv").name
-    suffix = Path(given_name).suffix.lower()
-    if suffix not in CV_TYPES:
+    if Path(given_name).suffix.lower() not in CV_TYPES:
         raise HTTPException(415, f"{given_name}: upload your CV as one of {', '.join(CV_TYPES)}")
     data = await file.read(settings.upload_max_bytes + 1)
     if len(data) > settings.upload_max_bytes:
@@ -335,26 +387,74 @@ async def upload_cv(file: UploadFile, user: UserDep, s: SessionDep, settings: Se
         raise HTTPException(
             413, f"{given_name} is over the {limit} MB limit for a CV; remove images or upload a .docx/.md"
         )
-    cv_id = content_hash(data)
-    path = settings.home / "uploads" / user.user_id / f"{cv_id}{suffix}"
-    await asyncio.to_thread(_store_upload, path, data)
+    if not data.strip():
+        raise HTTPException(422, f"{given_name} is empty; upload the file that holds your CV")
+    return CVFile(given_name, data)
+
+
+CVFileDep = Annotated[CVFile, Depends(checked_cv_file)]
+
+
+@router.post("/api/cv", status_code=201)
+async def upload_cv(user: UserDep, cv: CVFileDep, s: SessionDep, settings: SettingsDep) -> CVUploaded:
+    """Upload a master CV (PDF, DOCX, Markdown, HTML, text or JSON Resume); the same file gives the same cv_id."""
+    path = await asyncio.to_thread(store_upload, settings.home, user.user_id, cv.name, cv.data)
     try:
         profile = await asyncio.to_thread(import_profile, path)
     except CVImportError as exc:
         await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise HTTPException(422, str(exc).replace(path.name, given_name)) from exc
+        raise HTTPException(422, str(exc).replace(path.name, cv.name)) from exc
     await s.records.put_profile(profile)  # load_profile finds it and does not parse the file again
     return CVUploaded(
-        cv_id=cv_id, name=profile.basics.name, sections=profile.sections, highlights=len(profile.all_highlights())
+        cv_id=path.stem, name=profile.basics.name, sections=profile.sections, highlights=len(profile.all_highlights())
     )
 
 
-def _store_upload(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
-        partial.replace(path)
+def profile_status_url(profile_id: str) -> str:
+    return f"/api/profiles/{profile_id}"
+
+
+@router.post("/api/profiles", status_code=202)
+async def submit_profile(user: UserDep, cv: CVFileDep, profiling: ProfilingDep) -> ProfilingAccepted:
+    """Read a master CV into a profile in the background; the same file gives the same profile_id and is read once."""
+    job = await profiling.submit(user.user_id, cv.name, cv.data)
+    status_url = profile_status_url(job.profile_id)
+    return ProfilingAccepted(
+        profile_id=job.profile_id, status=job.status, status_url=status_url, result_url=f"{status_url}/result"
+    )
+
+
+async def owned_profiling_job(
+    profile_id: Annotated[str, Field(pattern=CV_ID)], user: UserDep, s: SessionDep
+) -> ProfilingJob:
+    job = await s.records.profiling_job(user.user_id, profile_id)
+    if job is None:  # jobs are kept per owner: another user's profile does not exist for you
+        raise HTTPException(404, f"no profile {profile_id!r}; upload your CV with POST /api/profiles")
+    return job
+
+
+ProfilingJobDep = Annotated[ProfilingJob, Depends(owned_profiling_job)]
+
+
+@router.get("/api/profiles/{profile_id}")
+async def get_profiling_job(job: ProfilingJobDep) -> ProfilingJobStatus:
+    """pending, processing, completed, or failed with the error."""
+    return ProfilingJobStatus(**job.model_dump(), result_url=f"{profile_status_url(job.profile_id)}/result")
+
+
+@router.get("/api/profiles/{profile_id}/result")
+async def get_profile_result(job: ProfilingJobDep, s: SessionDep) -> Profile:
+    """The Profile (JSON Resume fields, highlight ids, preferences) once the status is completed."""
+    if job.status == "failed":
+        raise HTTPException(422, job.error)
+    if job.status != "completed":
+        raise HTTPException(
+            409,
+            f"profile {job.profile_id} is still {job.status}; poll GET {profile_status_url(job.profile_id)} "
+            "until its status is completed",
+        )
+    profile = await s.records.profile(job.stored_profile_id)
+    return profile.model_copy(update={"source": job.file_name})  # the stored file is named by its hash
 
 
 @router.post("/api/threads", status_code=202)
@@ -365,7 +465,12 @@ async def create_thread(
     cv_path = uploaded_cv(settings, user, body.cv_id)
     given = body.model_dump(include={"query", "locations", "max_packages"}, exclude_none=True)
     search = SearchRequest(cv_path=str(cv_path), jobs_dir=str(settings.jobs_dir), **given)
-    thread_id = await new_thread(s, user, search)
+    if body.webhook_url:
+        try:
+            await check_run_webhook(settings, body.webhook_url)
+        except WebhookURLError as exc:
+            raise HTTPException(422, str(exc)) from None
+    thread_id = await new_thread(s, user, search, webhook_url=body.webhook_url)
     payload: dict[str, Any] = {"request": search}
     if body.message:
         payload["message"] = body.message
@@ -375,10 +480,11 @@ async def create_thread(
     )
 
 
-async def new_thread(s: Session, user: ApiUser, search: SearchRequest) -> str:
+async def new_thread(s: Session, user: ApiUser, search: SearchRequest, webhook_url: str | None = None) -> str:
     """A thread id, owned by user from now on (intake keeps this record)."""
     thread_id = uuid.uuid4().hex[:12]
-    await s.records.put_thread(ThreadRecord(thread_id=thread_id, owner=user.user_id, request=search))
+    record = ThreadRecord(thread_id=thread_id, owner=user.user_id, request=search, webhook_url=webhook_url)
+    await s.records.put_thread(record)
     return thread_id
 
 
@@ -400,6 +506,12 @@ async def get_thread(thread: ThreadDep, s: SessionDep, runs: RunsDep) -> ThreadS
 @router.get("/api/threads/{thread_id}/packages")
 async def list_packages(thread: ThreadDep, s: SessionDep, runs: RunsDep) -> list[PackageSummary]:
     return (await thread_status(s, runs.of(thread.thread_id), thread.thread_id)).packages
+
+
+@router.get("/api/threads/{thread_id}/webhooks")
+async def list_webhook_calls(thread: ThreadDep, s: SessionDep) -> list[WebhookCall]:
+    """Every attempt at calling the thread's webhook, oldest first: event, delivery id, status or error, outcome."""
+    return await s.records.webhook_calls(thread.thread_id)
 
 
 async def owned_package(thread: ThreadDep, package_id: str, s: SessionDep) -> ApplicationPackage:
@@ -446,9 +558,48 @@ async def get_package_file(name: str, pkg: PackageDep, s: SessionDep, settings: 
 async def post_decisions(
     body: DecisionsRequest, thread: ThreadDep, request: Request, user: UserDep, s: SessionDep, runs: RunsDep
 ) -> Accepted:
-    """Accept, edit or reject packages awaiting review; approved ones are then delivered in the background."""
+    """Accept, edit or reject packages awaiting review, or retry missing ones; approved ones are then delivered."""
     await submit_decisions(request, s, runs, user, thread.thread_id, body.decisions)
     return Accepted(status_url=status_url(thread.thread_id))
+
+
+@router.get("/api/deliveries")
+async def list_dead_letters(user: UserDep, s: SessionDep, include_resolved: bool = False) -> list[DeadLetter]:
+    """Deliveries that did not go through (attempts ran out, or the outcome is unknown); nothing resends them."""
+    return await s.records.dead_letters(user.user_id, open_only=not include_resolved)
+
+
+async def _open_dead_letter(s: Session, user: ApiUser, package_id: str) -> DeadLetter:
+    try:
+        return await open_dead_letter(s, user.user_id, package_id)
+    except RecordNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DeadLetterResolved as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.post("/api/deliveries/{package_id}/{choice}", status_code=202)
+async def resolve_dead_letter(
+    package_id: str,
+    choice: Literal["retry", "mark-sent"],
+    request: Request,
+    user: UserDep,
+    s: SessionDep,
+    runs: RunsDep,
+) -> Accepted:
+    """retry sends it again (Gmail looks for an earlier copy first); mark-sent says it did arrive: never sent again."""
+    letter = await _open_dead_letter(s, user, package_id)
+    run = runs.of(letter.thread_id)
+    async with run.lock:
+        if run.running:
+            raise HTTPException(409, f"thread {letter.thread_id} is busy with a run; wait for it")
+        letter = await _open_dead_letter(s, user, package_id)  # again under the lock: a second click sees 409
+        if choice == "retry":
+            payload = retry_delivery(letter)
+        else:
+            payload = await mark_delivered(s, letter, user.email)
+        start_run(request, letter.thread_id, payload, user, delivering=True)
+    return Accepted(status_url=status_url(letter.thread_id))
 
 
 @router.post("/api/threads/{thread_id}/resume", status_code=202)
@@ -504,7 +655,7 @@ async def chat(
             raise HTTPException(409, f"thread {thread_id} is busy with a run; wait for it to pause or finish")
         interrupt_id, requests = await pending_review(s, thread_id)
         if interrupt_id is not None:
-            ids = [requested_package_id(r) for r in requests]
+            ids = [requested_package_id(r) for r in requests if not is_retry_request(r)]
             reading = read_review_reply(body.message, ids)
             if reading.problem:
                 return sse(_said(thread_id, ask_again(reading.problem, len(ids))))
@@ -544,7 +695,7 @@ async def _chat_events(
         yield event
         data = event["data"]
         if event["event"] == "approval_request":
-            yield _message(thread_id, review_summary(data["progress"], data["packages"]))
+            yield _message(thread_id, review_summary(data["progress"], data["packages"], data.get("missing", [])))
         elif event["event"] == "done" and data["stage"] == "finished":
             yield _message(thread_id, outcome_summary(data["progress"], data["packages"], user.email))
         elif event["event"] == "error":
@@ -602,13 +753,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
         graph: CompiledStateGraph
-        async with open_graph(settings.database_url, settings.home) as graph:
+        async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
             app.state.session = Session(settings, graph)
-            app.state.runs = BackgroundRuns(graph, app.state.session.config)
+            app.state.runs = BackgroundRuns(
+                graph, app.state.session.config, lambda tid, error: announce_segment(app.state.session, tid, error)
+            )
+            app.state.profiling = ProfilingJobs(
+                app.state.session.records,
+                settings.home,
+                concurrency=settings.profiling_concurrency,
+                max_bytes=settings.upload_max_bytes,
+            )
+            await app.state.profiling.resume()
             try:
                 yield
             finally:
                 await app.state.runs.stop()
+                await app.state.profiling.stop()
 
     app = FastAPI(
         title="JobLand",

@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.package_files import write_rendered
+from domain.failpoints import async_failpoint
 from domain.models import (
     EducationItem,
     EvidenceLine,
@@ -638,6 +639,8 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     profile, posting, package = await records.package_inputs(
         state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
+    package = await records.move_package(state["thread_id"], package, PackageStatus.generating)
+    await async_failpoint("write_cv.start")
     style = checked_style(context.cv_style)
     rewrites = await rewritten_highlights(context, profile, posting)
     if context.render_pdf:
@@ -664,6 +667,5 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
         if typeset is not None:
             update["latex_pdf_file"] = await write_rendered(context, package.id, "cv-latex.pdf", typeset)
         cv = cv.model_copy(update=update)
-    package = package.model_copy(update={"cv": cv}).with_status(PackageStatus.generating)
-    await records.put_package(state["thread_id"], package)
+    await records.put_package(state["thread_id"], package.model_copy(update={"cv": cv}))
     return {}

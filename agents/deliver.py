@@ -5,24 +5,39 @@ The package's interview prep sheet is written here, so only approved packages ge
 Runs after review, once per approved package (Send). The recipient comes from the run context,
 never from a posting, a page or a model. The delivery ledger in the Store and the mailer's own
 per-key idempotency together make a resume, a retry or a second worker send nothing twice.
+
+A send whose attempts ran out, or whose outcome is unknown (the connection dropped after the data
+went out, the send outlived its time limit, or the process stopped while sending), becomes a dead
+letter: the package is failed or timeout, nothing resends it by itself, and the person chooses retry
+or mark-as-sent. Before a dead letter is made of an unknown outcome, the mailer is asked whether the
+message went (Gmail searches for its Message-ID).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Literal
 
 from langgraph.runtime import Runtime
 
 from agents.interview_prep import with_interview_prep
 from agents.package_files import render_pdf_file
 from domain.failpoints import failpoint
-from domain.models import ApplicationPackage, DeliveryReceipt, PackageStatus, utcnow
-from domain.repository import Records
+from domain.models import (
+    UNFINISHED_STATUSES,
+    ApplicationPackage,
+    DeadLetter,
+    DeliveryReceipt,
+    PackageStatus,
+    utcnow,
+)
+from domain.repository import RecordNotFound, Records
 from domain.text import slug
 from graph.context import Context
 from graph.state import DeliverPackageInput
@@ -129,32 +144,124 @@ async def _render_missing_pdfs(pkg: ApplicationPackage, context: Context) -> App
     return pkg.model_copy(update=updates) if updates else pkg
 
 
+async def _find_sent(mailer: Mailer, message: EmailMessage, key: str) -> str | None:
+    """Where the message went if the mailer can tell; a failing lookup tells nothing."""
+    try:
+        return await asyncio.to_thread(mailer.find_sent, message, key=key)
+    except ServiceError:
+        return None
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """Why a send did not go through, and how the package ends (a dead letter)."""
+
+    status: PackageStatus
+    kind: Literal["exhausted", "unknown_outcome"]
+    reason: str
+
+
+async def _dead_letter(
+    records: Records,
+    context: Context,
+    thread_id: str,
+    pkg: ApplicationPackage,
+    message: EmailMessage,
+    failure: SendFailure,
+) -> None:
+    letter = DeadLetter(
+        package_id=pkg.id,
+        thread_id=thread_id,
+        owner=context.user_id,
+        company=pkg.company,
+        title=pkg.title,
+        kind=failure.kind,
+        reason=failure.reason,
+        mailer=context.mailer,
+        message_id=message["Message-ID"],
+    )
+    await records.put_dead_letter(letter)
+    await records.move_package(thread_id, pkg, failure.status, failure.reason)
+
+
+async def _send(
+    mailer: Mailer, message: EmailMessage, key: str, context: Context, *, interrupted: bool
+) -> str | SendFailure:
+    """Where the message went, or why it did not go through; an unknown outcome is looked up, never resent."""
+    if interrupted:  # an earlier attempt began and its end was never stored
+        location = await _find_sent(mailer, message, key)
+        if location is not None:
+            return location
+        if not mailer.absence_is_certain:
+            reason = f"the process stopped while sending; {context.mailer} cannot tell whether the message went"
+            return SendFailure(PackageStatus.failed, "unknown_outcome", reason)
+    try:
+        send = asyncio.to_thread(mailer.send, message, key=key)
+        return await asyncio.wait_for(send, timeout=context.send_timeout_s)
+    except TimeoutError:
+        found = await _find_sent(mailer, message, key)
+        reason = f"no answer within {context.send_timeout_s:g} s; it may have gone"
+        return found or SendFailure(PackageStatus.timeout, "unknown_outcome", reason)
+    except ServiceError as exc:
+        if not exc.outcome_unknown:
+            return SendFailure(PackageStatus.failed, "exhausted", str(exc))
+        return await _find_sent(mailer, message, key) or SendFailure(PackageStatus.failed, "unknown_outcome", str(exc))
+
+
+async def send_package(
+    records: Records, context: Context, thread_id: str, pkg: ApplicationPackage, *, retry: bool
+) -> DeliveryReceipt | None:
+    """Email one approved package; its receipt, or None when it became a dead letter."""
+    interrupted = pkg.status == PackageStatus.sending
+    pkg = await _render_missing_pdfs(pkg, context)
+    pkg = await with_interview_prep(records, pkg)  # deterministic, so a retry attaches the same sheet
+    recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
+    message = compose_message(pkg, recipient, context.home_path)
+    mailer = await asyncio.to_thread(make_mailer, context)  # may import a client library
+    pkg = await records.move_package(thread_id, pkg, PackageStatus.sending, "sent again as asked" if retry else None)
+    failpoint("deliver.before_send")
+    outcome = await _send(mailer, message, pkg.id, context, interrupted=interrupted)
+    if isinstance(outcome, SendFailure):
+        await _dead_letter(records, context, thread_id, pkg, message, outcome)
+        return None
+    failpoint("deliver.after_send")
+    receipt = DeliveryReceipt(
+        package_id=pkg.id, message_id=message["Message-ID"], recipient=context.user_email, location=outcome
+    )
+    await records.put_delivery(receipt)
+    await records.move_package(thread_id, pkg, PackageStatus.sent, outcome)
+    if (letter := await records.dead_letter(pkg.id)) is not None and letter.resolution is None:
+        await records.put_dead_letter(letter.resolved("retried"))
+    return receipt
+
+
+async def mark_sent(records: Records, thread_id: str, package_id: str, who: str) -> DeliveryReceipt:
+    """The person says a dead letter's message did go out (or they sent it themselves): never send it again."""
+    letter = await records.dead_letter(package_id)
+    if letter is None or letter.thread_id != thread_id:
+        raise RecordNotFound(f"no dead letter for package {package_id}; `jobland deliveries` lists them")
+    pkg = await records.package(thread_id, package_id)
+    receipt = DeliveryReceipt(
+        package_id=package_id, message_id=letter.message_id, recipient=who, location="marked as sent by the person"
+    )
+    await records.put_delivery(receipt)  # the ledger first: from now on nothing sends it
+    if pkg.status != PackageStatus.sent:
+        await records.move_package(thread_id, pkg, PackageStatus.sent, receipt.location)
+    await records.put_dead_letter(letter.resolved("marked_sent"))
+    return receipt
+
+
 async def deliver(state: DeliverPackageInput, runtime: Runtime[Context]) -> dict:
-    context = runtime.context
     records = Records(runtime.store)
     thread_id, package_id = state["thread_id"], state["package_id"]
     receipt = await records.delivery(package_id)
     if receipt is None:
         pkg = await records.package(thread_id, package_id)
-        if pkg.status not in (PackageStatus.approved, PackageStatus.sent):
+        if pkg.status in UNFINISHED_STATUSES and not state.get("retry"):
+            return {}  # a dead letter waits for the person's choice: never resent by itself
+        if not pkg.was_approved or pkg.status == PackageStatus.rejected:
             raise RuntimeError(f"package {package_id} is {pkg.status}, not approved: refusing to send it")
-        pkg = await _render_missing_pdfs(pkg, context)
-        pkg = await with_interview_prep(records, pkg)  # deterministic, so a retry attaches the same sheet
-        recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
-        message = compose_message(pkg, recipient, context.home_path)
-        mailer = await asyncio.to_thread(make_mailer, context)  # may import a client library
-        try:
-            location = await asyncio.to_thread(mailer.send, message, key=package_id)
-        except ServiceError as exc:
-            # Attempts ran out, or the outcome is unknown: the package says why; nothing is resent by itself.
-            await records.put_package(
-                thread_id, pkg.model_copy(update={"error": str(exc)}).with_status(PackageStatus.failed, str(exc))
-            )
+        receipt = await send_package(records, runtime.context, thread_id, pkg, retry=state.get("retry", False))
+        if receipt is None:
             return {}
-        failpoint("deliver.after_send")
-        receipt = DeliveryReceipt(
-            package_id=package_id, message_id=message["Message-ID"], recipient=context.user_email, location=location
-        )
-        await records.put_delivery(receipt)
-        await records.put_package(thread_id, pkg.with_status(PackageStatus.sent, location))
     return {"deliveries": [receipt]}

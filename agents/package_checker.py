@@ -32,7 +32,7 @@ from domain.models import (
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
-from graph.state import PackageBuildState, PackageRef
+from graph.state import PackageBuildState
 from tools.pdf import docling_text, page_count, pdfium_text
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -408,9 +408,11 @@ def check_package_contents(
 
 async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
+    thread_id = state["thread_id"]
     profile, posting, package = await records.package_inputs(
-        state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
+        thread_id, state["package_id"], state["profile_id"], state["posting_id"]
     )
+    package = await records.move_package(thread_id, package, PackageStatus.checking)
     checks, flagged = await asyncio.to_thread(
         check_package_contents,
         profile,
@@ -419,7 +421,7 @@ async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> 
         home=runtime.context.home_path,
         pages=runtime.context.cv_pages,
     )
-    package = package.model_copy(update={"checks": checks, "flagged_claims": flagged}).with_status(PackageStatus.ready)
-    await records.put_package(state["thread_id"], package)
+    checked = package.model_copy(update={"checks": checks, "flagged_claims": flagged})
+    await records.move_package(thread_id, checked, PackageStatus.ready)
     failpoint("check_package.after_store")  # durability tests crash here: the package is stored, the state not yet
-    return {"packages": [PackageRef(package_id=package.id, posting_id=package.posting_id, status=package.status)]}
+    return {}

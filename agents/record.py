@@ -27,6 +27,7 @@ _OUTCOMES = {
     PackageStatus.sent: "sent",
     PackageStatus.rejected: "rejected",
     PackageStatus.failed: "failed",
+    PackageStatus.timeout: "failed",
 }
 
 

@@ -18,14 +18,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from domain.failpoints import async_failpoint
 from domain.models import (
-    ApplicationPackage,
     CompanyDossier,
     JobPosting,
     PackageStatus,
     SourcedFact,
 )
-from domain.repository import RecordNotFound, Records
+from domain.repository import Records
 from domain.text import normalize_text, slug, strip_bullet
 from graph.context import Context
 from graph.state import PackageBuildState
@@ -295,28 +295,12 @@ async def company_dossier(context: Context, records: Records, posting: JobPostin
 
 async def research_company(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
-    thread_id, package_id = state["thread_id"], state["package_id"]
-    posting, screening = await asyncio.gather(
-        records.posting(state["posting_id"]), records.screening(state["profile_id"], state["posting_id"])
+    thread_id = state["thread_id"]
+    posting, package = await asyncio.gather(
+        records.posting(state["posting_id"]), records.package(thread_id, state["package_id"])
     )
+    package = await records.move_package(thread_id, package, PackageStatus.researching)
+    await async_failpoint("research_company.start")
     dossier = await company_dossier(runtime.context, records, posting)
-
-    try:
-        package = await records.package(thread_id, package_id)
-    except RecordNotFound:
-        if screening is None:
-            raise RecordNotFound(
-                f"posting {posting.id} has no screening for profile {state['profile_id']}; "
-                "screen it before building its package"
-            ) from None
-        package = ApplicationPackage(
-            id=package_id,
-            posting_id=posting.id,
-            profile_id=state["profile_id"],
-            company=posting.company,
-            title=posting.title,
-            screening=screening,
-        )
-    package = package.model_copy(update={"dossier": dossier}).with_status(PackageStatus.researching)
-    await records.put_package(thread_id, package)
+    await records.put_package(thread_id, package.model_copy(update={"dossier": dossier}))
     return {}

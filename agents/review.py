@@ -1,5 +1,8 @@
 """review: ONE interrupt with every ready package; the person decides per package.
 
+Packages that failed or timed out while being built come in the same interrupt as retry requests:
+accept builds that one again (the others wait, decided or not), ignore or reject leaves it out.
+
 The payload is a list of Agent Inbox HumanInterrupt dicts (action_request, config, description),
 one per package. The resume value is a list of Decision dicts, a mapping from package id to a
 HumanResponse-like dict ({"type": "accept" | "edit" | "reject" | "ignore", "args": {...}}), or what
@@ -11,6 +14,7 @@ Nothing here has a side effect before interrupt(): the node re-runs from its top
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,12 +23,24 @@ from langgraph.types import Send, interrupt
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
-from domain.models import ApplicationPackage, Decision, PackageStatus
+from agents.shortlist import package_build
+from domain.models import UNFINISHED_STATUSES, ApplicationPackage, Decision, PackageStatus
 from domain.repository import Records
 from graph.context import Context
 from graph.state import DeliverPackageInput, JobLandState
 
 REVIEW_ACTION = "send_application"
+RETRY_ACTION = "retry_package"
+
+
+def _package_args(pkg: ApplicationPackage) -> dict[str, Any]:
+    return {
+        "package_id": pkg.id,
+        "company": pkg.company,
+        "title": pkg.title,
+        "match_score": pkg.screening.match_score,
+        "probability": pkg.screening.probability,
+    }
 
 
 def review_request(pkg: ApplicationPackage) -> dict[str, Any]:
@@ -40,11 +56,7 @@ def review_request(pkg: ApplicationPackage) -> dict[str, Any]:
         "action_request": {
             "action": REVIEW_ACTION,
             "args": {
-                "package_id": pkg.id,
-                "company": pkg.company,
-                "title": pkg.title,
-                "match_score": pkg.screening.match_score,
-                "probability": pkg.screening.probability,
+                **_package_args(pkg),
                 "flagged_claims": pkg.flagged_claims,
                 "cv_markdown": pkg.cv.markdown if pkg.cv else "",
                 "cover_letter_markdown": pkg.cover_letter.markdown if pkg.cover_letter else "",
@@ -53,6 +65,29 @@ def review_request(pkg: ApplicationPackage) -> dict[str, Any]:
         "config": {"allow_accept": True, "allow_edit": True, "allow_ignore": True, "allow_respond": False},
         "description": description,
     }
+
+
+def retry_request(pkg: ApplicationPackage) -> dict[str, Any]:
+    """A package that failed or timed out, as a HumanInterrupt: accept builds it again, ignore leaves it out."""
+    return {
+        "action_request": {
+            "action": RETRY_ACTION,
+            "args": {
+                **_package_args(pkg),
+                "status": pkg.status.value,
+                "error": pkg.error or "",
+            },
+        },
+        "config": {"allow_accept": True, "allow_edit": False, "allow_ignore": True, "allow_respond": False},
+        "description": (
+            f"**{pkg.title}** at **{pkg.company}** is missing ({pkg.status.value}): {pkg.error or 'no reason given'}. "
+            "Accept to build it again; ignore to leave it out."
+        ),
+    }
+
+
+def is_retry_request(request: dict[str, Any]) -> bool:
+    return request["action_request"]["action"] == RETRY_ACTION
 
 
 def requested_package_id(request: dict[str, Any]) -> str:
@@ -65,7 +100,9 @@ def _from_inbox_response(package_id: str, response: dict[str, Any]) -> Decision:
     args = response.get("args") or {}
     if isinstance(args, dict) and isinstance(args.get("args"), dict):  # Agent Inbox nests edited args
         args = args["args"]
-    action = {"accept": "accept", "edit": "edit", "reject": "reject", "ignore": "reject"}.get(str(kind))
+    action = {"accept": "accept", "edit": "edit", "reject": "reject", "ignore": "reject", "retry": "retry"}.get(
+        str(kind)
+    )
     if action is None:
         raise ValueError(f"unknown decision {kind!r}")
     return Decision(
@@ -76,18 +113,22 @@ def _from_inbox_response(package_id: str, response: dict[str, Any]) -> Decision:
     )
 
 
-def _answered_package(response: dict[str, Any], position: int, pending_ids: Sequence[str]) -> str:
+def _answered_package(response: dict[str, Any], position: int, asked_ids: Sequence[str]) -> str:
     """The package a HumanResponse answers: the one it names, else the interrupt at its position."""
     request = response.get("args")
     if isinstance(request, dict) and isinstance(request.get("args"), dict) and request["args"].get("package_id"):
         return str(request["args"]["package_id"])
-    if position < len(pending_ids):
-        return pending_ids[position]
+    if position < len(asked_ids):
+        return asked_ids[position]
     raise ValueError("a response with no package for it")
 
 
-def parse_decisions(answer: Any, pending_ids: Sequence[str]) -> list[Decision]:
-    """Valid decisions for pending packages (in interrupt order); anything else in the answer is ignored."""
+def parse_decisions(answer: Any, pending_ids: Sequence[str], missing_ids: Sequence[str] = ()) -> list[Decision]:
+    """Valid decisions for the packages asked about (in interrupt order); anything else in the answer is ignored.
+
+    pending_ids are ready packages (accept, edit, reject); missing_ids failed or timed-out ones, for which
+    accept (or retry) means build again and reject (or ignore) means leave it out.
+    """
     entries: list[Decision] = []
     if isinstance(answer, dict) and "decisions" in answer:
         answer = answer["decisions"]
@@ -105,24 +146,32 @@ def parse_decisions(answer: Any, pending_ids: Sequence[str]) -> list[Decision]:
         for position, item in enumerate(answer):
             try:
                 if isinstance(item, dict) and "type" in item:
-                    entries.append(_from_inbox_response(_answered_package(item, position, pending_ids), item))
+                    entries.append(
+                        _from_inbox_response(_answered_package(item, position, [*pending_ids, *missing_ids]), item)
+                    )
                 else:
                     entries.append(item if isinstance(item, Decision) else Decision.model_validate(item))
             except (ValueError, ValidationError):
                 continue
     decided: dict[str, Decision] = {}
+    asked = [*pending_ids, *missing_ids]
     for decision in entries:
-        if decision.package_id in pending_ids:
+        if decision.package_id in missing_ids:
+            action = "reject" if decision.action == "reject" else "retry"
+            decided[decision.package_id] = Decision(package_id=decision.package_id, action=action)
+        elif decision.package_id in pending_ids and decision.action != "retry":
             if decision.action == "edit" and not (decision.cv_markdown or decision.cover_letter_markdown):
                 decision = decision.model_copy(update={"action": "accept"})
             decided[decision.package_id] = decision
-    return list(decided.values())
+    return sorted(decided.values(), key=lambda d: asked.index(d.package_id))
 
 
 _markdown = MarkdownIt("commonmark", {"html": False})  # raw HTML in edited text is shown, never run
 
 
 def apply_decision(pkg: ApplicationPackage, decision: Decision) -> ApplicationPackage:
+    if decision.action == "retry":
+        return pkg.with_status(PackageStatus.pending, "the person asked to build it again")
     if decision.action == "reject":
         return pkg.with_status(PackageStatus.rejected, decision.note)
     updates: dict[str, Any] = {}
@@ -138,25 +187,52 @@ def apply_decision(pkg: ApplicationPackage, decision: Decision) -> ApplicationPa
     return pkg.model_copy(update=updates).with_status(PackageStatus.approved, "edited" if updates else None)
 
 
+DECIDED_STATUSES = {"accept": PackageStatus.approved, "edit": PackageStatus.approved, "reject": PackageStatus.rejected}
+
+
 async def review(state: JobLandState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
     thread_id = state["thread_id"]
+    earlier = state.get("decisions", [])
+    decided_earlier = {d.package_id for d in earlier}
     packages = {ref.package_id: await records.package(thread_id, ref.package_id) for ref in state.get("packages", [])}
-    waiting = [p for p in packages.values() if p.status == PackageStatus.ready]
+    # A package decided in a pass whose checkpoint a crash lost is asked about again (its answer comes back).
+    waiting = [
+        p
+        for p in packages.values()
+        if p.status == PackageStatus.ready
+        or (p.status in (PackageStatus.approved, PackageStatus.rejected) and p.id not in decided_earlier)
+    ]
+    missing = [p for p in packages.values() if p.status in UNFINISHED_STATUSES and not p.was_approved]
     decisions: list[Decision] = []
-    while waiting:
-        answer = interrupt([review_request(p) for p in waiting])
-        new = parse_decisions(answer, [p.id for p in waiting])
+    while waiting or missing:
+        answer = interrupt([review_request(p) for p in waiting] + [retry_request(p) for p in missing])
+        new = parse_decisions(answer, [p.id for p in waiting], [p.id for p in missing])
         decisions.extend(new)
-        decided = {d.package_id for d in new}
-        waiting = [p for p in waiting if p.id not in decided]
+        answered = {d.package_id for d in new}
+        waiting = [p for p in waiting if p.id not in answered]
+        missing = [p for p in missing if p.id not in answered]
+        if not waiting or any(d.action == "retry" for d in new):
+            break  # missing packages nobody asked to retry stay as they are; a retry is built first
     for decision in decisions:
-        await records.put_package(thread_id, apply_decision(packages[decision.package_id], decision))
-    return {"decisions": decisions}
+        pkg = packages[decision.package_id]
+        if pkg.status != DECIDED_STATUSES.get(decision.action):  # not stored already, before a crash
+            await records.put_package(thread_id, apply_decision(pkg, decision))
+    retrying = [d.package_id for d in decisions if d.action == "retry"]
+    update: dict[str, Any] = {
+        "decisions": [*earlier, *(d for d in decisions if d.action != "retry")],
+        "retrying": retrying,
+    }
+    if retrying:
+        update["build_deadline"] = time.time() + runtime.context.batch_budget_s
+    return update
 
 
-def route_to_delivery(state: JobLandState) -> list[Send] | Literal["record"]:
-    """Only packages the person approved are delivered."""
+def route_after_review(state: JobLandState) -> list[Send] | Literal["record"]:
+    """Packages to build again go back to build_package (then review); otherwise approved ones are delivered."""
+    if retrying := state.get("retrying"):
+        postings = {ref.package_id: ref.posting_id for ref in state.get("packages", [])}
+        return [package_build(state, postings[pid]) for pid in retrying]
     approved = [d.package_id for d in state.get("decisions", []) if d.action in ("accept", "edit")]
     if not approved:
         return "record"

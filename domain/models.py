@@ -370,11 +370,43 @@ class PackageStatus(StrEnum):
     pending = "pending"
     researching = "researching"
     generating = "generating"
+    checking = "checking"
     ready = "ready"
     approved = "approved"
     rejected = "rejected"
+    sending = "sending"
     sent = "sent"
     failed = "failed"
+    timeout = "timeout"
+
+
+_S = PackageStatus
+# The one table of a package's life. failed/timeout go back to pending (build again) or to sending (send
+# again) only when the person asks; a person may also give up on them (rejected) or say they sent it (sent).
+PACKAGE_TRANSITIONS: dict[PackageStatus, frozenset[PackageStatus]] = {
+    _S.pending: frozenset({_S.researching, _S.failed, _S.timeout}),
+    _S.researching: frozenset({_S.generating, _S.failed, _S.timeout}),
+    _S.generating: frozenset({_S.checking, _S.failed, _S.timeout}),
+    _S.checking: frozenset({_S.ready, _S.failed, _S.timeout}),
+    _S.ready: frozenset({_S.approved, _S.rejected}),
+    _S.approved: frozenset({_S.sending}),
+    _S.sending: frozenset({_S.sent, _S.failed, _S.timeout}),
+    _S.failed: frozenset({_S.pending, _S.sending, _S.sent, _S.rejected}),
+    _S.timeout: frozenset({_S.pending, _S.sending, _S.sent, _S.rejected}),
+    _S.rejected: frozenset(),
+    _S.sent: frozenset(),
+}
+BUILDING_STATUSES = frozenset({_S.pending, _S.researching, _S.generating, _S.checking})
+UNFINISHED_STATUSES = frozenset({_S.failed, _S.timeout})
+
+
+class InvalidTransition(ValueError):
+    """A package was asked to move between two states the transition table does not join."""
+
+    def __init__(self, package_id: str, current: PackageStatus, wanted: PackageStatus):
+        allowed = ", ".join(sorted(PACKAGE_TRANSITIONS[current])) or "nothing (it is final)"
+        super().__init__(f"package {package_id} is {current}; it cannot become {wanted} (from {current}: {allowed})")
+        self.package_id, self.current, self.wanted = package_id, current, wanted
 
 
 class StatusChange(Record):
@@ -439,16 +471,34 @@ class ApplicationPackage(Record):
     interview_prep: InterviewPrep | None = Field(default=None, description="Written at delivery, once approved.")
 
     def with_status(self, status: PackageStatus, note: str | None = None) -> ApplicationPackage:
+        """The package moved to `status`, timestamped; InvalidTransition if the table does not allow it.
+
+        A failed or timed-out package keeps its error; any other move clears it.
+        """
+        if status not in PACKAGE_TRANSITIONS[self.status]:
+            raise InvalidTransition(self.id, self.status, status)
+        error = (note or self.error) if status in UNFINISHED_STATUSES else None
         return self.model_copy(
-            update={"status": status, "history": [*self.history, StatusChange(status=status, note=note)]}
+            update={
+                "status": status,
+                "error": error,
+                "history": [*self.history, StatusChange(status=status, note=note)],
+            }
         )
+
+    @property
+    def was_approved(self) -> bool:
+        """Whether the person approved it: a failure after that is a delivery's, not the build's."""
+        return any(change.status == PackageStatus.approved for change in self.history)
 
 
 class Decision(Record):
     """The person's answer for one package at review."""
 
     package_id: str
-    action: Literal["accept", "edit", "reject"]
+    action: Literal["accept", "edit", "reject", "retry"] = Field(
+        description='"retry" builds a failed or timed-out package again; "reject" gives up on it.'
+    )
     cv_markdown: str | None = Field(default=None, description="Edited CV text (action 'edit').")
     cover_letter_markdown: str | None = Field(default=None, description="Edited letter text (action 'edit').")
     note: str | None = None
@@ -462,6 +512,29 @@ class DeliveryReceipt(Record):
     delivered_at: datetime = Field(default_factory=utcnow)
 
 
+class DeadLetter(Record):
+    """A delivery that did not go through: its attempts ran out, or its outcome is unknown.
+
+    Nothing resends it by itself; the person chooses retry or mark-as-sent.
+    """
+
+    package_id: str
+    thread_id: str
+    owner: str = "local"
+    company: str
+    title: str
+    kind: Literal["exhausted", "unknown_outcome"]
+    reason: str
+    mailer: str
+    message_id: str
+    at: datetime = Field(default_factory=utcnow)
+    resolution: Literal["retried", "marked_sent"] | None = None
+    resolved_at: datetime | None = None
+
+    def resolved(self, resolution: Literal["retried", "marked_sent"]) -> DeadLetter:
+        return self.model_copy(update={"resolution": resolution, "resolved_at": utcnow()})
+
+
 class ThreadRecord(Record):
     """One search the person started; listed by `jobland threads`."""
 
@@ -469,6 +542,46 @@ class ThreadRecord(Record):
     owner: str = "local"
     created_at: datetime = Field(default_factory=utcnow)
     request: SearchRequest
+    webhook_url: str | None = Field(default=None, description="Called on review_ready, completed and failed.")
+
+
+WebhookEvent = Literal["review_ready", "completed", "failed"]
+
+
+class WebhookCall(Record):
+    """One attempt at calling a thread's webhook; a delivery is ok once one of its attempts is."""
+
+    thread_id: str
+    event: WebhookEvent
+    delivery_id: str = Field(description="The same for every attempt at announcing one state of the thread.")
+    url: str
+    attempt: int = Field(ge=1)
+    status_code: int | None = None
+    error: str | None = None
+    outcome: Literal["ok", "retrying", "failed"]
+    at: datetime = Field(default_factory=utcnow)
+
+
+ProfilingStatus = Literal["pending", "processing", "completed", "failed"]
+
+
+class ProfilingJob(Record):
+    """One uploaded CV being read into a Profile in the background (POST /api/profiles)."""
+
+    profile_id: str = Field(description="The file's content hash: the cv_id that POST /api/threads takes.")
+    owner: str
+    file_name: str = Field(description="The file's name as the person gave it.")
+    status: ProfilingStatus = "pending"
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    parses: int = Field(default=0, description="How many times the file was parsed (0: a stored profile was reused).")
+
+    @property
+    def stored_profile_id(self) -> str:
+        """The id of the Profile record the file becomes (Profile.id, derived from the same hash)."""
+        return stable_id("prof", self.profile_id)
 
 
 # "sent" = delivered to the person's inbox, ready to apply; then the person moves it along.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -13,11 +14,15 @@ from domain.models import (
     ApplicationLogEntry,
     ApplicationPackage,
     CompanyDossier,
+    DeadLetter,
     DeliveryReceipt,
     JobPosting,
     JobScreeningOutput,
+    PackageStatus,
     Profile,
+    ProfilingJob,
     ThreadRecord,
+    WebhookCall,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -26,8 +31,10 @@ PROFILES = ("profiles",)
 POSTINGS = ("postings",)
 DOSSIERS = ("dossiers",)
 DELIVERIES = ("deliveries",)
+DEAD_LETTERS = ("dead_letters",)
 THREADS = ("threads",)
 APPLICATIONS = ("applications",)
+PROFILING_JOBS = ("profiling_jobs",)
 
 
 def screenings_ns(profile_id: str) -> tuple[str, ...]:
@@ -36,6 +43,14 @@ def screenings_ns(profile_id: str) -> tuple[str, ...]:
 
 def packages_ns(thread_id: str) -> tuple[str, ...]:
     return ("packages", thread_id)
+
+
+def webhook_calls_ns(thread_id: str) -> tuple[str, ...]:
+    return ("webhook_calls", thread_id)
+
+
+def profiling_jobs_ns(owner: str) -> tuple[str, ...]:
+    return (*PROFILING_JOBS, owner)
 
 
 class RecordNotFound(LookupError):
@@ -78,6 +93,28 @@ class Records:
     async def put_profile(self, profile: Profile) -> None:
         await self._put(PROFILES, profile.id, profile)
 
+    # profiling jobs: CVs read in the background, per owner and content hash --
+    async def profiling_job(self, owner: str, profile_id: str) -> ProfilingJob | None:
+        return await self._get(profiling_jobs_ns(owner), profile_id, ProfilingJob)
+
+    async def put_profiling_job(self, job: ProfilingJob) -> None:
+        await self._put(profiling_jobs_ns(job.owner), job.profile_id, job)
+
+    async def delete_profiling_job(self, owner: str, profile_id: str) -> None:
+        await self.store.adelete(profiling_jobs_ns(owner), profile_id)
+
+    async def unfinished_profiling_jobs(self) -> list[ProfilingJob]:
+        """Every owner's jobs still pending or processing (as a crash or a restart left them)."""
+        jobs: list[ProfilingJob] = []
+        for status in ("pending", "processing"):
+            offset = 0
+            while items := await self.store.asearch(
+                PROFILING_JOBS, filter={"status": status}, limit=500, offset=offset
+            ):
+                jobs += [ProfilingJob.model_validate(i.value) for i in items]
+                offset += len(items)
+        return jobs
+
     # postings -------------------------------------------------------------
     async def posting(self, posting_id: str) -> JobPosting:
         return await self._require(POSTINGS, posting_id, JobPosting)
@@ -106,6 +143,14 @@ class Records:
     async def put_package(self, thread_id: str, package: ApplicationPackage) -> None:
         await self._put(packages_ns(thread_id), package.id, package)
 
+    async def move_package(
+        self, thread_id: str, package: ApplicationPackage, status: PackageStatus, note: str | None = None
+    ) -> ApplicationPackage:
+        """Store the package moved to `status`. Already there (a step re-run after a crash): stored as it is."""
+        moved = package if package.status == status else package.with_status(status, note)
+        await self.put_package(thread_id, moved)
+        return moved
+
     async def package_inputs(
         self, thread_id: str, package_id: str, profile_id: str, posting_id: str
     ) -> tuple[Profile, JobPosting, ApplicationPackage]:
@@ -124,6 +169,29 @@ class Records:
 
     async def put_delivery(self, receipt: DeliveryReceipt) -> None:
         await self._put(DELIVERIES, receipt.package_id, receipt)
+
+    # dead letters: deliveries that did not go through, until the person retries or marks them sent ----------
+    async def dead_letter(self, package_id: str) -> DeadLetter | None:
+        return await self._get(DEAD_LETTERS, package_id, DeadLetter)
+
+    async def put_dead_letter(self, letter: DeadLetter) -> None:
+        await self._put(DEAD_LETTERS, letter.package_id, letter)
+
+    async def dead_letters(self, owner: str | None = None, *, open_only: bool = True) -> list[DeadLetter]:
+        filters = {"owner": owner} if owner is not None else None
+        items = await self.store.asearch(DEAD_LETTERS, filter=filters, limit=1000)
+        letters = [DeadLetter.model_validate(i.value) for i in items]
+        return sorted((d for d in letters if not (open_only and d.resolution)), key=lambda d: d.at, reverse=True)
+
+    # webhook calls: one record per attempt ------------------------------------
+    async def add_webhook_call(self, call: WebhookCall) -> None:
+        await self._put(webhook_calls_ns(call.thread_id), uuid.uuid4().hex, call)
+
+    async def webhook_calls(self, thread_id: str, delivery_id: str | None = None) -> list[WebhookCall]:
+        """A thread's webhook attempts (of one delivery, if given), oldest first."""
+        filters = {"delivery_id": delivery_id} if delivery_id else None
+        items = await self.store.asearch(webhook_calls_ns(thread_id), filter=filters, limit=1000)
+        return sorted((WebhookCall.model_validate(i.value) for i in items), key=lambda c: (c.at, c.attempt))
 
     # threads and the application log -----------------------------------------
     async def put_thread(self, record: ThreadRecord) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,11 +16,12 @@ from agents.cv_writer import write_cv
 from agents.deliver import deliver
 from agents.discover import discover
 from agents.intake import intake
+from agents.package_builder import package_builder
 from agents.package_checker import check_package
 from agents.profile_loader import load_profile
 from agents.record import record
 from agents.researcher import research_company
-from agents.review import review, route_to_delivery
+from agents.review import review, route_after_review
 from agents.screener import screen_job
 from agents.shortlist import route_to_packages, route_to_screening, shortlist
 from domain import models
@@ -31,7 +32,6 @@ from graph.state import (
     DeliverPackageInput,
     JobLandInput,
     JobLandState,
-    PackageBuildOutput,
     PackageBuildState,
     ScreenJobInput,
 )
@@ -49,33 +49,49 @@ CHECKPOINT_TYPES = (
 )
 
 
-def build_package_graph() -> StateGraph:
+# Seconds each step that calls out may take (LangGraph's node timeout); Settings.node_timeouts overrides them.
+NODE_TIMEOUTS: dict[str, float] = {
+    "intake": 120,
+    "load_profile": 300,
+    "discover": 600,
+    "screen_job": 180,
+    "research_company": 300,
+    "write_cv": 600,
+    "write_cover_letter": 300,
+    "check_package": 300,
+    "deliver": 600,  # above Context.send_timeout_s, so a slow send is caught as an unknown outcome first
+}
+
+
+def build_package_graph(timeouts: Mapping[str, float]) -> StateGraph:
     """research_company -> write_cv -> write_cover_letter -> check_package, for one posting."""
-    builder = StateGraph(
-        PackageBuildState, context_schema=Context, input_schema=BuildPackageInput, output_schema=PackageBuildOutput
-    )
-    builder.add_node(research_company)
-    builder.add_node(write_cv)
-    builder.add_node(write_cover_letter)
-    builder.add_node(check_package)
-    builder.add_edge(START, "research_company")
-    builder.add_edge("research_company", "write_cv")
-    builder.add_edge("write_cv", "write_cover_letter")
-    builder.add_edge("write_cover_letter", "check_package")
-    builder.add_edge("check_package", END)
+    builder = StateGraph(PackageBuildState, context_schema=Context, input_schema=BuildPackageInput)
+    steps = (research_company, write_cv, write_cover_letter, check_package)
+    for step in steps:
+        builder.add_node(step, timeout=timeouts[step.__name__])
+    builder.add_edge(START, steps[0].__name__)
+    for before, after in zip(steps, steps[1:], strict=False):
+        builder.add_edge(before.__name__, after.__name__)
+    builder.add_edge(steps[-1].__name__, END)
     return builder
 
 
-def build_graph() -> StateGraph:
+def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
+    timeouts = {**NODE_TIMEOUTS, **(node_timeouts or {})}
+    if unknown := sorted(set(timeouts) - set(NODE_TIMEOUTS)):
+        raise ValueError(f"node_timeouts names no such step: {unknown}; the steps are {sorted(NODE_TIMEOUTS)}")
+    package_steps = build_package_graph(timeouts).compile(name="build_package_steps")
     builder = StateGraph(JobLandState, context_schema=Context, input_schema=JobLandInput)
-    builder.add_node(intake)
-    builder.add_node(load_profile)
-    builder.add_node(discover)
-    builder.add_node("screen_job", screen_job, input_schema=ScreenJobInput)
+    builder.add_node(intake, timeout=timeouts["intake"])
+    builder.add_node(load_profile, timeout=timeouts["load_profile"])
+    builder.add_node(discover, timeout=timeouts["discover"])
+    builder.add_node("screen_job", screen_job, input_schema=ScreenJobInput, timeout=timeouts["screen_job"])
     builder.add_node(shortlist)
-    builder.add_node("build_package", build_package_graph().compile(), input_schema=BuildPackageInput)
+    builder.add_node(
+        "build_package", package_builder(package_steps), input_schema=BuildPackageInput, destinations=("review",)
+    )
     builder.add_node(review)
-    builder.add_node("deliver", deliver, input_schema=DeliverPackageInput)
+    builder.add_node("deliver", deliver, input_schema=DeliverPackageInput, timeout=timeouts["deliver"])
     builder.add_node(record)
 
     builder.add_edge(START, "intake")
@@ -85,7 +101,7 @@ def build_graph() -> StateGraph:
     builder.add_edge("screen_job", "shortlist")
     builder.add_conditional_edges("shortlist", route_to_packages, ["build_package", "record"])
     builder.add_edge("build_package", "review")
-    builder.add_conditional_edges("review", route_to_delivery, ["deliver", "record"])
+    builder.add_conditional_edges("review", route_after_review, ["build_package", "deliver", "record"])
     builder.add_edge("deliver", "record")
     builder.add_edge("record", END)
     return builder
@@ -96,14 +112,16 @@ def checkpoint_serializer() -> JsonPlusSerializer:
 
 
 @asynccontextmanager
-async def open_graph(database_url: str | None, home: Path) -> AsyncIterator[CompiledStateGraph]:
+async def open_graph(
+    database_url: str | None, home: Path, node_timeouts: Mapping[str, float] | None = None
+) -> AsyncIterator[CompiledStateGraph]:
     """The graph compiled with the Postgres checkpointer and Store (embedded unless database_url is set)."""
     # Starting the embedded server blocks for a second or two; keep the event loop free meanwhile.
     url = await asyncio.to_thread(resolve_database_url, database_url, home)
     async with postgres_persistence(url, serde=checkpoint_serializer()) as (checkpointer, store):
-        yield build_graph().compile(checkpointer=checkpointer, store=store, name="jobland")
+        yield build_graph(node_timeouts).compile(checkpointer=checkpointer, store=store, name="jobland")
 
 
-def make_graph() -> CompiledStateGraph:
+def make_graph(node_timeouts: Mapping[str, float] | None = None) -> CompiledStateGraph:
     """The graph without persistence; langgraph.json serves graph.studio.graph, which adds Settings defaults."""
-    return build_graph().compile(name="jobland")
+    return build_graph(node_timeouts).compile(name="jobland")

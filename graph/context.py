@@ -28,6 +28,14 @@ class Context:
     cv_style: str = field(default="classic", metadata={"description": 'CV layout: "classic" or "modern".'})
     cv_pages: int = field(default=2, metadata={"description": "Pages the CV PDF may fill (1 or 2)."})
     letter_max_words: int = field(default=350, metadata={"description": "Words a cover letter may hold."})
+    batch_budget_s: float = field(
+        default=3600.0,
+        metadata={"description": "Seconds a batch of packages may take to build; unfinished ones then time out."},
+    )
+    send_timeout_s: float = field(
+        default=120.0,
+        metadata={"description": "Seconds an email send may take; past that its outcome is unknown (dead letter)."},
+    )
 
     # Providers. Unset = the embedded default (no keys, no network).
     llm_base_url: str | None = field(

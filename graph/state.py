@@ -7,7 +7,7 @@ State carries ids and verdicts only; postings, profiles and packages live in the
 from __future__ import annotations
 
 import operator
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from pydantic import BaseModel
 from typing_extensions import TypedDict
@@ -35,6 +35,16 @@ class PackageRef(BaseModel):
     status: PackageStatus
 
 
+def merge_package_refs(known: list[PackageRef], new: list[PackageRef]) -> list[PackageRef]:
+    """A package built again (a retry) replaces its earlier ref and keeps its place."""
+    merged = {ref.package_id: ref for ref in known}
+    merged.update((ref.package_id, ref) for ref in new)
+    return list(merged.values())
+
+
+PackageRefs = Annotated[list[PackageRef], merge_package_refs]
+
+
 class JobLandInput(TypedDict, total=False):
     """What a caller gives: a chat message, a structured request, or both."""
 
@@ -50,8 +60,10 @@ class JobLandState(TypedDict, total=False):
     posting_ids: list[str]
     discarded: list[DiscardedPosting]
     screenings: Annotated[list[ScreeningVerdict], operator.add]
-    packages: Annotated[list[PackageRef], operator.add]
+    packages: PackageRefs
     decisions: list[Decision]
+    retrying: list[str]
+    build_deadline: float
     deliveries: Annotated[list[DeliveryReceipt], operator.add]
     shortlist: list[str]
     recorded: int
@@ -72,22 +84,17 @@ class BuildPackageInput(TypedDict):
     posting_id: str
     profile_id: str
     package_id: str
+    deadline: float  # epoch seconds: the batch's budget ends then, for every package of it
 
 
 class PackageBuildState(TypedDict, total=False):
-    """State of the package-building subgraph; `packages` flows back to the parent."""
+    """State of the package-building subgraph: ids only; each step reads and writes the package in the Store."""
 
     thread_id: str
     posting_id: str
     profile_id: str
     package_id: str
-    packages: Annotated[list[PackageRef], operator.add]
-
-
-class PackageBuildOutput(TypedDict):
-    """What the package-building subgraph hands back to the parent graph."""
-
-    packages: Annotated[list[PackageRef], operator.add]
+    deadline: float
 
 
 class DeliverPackageInput(TypedDict):
@@ -95,3 +102,4 @@ class DeliverPackageInput(TypedDict):
 
     thread_id: str
     package_id: str
+    retry: NotRequired[bool]  # the person asked to send a dead letter again

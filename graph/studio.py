@@ -29,8 +29,9 @@ POOL_SIZE = 5
 
 def graph() -> CompiledStateGraph:
     """langgraph.json `graphs.jobland`; the server supplies the checkpointer and Store below."""
-    builder = build_graph()
-    builder.context_schema = context_with_defaults(Settings().context())
+    settings = Settings()
+    builder = build_graph(settings.node_timeouts)
+    builder.context_schema = context_with_defaults(settings.context())
     return builder.compile(name="jobland")
 
 

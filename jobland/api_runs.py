@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from graph.context import Context
 
 Event = dict[str, Any]
 CLOSING = ("done", "error")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,15 +74,19 @@ class ThreadRun:
 
 # Called when a run stops; returns the closing events to publish before "done" (e.g. the approval request).
 Finisher = Callable[[str], Awaitable[list[Event]]]
+# Called, off the run's path, after a run stopped (with its error if it failed): e.g. the thread's webhook.
+Announcer = Callable[[str, str | None], Awaitable[Any]]
 
 
 class BackgroundRuns:
     """The runs of this server process; after a restart they are gone, and the checkpoints remain."""
 
-    def __init__(self, graph: CompiledStateGraph, config: Callable[[str], dict]):
+    def __init__(self, graph: CompiledStateGraph, config: Callable[[str], dict], announce: Announcer | None = None):
         self.graph = graph
         self.config = config
+        self.announce = announce
         self.threads: dict[str, ThreadRun] = {}
+        self.announcing: set[asyncio.Task] = set()
 
     def of(self, thread_id: str) -> ThreadRun:
         return self.threads.setdefault(thread_id, ThreadRun())
@@ -114,9 +120,25 @@ class BackgroundRuns:
         except Exception as exc:  # the person sees it on the status and the event stream
             run.error = f"{type(exc).__name__}: {exc}"
             run.publish("error", {"message": run.error})
+            self._announce(thread_id, run.error)
             return
         for event in closing:
             run.publish(event["event"], event["data"])
+        self._announce(thread_id, None)
+
+    def _announce(self, thread_id: str, error: str | None) -> None:
+        """Announce in a task of its own, so that neither the closing events nor the next run wait for it."""
+        if self.announce is None:
+            return
+        task = asyncio.create_task(self._announce_safely(thread_id, error), name=f"announce-{thread_id}")
+        self.announcing.add(task)
+        task.add_done_callback(self.announcing.discard)
+
+    async def _announce_safely(self, thread_id: str, error: str | None) -> None:
+        try:
+            await self.announce(thread_id, error)
+        except Exception:  # an announcement (a webhook, its log) never fails the run it is about
+            logger.exception("announcing the end of a run of thread %s failed", thread_id)
 
     def subscribe(self, thread_id: str, snapshot: Callable[[], Awaitable[list[Event]]]) -> AsyncIterator[Event]:
         """Events of the thread's run until it closes; when nothing runs, just the snapshot.
@@ -145,8 +167,8 @@ class BackgroundRuns:
             run.subscribers.discard(queue)
 
     async def stop(self) -> None:
-        """Cancel every run; `durability="sync"` left each at its last checkpoint, to be resumed."""
-        tasks = [run.task for run in self.threads.values() if run.running]
+        """Cancel every run and announcement; `durability="sync"` left each run at its last checkpoint."""
+        tasks = [run.task for run in self.threads.values() if run.running] + list(self.announcing)
         for task in tasks:
             task.cancel()
         for task in tasks:

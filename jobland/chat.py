@@ -7,6 +7,7 @@ approval request. Anything that could be read two ways is refused with a questio
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from domain.models import Decision
@@ -92,12 +93,15 @@ def ask_again(problem: str, count: int) -> str:
     )
 
 
-def review_summary(progress: dict, packages: list[dict]) -> str:
+def review_summary(progress: dict, packages: list[dict], missing: Sequence[dict] = ()) -> str:
     """What a run found, and the packages awaiting review, numbered as a reply refers to them."""
     found = (
         f"Screened {progress['screened']} postings, {progress['high']} "
         f"{'is a strong match' if progress['high'] == 1 else 'are strong matches'}"
     )
+    if missing:
+        why = "; ".join(f"{pkg['title']} at {pkg['company']}: {pkg['error']}" for pkg in missing)
+        found += f" ({len(missing)} could not be built: {why}; the review page can build them again)"
     if not packages:
         return f"{found}; nothing is waiting for your review."
     lines = []

@@ -34,17 +34,29 @@ from rich.progress import (
 from rich.prompt import Prompt
 from rich.table import Table
 
-from agents.review import requested_package_id
-from domain.models import SETTABLE_STATUSES, ApplicationLogEntry, ApplicationPackage, Decision, SearchRequest
+from agents.review import is_retry_request, requested_package_id
+from domain.models import (
+    SETTABLE_STATUSES,
+    UNFINISHED_STATUSES,
+    ApplicationLogEntry,
+    ApplicationPackage,
+    DeadLetter,
+    Decision,
+    SearchRequest,
+    ThreadRecord,
+)
 from domain.repository import RecordNotFound
 from graph.builder import open_graph
+from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
 from jobland.session import Session, pending_review, review_requests
 from jobland.settings import Settings
+from jobland.webhooks import announce_segment, check_run_webhook
 from templates import render
 from tools.cv_import import CVImportError, import_profile
 from tools.job_folder import JobSourceError
 from tools.postgres import DatabaseError
 from tools.ratelimit import ServiceError
+from tools.webhooks import WebhookURLError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -59,6 +71,10 @@ class Format(StrEnum):
 
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table for people, json for scripts")]
+WebhookOption = Annotated[
+    str,
+    typer.Option("--webhook", help="URL to POST (signed) when packages await review, the run completes or fails"),
+]
 
 
 class UserError(Exception):
@@ -81,7 +97,7 @@ async def session() -> AsyncIterator[Session]:
     except ValidationError as exc:
         raise UserError("; ".join(e["msg"] for e in exc.errors())) from exc
     settings.home.mkdir(parents=True, exist_ok=True)
-    async with open_graph(settings.database_url, settings.home) as graph:
+    async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
         yield Session(settings, graph)
 
 
@@ -89,7 +105,16 @@ def run_async(main: Callable[[], Any]) -> Any:
     """Run a coroutine; turn the errors a person can fix into one clear line and exit code 2."""
     try:
         return asyncio.run(main())
-    except (UserError, CVImportError, JobSourceError, DatabaseError, RecordNotFound, ServiceError) as exc:
+    except (
+        UserError,
+        CVImportError,
+        JobSourceError,
+        DatabaseError,
+        RecordNotFound,
+        ServiceError,
+        WebhookURLError,
+        DeadLetterResolved,
+    ) as exc:
         fail(str(exc))
 
 
@@ -97,6 +122,22 @@ def run_async(main: Callable[[], Any]) -> Any:
 
 
 async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress: bool) -> None:
+    """Drive the graph until it pauses, ends or fails; then tell the thread's webhook, if it has one."""
+    try:
+        await _stream_updates(s, payload, thread_id, show_progress=show_progress)
+    except Exception as exc:
+        await _announce(s, thread_id, f"{type(exc).__name__}: {exc}")
+        raise
+    await _announce(s, thread_id, None)
+
+
+async def _announce(s: Session, thread_id: str, error: str | None) -> None:
+    call = await announce_segment(s, thread_id, error)
+    if call is not None and call.outcome == "failed":
+        err.print(f"[yellow]webhook not delivered:[/] {call.error} (the run itself is not affected)", highlight=False)
+
+
+async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_progress: bool) -> None:
     """Drive the graph until it pauses or ends, showing a bar per long stage."""
     progress = Progress(
         SpinnerColumn(),
@@ -138,8 +179,10 @@ async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress:
                     bars["build_package"] = progress.add_task(
                         stage_names["build_package"], total=len(value["shortlist"])
                     )
+                elif node == "review" and value.get("retrying"):
+                    bars["build_package"] = progress.add_task("Building again", total=len(value["retrying"]))
                 elif node == "review":
-                    approved = [d for d in value.get("decisions", []) if d.action != "reject"]
+                    approved = [d for d in value.get("decisions", []) if d.action in ("accept", "edit")]
                     bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
                 advance(node)
         if not fresh:
@@ -186,21 +229,51 @@ def print_screenings(rows: list[dict], limit: int | None = None) -> None:
 
 def package_row(request: dict) -> dict:
     args = request["action_request"]["args"]
-    return {k: args[k] for k in ("package_id", "company", "title", "match_score", "probability", "flagged_claims")}
+    row = {k: args[k] for k in ("package_id", "company", "title", "match_score", "probability")}
+    if is_retry_request(request):
+        return {**row, "status": args["status"], "error": args["error"]}
+    return {**row, "flagged_claims": args["flagged_claims"]}
 
 
 def print_waiting(thread_id: str, requests: list[dict]) -> None:
-    table = Table(title=f"Packages awaiting your review (thread {thread_id})")
-    for column in ("package id", "score", "title", "company", "flags"):
-        table.add_column(column)
-    for request in requests:
-        row = package_row(request)
-        flags = f"[red]{len(row['flagged_claims'])} unsupported[/]" if row["flagged_claims"] else "[green]none[/]"
-        table.add_row(row["package_id"], str(row["match_score"]), row["title"], row["company"], flags)
-    out.print(table)
+    ready = [package_row(r) for r in requests if not is_retry_request(r)]
+    missing = [package_row(r) for r in requests if is_retry_request(r)]
+    if ready:
+        table = Table(title=f"Packages awaiting your review (thread {thread_id})")
+        for column in ("package id", "score", "title", "company", "flags"):
+            table.add_column(column)
+        for row in ready:
+            flags = f"[red]{len(row['flagged_claims'])} unsupported[/]" if row["flagged_claims"] else "[green]none[/]"
+            table.add_row(row["package_id"], str(row["match_score"]), row["title"], row["company"], flags)
+        out.print(table)
+    if missing:
+        table = Table(title="Missing: these packages could not be built")
+        for column in ("package id", "status", "title", "company", "why"):
+            table.add_column(column)
+        for row in missing:
+            table.add_row(row["package_id"], f"[red]{row['status']}[/]", row["title"], row["company"], row["error"])
+        out.print(table)
     out.print(
         f"Review with [bold]jobland review {thread_id}[/] "
-        f"(or --approve ID / --reject ID); inspect with [bold]jobland show {thread_id} ID[/]."
+        "(or --approve ID / --reject ID" + (", --retry ID to build a missing one again" if missing else "") + "); "
+        f"inspect with [bold]jobland show {thread_id} ID[/]."
+    )
+
+
+def print_dead_letters(letters: list[DeadLetter]) -> None:
+    if not letters:
+        return
+    table = Table(title="Deliveries that did not go through (nothing resends them by itself)")
+    for column in ("package id", "thread", "title", "company", "kind", "why", "since"):
+        table.add_column(column)
+    for d in letters:
+        kind = "outcome unknown" if d.kind == "unknown_outcome" else "attempts ran out"
+        state = d.resolution.replace("_", " ") if d.resolution else f"{d.at:%Y-%m-%d %H:%M}"
+        table.add_row(d.package_id, d.thread_id, d.title, d.company, kind, d.reason, state)
+    out.print(table)
+    out.print(
+        "Send again with [bold]jobland deliveries retry ID[/], or if it did arrive (check your inbox first), "
+        "[bold]jobland deliveries mark-sent ID[/]."
     )
 
 
@@ -224,6 +297,7 @@ def run(
     location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
     max_packages: Annotated[int, typer.Option(min=1, max=100, help="At most this many packages")] = 10,
     thread_id: Annotated[str, typer.Option(help="Choose the thread id (default: a new random one)")] = "",
+    webhook: WebhookOption = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Discover, screen and build packages, then pause for your review."""
@@ -235,20 +309,33 @@ def run(
         jobs_dir=str(jobs.resolve()),
         max_packages=max_packages,
     )
-    run_async(lambda: _run(request, query, thread_id or uuid.uuid4().hex[:12], fmt))
+    run_async(lambda: _run(request, query, thread_id or uuid.uuid4().hex[:12], fmt, webhook))
 
 
-async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format) -> None:
+async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:
     async with session() as s:
-        await start_and_report(s, request, message, thread_id, fmt)
+        await start_and_report(s, request, message, thread_id, fmt, webhook_url=webhook)
 
 
 async def start_and_report(
-    s: Session, request: SearchRequest, message: str, thread_id: str, fmt: Format, *, report: bool = True
+    s: Session,
+    request: SearchRequest,
+    message: str,
+    thread_id: str,
+    fmt: Format,
+    *,
+    report: bool = True,
+    webhook_url: str = "",
 ) -> tuple[str | None, list[dict]]:
     """Run a new thread to the review pause; print the verdicts and what awaits review."""
     if await s.records.thread(thread_id) is not None:
         raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
+    if webhook_url:
+        await check_run_webhook(s.settings, webhook_url)
+        owner = s.settings.context().user_id
+        await s.records.put_thread(  # intake keeps this record, and with it the webhook
+            ThreadRecord(thread_id=thread_id, owner=owner, request=request, webhook_url=webhook_url)
+        )
     payload: dict[str, Any] = {"request": request}
     if message:
         payload["message"] = message
@@ -291,6 +378,13 @@ def _ask(requests: list[dict]) -> list[Decision]:
     for request in requests:
         args = request["action_request"]["args"]
         out.print(Panel(Markdown(request["description"]), title=f"{args['package_id']}"))
+        if is_retry_request(request):
+            choice = Prompt.ask(
+                "build it again, leave it out, or skip", choices=["b", "l", "s"], default="s", console=out
+            )
+            if choice != "s":
+                decisions.append(Decision(package_id=args["package_id"], action="retry" if choice == "b" else "reject"))
+            continue
         choice = Prompt.ask("approve, reject, edit or skip", choices=["a", "r", "e", "s"], default="s", console=out)
         if choice == "a":
             decisions.append(Decision(package_id=args["package_id"], action="accept"))
@@ -316,6 +410,9 @@ def review(
     thread_id: Annotated[str, typer.Argument(help="Thread id printed by `jobland run`")],
     approve: Annotated[list[str], typer.Option(help="Package id to approve (repeatable)")] = [],  # noqa: B006
     reject: Annotated[list[str], typer.Option(help="Package id to reject (repeatable)")] = [],  # noqa: B006
+    retry: Annotated[
+        list[str], typer.Option(help="Id of a failed or timed-out package to build again (repeatable)")
+    ] = [],  # noqa: B006
     edit: Annotated[tuple[str, Path], typer.Option(help="Package id and a file with your edited CV Markdown")] = (
         "",
         Path(),
@@ -324,11 +421,16 @@ def review(
 ) -> None:
     """Approve, edit or reject the packages of a thread; approved ones are then delivered."""
     edits = [edit] if edit[0] else []
-    run_async(lambda: _review(thread_id, approve, reject, edits, fmt))
+    run_async(lambda: _review(thread_id, approve, reject, retry, edits, fmt))
 
 
 async def _review(
-    thread_id: str, approve: list[str], reject: list[str], edit: list[tuple[str, Path]], fmt: Format
+    thread_id: str,
+    approve: list[str],
+    reject: list[str],
+    retry: list[str],
+    edit: list[tuple[str, Path]],
+    fmt: Format,
 ) -> None:
     async with session() as s:
         await require_thread(s, thread_id)
@@ -338,9 +440,11 @@ async def _review(
             done = {p.id: p.status.value for p in packages}
             raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
         known = [requested_package_id(r) for r in requests]
-        if approve or reject or edit:
+        if approve or reject or edit or retry:
             decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, known)]
             decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]
+            missing = [requested_package_id(r) for r in requests if is_retry_request(r)]
+            decisions += [Decision(package_id=p, action="retry") for p in _resolve_ids(retry, missing)]
             for pid, path in edit:
                 (full,) = _resolve_ids([pid], known)
                 decisions.append(Decision(package_id=full, action="edit", cv_markdown=_read_edit(path)))
@@ -499,12 +603,17 @@ def status(thread_id: str, fmt: FormatOption = Format.table) -> None:
     run_async(lambda: _status(thread_id, fmt))
 
 
+def status_history(pkg: ApplicationPackage) -> str:
+    return " -> ".join(f"{c.status.value} {c.at:%H:%M:%S}" for c in pkg.history)
+
+
 async def _status(thread_id: str, fmt: Format) -> None:
     async with session() as s:
         await require_thread(s, thread_id)
         snapshot = await s.graph.aget_state(s.config(thread_id))
         values = snapshot.values
         packages = await s.records.packages(thread_id)
+        letters = [d for d in await s.records.dead_letters() if d.thread_id == thread_id]
         summary = {
             "thread_id": thread_id,
             "stage": stage_of(snapshot, thread_id),
@@ -518,10 +627,13 @@ async def _status(thread_id: str, fmt: Format) -> None:
                     "title": p.title,
                     "company": p.company,
                     "status": p.status,
+                    "error": p.error,
                     "flagged_claims": len(p.flagged_claims),
+                    "history": [c.model_dump(mode="json") for c in p.history],
                 }
                 for p in packages
             ],
+            "dead_letters": [d.model_dump(mode="json") for d in letters],
             "delivered": len(values.get("deliveries", [])),
         }
         if fmt is Format.json:
@@ -533,8 +645,18 @@ async def _status(thread_id: str, fmt: Format) -> None:
         )
         for d in summary["discarded"]:
             out.print(f"  discarded {d['source']}: {d['reason']}")
-        for p in summary["packages"]:
-            out.print(f"  {p['package_id']}  {p['status']:<9} {p['title']} at {p['company']}")
+        for p in packages:
+            out.print(f"  {p.id}  {p.status.value:<11} {p.title} at {p.company}", highlight=False)
+            out.print(f"      [dim]{status_history(p)}[/]", highlight=False)
+            if p.error:
+                out.print(f"      [red]{p.error}[/]", highlight=False)
+        missing = [p for p in packages if p.status in UNFINISHED_STATUSES and not p.was_approved]
+        if missing and snapshot.interrupts:
+            ids = " ".join(f"--retry {p.id}" for p in missing)
+            out.print(
+                f"{len(missing)} package(s) missing from review; build again with: jobland review {thread_id} {ids}"
+            )
+        print_dead_letters(letters)
 
 
 @app.command()
@@ -565,6 +687,9 @@ def print_package(pkg: ApplicationPackage, home: Path) -> None:
             title=pkg.id,
         )
     )
+    out.print(f"[dim]{status_history(pkg)}[/]", highlight=False)
+    if pkg.error:
+        out.print(f"[red]{pkg.error}[/]", highlight=False)
     if pkg.cv:
         out.print(Panel(Markdown(pkg.cv.markdown), title="Tailored CV"))
     if pkg.cover_letter:
@@ -592,29 +717,33 @@ def demo(
     approve_all: Annotated[
         bool, typer.Option("--approve-all", help="Approve every package whose truth check passed, then deliver")
     ] = False,
+    webhook: WebhookOption = "",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
     cv, jobs = EXAMPLES / "cv" / "alex-morgan.md", EXAMPLES / "jobs"
     _check_inputs(cv, jobs)
     request = SearchRequest(cv_path=str(cv), jobs_dir=str(jobs), max_packages=5)
-    run_async(lambda: _demo(request, approve_all, fmt))
+    run_async(lambda: _demo(request, approve_all, fmt, webhook))
 
 
-async def _demo(request: SearchRequest, approve_all: bool, fmt: Format) -> None:
+async def _demo(request: SearchRequest, approve_all: bool, fmt: Format, webhook: str) -> None:
     thread_id = uuid.uuid4().hex[:12]
     async with session() as s:
         # With --approve-all, scripts get one JSON document: the outcome.
         report = not (approve_all and fmt is Format.json)
-        interrupt_id, requests = await start_and_report(s, request, "", thread_id, fmt, report=report)
+        interrupt_id, requests = await start_and_report(
+            s, request, "", thread_id, fmt, report=report, webhook_url=webhook
+        )
         if not (approve_all and interrupt_id):
             return
-        decisions = [
+        decisions = [  # missing packages are left out: a demo does not build again
             Decision(
                 package_id=requested_package_id(r),
                 action="reject" if package_row(r)["flagged_claims"] else "accept",
             )
             for r in requests
+            if not is_retry_request(r)
         ]
         await submit_decisions(s, thread_id, interrupt_id, decisions, fmt)
         if fmt is Format.table:
@@ -805,6 +934,58 @@ def export_applications(
 async def _export_entries(show_all: bool) -> list[ApplicationLogEntry]:
     async with session() as s:
         return await tracked_applications(s, show_all)
+
+
+deliveries_app = typer.Typer(help="Deliveries that did not go through: list them, send again, or mark as sent.")
+app.add_typer(deliveries_app, name="deliveries")
+
+
+@deliveries_app.callback(invoke_without_command=True)
+def deliveries(ctx: typer.Context, show_all: ShowAllOption = False, fmt: FormatOption = Format.table) -> None:
+    """List deliveries whose attempts ran out or whose outcome is unknown (--all: resolved ones too)."""
+    if ctx.invoked_subcommand is None:
+        run_async(lambda: _deliveries(show_all, fmt))
+
+
+async def _deliveries(show_all: bool, fmt: Format) -> None:
+    async with session() as s:
+        letters = await s.records.dead_letters(s.settings.context().user_id, open_only=not show_all)
+        if fmt is Format.json:
+            emit_json([d.model_dump(mode="json") for d in letters])
+        elif letters:
+            print_dead_letters(letters)
+        else:
+            out.print("Every approved package was delivered; nothing waits for a decision.")
+
+
+@deliveries_app.command("retry")
+def retry_dead_letter(
+    package_id: Annotated[str, typer.Argument(help="Package id (or a unique prefix) from `jobland deliveries`")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Send an undelivered package again (Gmail first looks for an earlier copy of it)."""
+    run_async(lambda: _resolve_dead_letter(package_id, "retry", fmt))
+
+
+@deliveries_app.command("mark-sent")
+def mark_dead_letter_sent(
+    package_id: Annotated[str, typer.Argument(help="Package id (or a unique prefix) from `jobland deliveries`")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Say that an undelivered package did arrive (check your inbox first): it is never sent again."""
+    run_async(lambda: _resolve_dead_letter(package_id, "mark-sent", fmt))
+
+
+async def _resolve_dead_letter(package_id: str, choice: str, fmt: Format) -> None:
+    async with session() as s:
+        context = s.settings.context()
+        letter = await open_dead_letter(s, context.user_id, package_id)
+        if choice == "retry":
+            payload = retry_delivery(letter)
+        else:
+            payload = await mark_delivered(s, letter, context.user_email)
+        await stream_run(s, payload, letter.thread_id, show_progress=fmt is Format.table)
+        await _print_outcome(s, letter.thread_id, fmt)
 
 
 @app.command()

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     cv_style: Literal["classic", "modern"] = Field(default="classic", description="CV layout.")
     cv_pages: int = Field(default=2, ge=1, le=2, description="Pages the CV PDF may fill.")
     letter_max_words: int = Field(default=350, ge=120, le=1000, description="Words a cover letter may hold.")
+    batch_budget_s: float = Field(
+        default=3600.0, gt=0, description="Seconds a batch of packages may take to build (JOBLAND_BATCH_BUDGET_S)."
+    )
+    send_timeout_s: float = Field(default=120.0, gt=0, description="Seconds an email send may take.")
+    node_timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-step time limits in seconds, over the defaults, as JSON: {"write_cv": 600}.',
+    )
     api_tokens: dict[str, ApiUser] = Field(
         default_factory=dict,
         description='HTTP API users by bearer token, as JSON: {"<token>": {"user_id": ..., "email": ..., "name": ...}}.',
@@ -100,6 +108,13 @@ class Settings(BaseSettings):
     )
     jobs_dir: Path = Field(default=EXAMPLE_JOBS, description="Folder of postings the HTTP API searches.")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest CV the API accepts.")
+    webhook_secret: str | None = Field(
+        default=None, description="Signs every webhook call (X-JobLand-Signature-256); runs with a webhook need it."
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False, description="Let webhooks call loopback addresses (127.0.0.0/8, ::1): for tests only."
+    )
+    profiling_concurrency: int = Field(default=2, ge=1, le=32, description="CVs the API parses at once.")
 
     @field_validator("email")
     @classmethod
@@ -171,6 +186,8 @@ class Settings(BaseSettings):
             cv_style=self.cv_style,
             cv_pages=self.cv_pages,
             letter_max_words=self.letter_max_words,
+            batch_budget_s=self.batch_budget_s,
+            send_timeout_s=self.send_timeout_s,
             render_pdf=self.render_pdf,
             **{name: getattr(self, name) for name in PROVIDER_FIELDS},
         )

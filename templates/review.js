@@ -5,7 +5,8 @@
 
 (() => {
   const THREAD_ID = document.body.dataset.threadId;
-  const API = `${document.body.dataset.apiBase}/threads/${encodeURIComponent(THREAD_ID)}`;
+  const API_BASE = document.body.dataset.apiBase;
+  const API = `${API_BASE}/threads/${encodeURIComponent(THREAD_ID)}`;
   const POLL_MS = 2000;
   const ACTIVE_STAGES = new Set(["running", "delivering"]);
   const STAGE_LABELS = {
@@ -16,11 +17,16 @@
     interrupted: "Interrupted",
     failed: "Failed",
   };
-  const BUILT = new Set(["ready", "approved", "rejected", "sent", "failed"]);
+  const BUILT = new Set(["ready", "approved", "rejected", "sending", "sent", "failed", "timeout"]);
   const ACTIONS = [
     { action: "accept", label: "Accept" },
     { action: "edit", label: "Edit" },
     { action: "reject", label: "Reject" },
+  ];
+  // A package that failed or timed out while being built: build it again, or leave it out.
+  const MISSING_ACTIONS = [
+    { action: "retry", label: "Build again" },
+    { action: "reject", label: "Leave out" },
   ];
 
   const $ = (id) => document.getElementById(id);
@@ -77,8 +83,8 @@
 
   // ------------------------------------------------------------------ API
 
-  async function api(path, options = {}) {
-    const response = await fetch(API + path, {
+  async function api(path, options = {}, base = API) {
+    const response = await fetch(base + path, {
       credentials: "same-origin",
       headers: { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) },
       ...options,
@@ -328,6 +334,46 @@
     );
   }
 
+  const timeOf = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+  /** Every status the package went through, with its time (and the note, e.g. why it failed). */
+  function timelineView(pkg) {
+    return h(
+      "ol",
+      { class: "timeline", "aria-label": "Status history" },
+      (pkg.history || []).map((change) =>
+        h(
+          "li",
+          { "data-status": change.status, title: change.note || "" },
+          h("span", { class: "timeline-status", text: change.status }),
+          " ",
+          h("time", { datetime: change.at, text: timeOf(change.at) }),
+        ),
+      ),
+    );
+  }
+
+  function failureView(pkg) {
+    if (!["failed", "timeout"].includes(pkg.status)) return null;
+    const missing = isMissing(pkg);
+    return h(
+      "div",
+      { class: "failure-box", role: "note" },
+      h("h3", { text: missing ? "Missing: this package could not be built" : "Not delivered" }),
+      h("p", { class: "failure-reason", text: pkg.error || "No reason was recorded." }),
+      h("p", {
+        class: "hint",
+        text: missing
+          ? "Build it again (the others stay as they are), or leave it out."
+          : "See “Deliveries that did not go through” above: send it again, or mark it as sent.",
+      }),
+    );
+  }
+
+  function isMissing(pkg) {
+    return Boolean(state.status && (state.status.missing || []).includes(pkg.id));
+  }
+
   function statusBadge(status) {
     return h("span", { class: `status status-${status}`, "data-status": status, text: status });
   }
@@ -337,7 +383,7 @@
     return Boolean(
       status &&
         status.stage === "awaiting_review" &&
-        (status.awaiting_review || []).includes(pkg.id) &&
+        ((status.awaiting_review || []).includes(pkg.id) || isMissing(pkg)) &&
         !state.submitting &&
         !state.submitted.has(pkg.id),
     );
@@ -346,7 +392,7 @@
   function decisionView(pkg) {
     const decision = state.decisions.get(pkg.id);
     const chosen = decision ? decision.action : null;
-    const buttons = ACTIONS.map(({ action, label }) =>
+    const buttons = (isMissing(pkg) ? MISSING_ACTIONS : ACTIONS).map(({ action, label }) =>
       h("button", {
         type: "button",
         class: `button choice choice-${action}`,
@@ -435,6 +481,8 @@
           statusBadge(pkg.status),
         ),
       ),
+      failureView(pkg),
+      timelineView(pkg),
       flaggedView(pkg),
       verdictView(pkg),
       section(pkg, "cv", "Tailored CV", pkg.cv ? documentFrame(pkg.cv.html, `Tailored CV for ${pkg.company}`) : null),
@@ -468,8 +516,10 @@
       ready: "Waiting for a decision.",
       approved: "Approved: on its way to your inbox.",
       rejected: "Rejected: it will not be sent.",
+      sending: "Being sent to your inbox…",
       sent: "Sent to your inbox.",
-      failed: "Delivery failed; see the checks above.",
+      failed: pkg.error ? `Failed: ${pkg.error}` : "Failed.",
+      timeout: pkg.error ? `Timed out: ${pkg.error}` : "Timed out.",
     };
     const pending = (state.submitting || state.submitted.has(pkg.id)) && pkg.status === "ready";
     const text = pending ? "Decision submitted…" : words[pkg.status] || pkg.status;
@@ -546,10 +596,13 @@
     const status = state.status;
     const count = (status.packages || []).length;
     const waiting = (status.awaiting_review || []).length;
+    const missing = (status.missing || []).length;
     let text;
     if (status.stage === "running") text = count ? `${count} package(s) so far; more may come.` : "Screening postings; packages appear here as they are built.";
-    else if (status.stage === "awaiting_review")
+    else if (status.stage === "awaiting_review") {
       text = `${waiting} of ${count} package(s) wait for your decision. Accept, edit or reject each, then submit.`;
+      if (missing) text += ` ${missing} could not be built: each card says why; build it again or leave it out.`;
+    }
     else if (!count) text = "No posting was a strong enough match to build a package.";
     else {
       const tally = {};
@@ -562,13 +615,14 @@
 
   function renderDecisionBar() {
     const status = state.status;
-    const reviewing = status && status.stage === "awaiting_review" && (status.awaiting_review || []).length > 0;
+    const waiting = status ? (status.awaiting_review || []).length + (status.missing || []).length : 0;
+    const reviewing = status && status.stage === "awaiting_review" && waiting > 0;
     view.bar.hidden = !reviewing && !state.submitting;
-    const waiting = status ? (status.awaiting_review || []).length : 0;
     const chosen = [...state.decisions.values()];
     const tally = (action) => chosen.filter((d) => d.action === action).length;
     view.summary.textContent = chosen.length
-      ? `${chosen.length} of ${waiting} decided: ${tally("accept")} accept, ${tally("edit")} edit, ${tally("reject")} reject.`
+      ? `${chosen.length} of ${waiting} decided: ${tally("accept")} accept, ${tally("edit")} edit, ${tally("reject")} reject` +
+        (tally("retry") ? `, ${tally("retry")} build again.` : ".")
       : `${waiting} package(s) waiting. Choose Accept, Edit or Reject on each.`;
     view.submit.disabled = state.submitting || chosen.length === 0;
     view.submit.textContent = state.submitting ? "Submitting…" : `Submit ${chosen.length || ""} decision${chosen.length === 1 ? "" : "s"}`.replace("  ", " ");
@@ -604,7 +658,7 @@
   async function load() {
     const status = await api("");
     state.status = status;
-    const waiting = new Set(status.awaiting_review || []);
+    const waiting = new Set([...(status.awaiting_review || []), ...(status.missing || [])]);
     for (const id of state.decisions.keys()) if (!waiting.has(id)) state.decisions.delete(id);
     for (const id of state.submitted) if (!waiting.has(id)) state.submitted.delete(id);
     renderStatus(status);
@@ -628,8 +682,54 @@
         state.cards.set(summary.package_id, { element, key: "building" });
       }
     }
+    renderDeadLetters(status.dead_letters || []);
     renderIntro();
     renderDecisionBar();
+  }
+
+  // ------------------------------------------------------------------ deliveries that did not go through
+
+  function renderDeadLetters(letters) {
+    const open = letters.filter((d) => !d.resolution);
+    const box = h(
+      "section",
+      { id: "dead-letters", class: "dead-letters", "aria-label": "Deliveries that did not go through", hidden: !open.length },
+      h("h2", { text: "Deliveries that did not go through" }),
+      h("p", {
+        class: "hint",
+        text: "Nothing resends these by itself. Check your inbox first: if it arrived, mark it as sent; if not, send it again.",
+      }),
+      h(
+        "ul",
+        {},
+        open.map((letter) =>
+          h(
+            "li",
+            { class: "dead-letter", "data-package-id": letter.package_id },
+            h("strong", { text: `${letter.title} at ${letter.company}` }),
+            h("span", { class: "badge", text: letter.kind === "unknown_outcome" ? "outcome unknown" : "attempts ran out" }),
+            h("p", { class: "failure-reason", text: letter.reason }),
+            h("button", { type: "button", class: "button", "data-choice": "retry", text: "Send again", onclick: () => resolveDeadLetter(letter, "retry") }),
+            h("button", { type: "button", class: "button", "data-choice": "mark-sent", text: "Mark as sent", onclick: () => resolveDeadLetter(letter, "mark-sent") }),
+          ),
+        ),
+      ),
+    );
+    const existing = $("dead-letters");
+    if (existing) existing.replaceWith(box);
+    else view.packages.before(box);
+  }
+
+  async function resolveDeadLetter(letter, choice) {
+    for (const button of document.querySelectorAll("#dead-letters button")) button.disabled = true;
+    try {
+      await api(`/deliveries/${encodeURIComponent(letter.package_id)}/${choice}`, { method: "POST" }, API_BASE);
+      showNotice(choice === "retry" ? "Sending it again…" : "Marked as sent: it will not be sent again.", "info");
+    } catch (error) {
+      showNotice(`Could not ${choice === "retry" ? "send it again" : "mark it as sent"}: ${error.message}`);
+    }
+    if (!state.events) listen();
+    await refresh();
   }
 
   function schedulePoll() {

@@ -8,16 +8,19 @@ from __future__ import annotations
 import http.server
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
 from agents.cover_letter_writer import write_letter
 from agents.cv_writer import plan_cv, tailor_cv
+from agents.package_builder import package_builder
 from agents.package_checker import check_package_contents
 from agents.package_files import UnsafePackageId, package_file
 from agents.researcher import dossier_from_posting
@@ -36,13 +39,14 @@ from domain.models import (
     Profile,
     SkillItem,
     SocialProfile,
+    StatusChange,
     TailoredCV,
     WorkItem,
 )
 from domain.repository import Records
-from graph.builder import build_package_graph
+from graph.builder import NODE_TIMEOUTS, build_package_graph
 from graph.context import Context
-from graph.state import PackageRef
+from graph.state import BuildPackageInput, JobLandState, PackageRef
 from tools.pdf import render_pdf, tex_engine, write_pdf_atomically
 
 HOSTILE_HTML = "<script>alert(1)</script>"
@@ -479,12 +483,18 @@ def test_write_pdf_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path
 
 
 async def _build(store: InMemoryStore, context: Context, run: str) -> dict:
-    graph = build_package_graph().compile(checkpointer=InMemorySaver(), store=store)
+    """The build_package node (the four steps within the budget) in a graph of its own."""
+    steps = build_package_graph(NODE_TIMEOUTS).compile()
+    builder = StateGraph(JobLandState, context_schema=Context, input_schema=BuildPackageInput)
+    builder.add_node("build_package", package_builder(steps), input_schema=BuildPackageInput)
+    builder.add_edge(START, "build_package")
+    graph = builder.compile(checkpointer=InMemorySaver(), store=store)
     payload = {
         "thread_id": "thread_1",
         "posting_id": "job_northwind_sre",
         "profile_id": "prof_jane",
         "package_id": "pkg_7f3a",
+        "deadline": time.time() + context.batch_budget_s,
     }
     return await graph.ainvoke(payload, {"configurable": {"thread_id": run}}, context=context)
 
@@ -494,9 +504,18 @@ async def _stored(profile: Profile, posting: JobPosting) -> InMemoryStore:
     records = Records(store)
     await records.put_profile(profile)
     await records.put_postings([posting])
-    await records.put_screening(
-        profile.id, posting.id, JobScreeningOutput(match_score=84, probability="High", reasons=["Kubernetes"])
+    screening = JobScreeningOutput(match_score=84, probability="High", reasons=["Kubernetes"])
+    await records.put_screening(profile.id, posting.id, screening)
+    pending = ApplicationPackage(
+        id="pkg_7f3a",
+        posting_id=posting.id,
+        profile_id=profile.id,
+        company=posting.company,
+        title=posting.title,
+        screening=screening,
+        history=[StatusChange(status=PackageStatus.pending)],
     )
+    await records.put_package("thread_1", pending)  # as the shortlist leaves it
     return store
 
 
@@ -510,7 +529,7 @@ async def test_the_four_nodes_build_a_ready_package_with_files_on_disk(tmp_path:
     assert result["packages"] == [PackageRef(package_id="pkg_7f3a", posting_id=posting.id, status=PackageStatus.ready)]
     package = await Records(store).package("thread_1", "pkg_7f3a")
     assert package.status == PackageStatus.ready and package.flagged_claims == []
-    assert [h.status for h in package.history] == ["researching", "generating", "ready"]
+    assert [h.status for h in package.history] == ["pending", "researching", "generating", "checking", "ready"]
     assert {c.name: c.passed for c in package.checks} == {
         "truth": True,
         "ats": True,

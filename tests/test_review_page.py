@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port
+from tests.local_world.smtp import LocalSmtp
+from tests.test_failure_interfaces import BROKEN_BUILD, smtp_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,12 +65,12 @@ def review_jobs(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def review_server(database_url: str, home: Path, review_jobs: Path) -> Iterator[tuple[str, str]]:
+@contextmanager
+def serving(home: Path, database_url: str, jobs: Path, **env: str) -> Iterator[tuple[str, str]]:
     """uvicorn serving server.py on a free loopback port: (base URL, API token)."""
     token = secrets.token_urlsafe(16)
     port = free_port()
-    env = cli_env(home, database_url, JOBLAND_API_TOKEN=token, JOBLAND_JOBS_DIR=str(review_jobs))
+    environment = cli_env(home, database_url, JOBLAND_API_TOKEN=token, JOBLAND_JOBS_DIR=str(jobs), **env)
     log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -82,7 +85,7 @@ def review_server(database_url: str, home: Path, review_jobs: Path) -> Iterator[
                 "--port",
                 str(port),
             ],
-            env=env,
+            env=environment,
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -103,6 +106,12 @@ def review_server(database_url: str, home: Path, review_jobs: Path) -> Iterator[
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture
+def review_server(database_url: str, home: Path, review_jobs: Path) -> Iterator[tuple[str, str]]:
+    with serving(home, database_url, review_jobs) as served:
+        yield served
 
 
 @pytest.fixture
@@ -214,3 +223,54 @@ def test_review_page_approve_one_reject_the_rest_and_see_delivery(
     expect(phone.locator("article.card")).to_have_count(3)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
+
+
+def test_review_page_shows_what_is_missing_builds_it_again_and_resolves_dead_letters(
+    database_url: str, home: Path, review_jobs: Path, browser: Browser, smtp_server: LocalSmtp
+) -> None:
+    env = smtp_env(smtp_server)
+    with serving(home, database_url, review_jobs, JOBLAND_FAILPOINTS=BROKEN_BUILD, **env) as (base, token):
+        thread_id = start_search(base, token)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/review/{thread_id}?token={token}")
+        expect(page.locator("#stage")).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
+
+        # The package that failed says why, shows its history, and offers to be built again.
+        missing = page.locator("article.card", has=page.locator(".failure-box"))
+        expect(missing).to_have_count(1, timeout=10_000)
+        expect(missing.locator(".failure-reason")).to_contain_text("failpoint write_cv.start raised")
+        expect(missing.locator(".timeline li")).to_have_count(4)
+        expect(missing.locator(".timeline li").last).to_have_attribute("data-status", "failed")
+        expect(page.locator("#intro")).to_contain_text("1 could not be built")
+        expect(page.locator("article.card .choice-accept")).to_have_count(2)
+        missing_id = missing.get_attribute("data-package-id")
+        missing.locator(".choice-retry").click()
+        expect(page.locator("#decision-summary")).to_contain_text("1 build again")
+        page.locator("#submit-decisions").click()
+
+        rebuilt = page.locator(f"article.card[data-package-id='{missing_id}']")
+        expect(rebuilt.locator(".status")).to_have_text("ready", timeout=60_000)
+        expect(page.locator("article.card .choice-accept")).to_have_count(3, timeout=30_000)
+        expect(rebuilt.locator(".failure-box")).to_have_count(0)
+        expect(rebuilt.locator(".timeline li").last).to_have_attribute("data-status", "ready")
+
+        # Every send hears "try again later": the approved one becomes a dead letter the page offers to resolve.
+        smtp_server.handler.busy_next = 1000
+        for i in range(3):
+            one = page.locator("article.card").nth(i)
+            one.locator(
+                ".choice-accept" if one.get_attribute("data-package-id") == missing_id else ".choice-reject"
+            ).click()
+        page.locator("#submit-decisions").click()
+        letters = page.locator("#dead-letters")
+        expect(letters).to_be_visible(timeout=60_000)
+        expect(letters.locator(".dead-letter")).to_have_count(1)
+        expect(letters).to_contain_text("attempts ran out")
+        expect(rebuilt.locator(".status")).to_have_text("failed")
+        page.screenshot(path=str(SCREENSHOTS / "dead-letter.png"), full_page=True)
+
+        smtp_server.handler.busy_next = 0
+        letters.get_by_role("button", name="Send again").click()
+        expect(rebuilt.locator(".status")).to_have_text("sent", timeout=60_000)
+        expect(letters).to_be_hidden()
+    assert len(smtp_server.handler.deliveries) == 1

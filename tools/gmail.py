@@ -84,6 +84,8 @@ def _http_error(exc: HttpError) -> tuple[int, float | None, str]:
 class GmailMailer:
     """Sends through the Gmail API as the token file's user; idempotent by Message-ID."""
 
+    absence_is_certain = False  # search can lag behind a message that was just accepted
+
     def __init__(
         self,
         token_file: str | Path,
@@ -163,10 +165,20 @@ class GmailMailer:
         messages = self._execute(listing, sending=False).get("messages") or []
         return messages[0]["id"] if messages else None
 
-    def send(self, message: EmailMessage, *, key: str) -> str:
+    def find_sent(self, message: EmailMessage, *, key: str) -> str | None:
+        """The sent message with this package's Message-ID, looked up in the mailbox."""
+        found = self._limited(lambda: self._find(self._message_id(message, key)))
+        return f"gmail:{found}" if found else None
+
+    @staticmethod
+    def _message_id(message: EmailMessage, key: str) -> str:
         message_id = message["Message-ID"]
         if not message_id:
             raise ValueError(f"message for {key} has no Message-ID: it could not be recognised later")
+        return message_id
+
+    def send(self, message: EmailMessage, *, key: str) -> str:
+        message_id = self._message_id(message, key)
 
         def find_or_send() -> str:
             # Searching inside every attempt keeps a retry after a 429 from sending twice.

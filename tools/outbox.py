@@ -16,16 +16,29 @@ from domain.text import slug
 
 
 class Mailer(Protocol):
+    # Whether find_sent() finding nothing proves the message was not sent (so sending it cannot double it).
+    absence_is_certain: bool
+
     def send(self, message: EmailMessage, *, key: str) -> str:
         """Send once per key; return where the message went."""
+        ...
+
+    def find_sent(self, message: EmailMessage, *, key: str) -> str | None:
+        """Where the message went, if it was sent and the mailer can tell; None otherwise."""
         ...
 
 
 class OutboxMailer:
     """Writes `<key>.eml` into a folder, atomically and at most once per key."""
 
+    absence_is_certain = True  # the folder is ours: no file, no message
+
     def __init__(self, folder: Path):
         self.folder = folder
+
+    def find_sent(self, message: EmailMessage, *, key: str) -> str | None:
+        path = self.path_for(key)
+        return str(path) if path.exists() else None
 
     def path_for(self, key: str) -> Path:
         # The key is a package id; slug() keeps it a plain file name whatever it contains.

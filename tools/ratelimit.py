@@ -24,11 +24,20 @@ T = TypeVar("T")
 class ServiceError(RuntimeError):
     """A call to an outside service failed for good; the message says why and what to do."""
 
-    def __init__(self, service: str, message: str, *, status: int | None = None, attempts: int = 0):
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 0,
+        outcome_unknown: bool = False,
+    ):
         super().__init__(f"{service}: {message}")
         self.service = service
         self.status = status
         self.attempts = attempts
+        self.outcome_unknown = outcome_unknown  # the request may have been carried out: never retry by itself
 
 
 class RetryableError(Exception):
@@ -119,6 +128,7 @@ class ServiceLimiter:
                         self.service,
                         f"the outcome is unknown ({exc}); not retried, check before trying again",
                         attempts=attempt,
+                        outcome_unknown=True,
                     ) from exc
             if attempt < attempts:
                 wait = last.retry_after if last.retry_after is not None else self.backoff(attempt)

@@ -33,6 +33,8 @@ def _refused(code: int, reply: bytes | str, step: str) -> Exception:
 class SmtpMailer:
     """Sends to the message's To address only, through one SMTP server."""
 
+    absence_is_certain = False  # SMTP has no way to ask what was delivered
+
     def __init__(
         self,
         host: str,
@@ -120,6 +122,10 @@ class SmtpMailer:
                 client.quit()
             except (OSError, smtplib.SMTPException):
                 client.close()  # the message is already accepted (or the failure is already raised)
+
+    def find_sent(self, message: EmailMessage, *, key: str) -> str | None:
+        """SMTP cannot ask the server what it delivered: the person has to say."""
+        return None
 
     def send(self, message: EmailMessage, *, key: str) -> str:
         message_id = message["Message-ID"]

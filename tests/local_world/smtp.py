@@ -63,10 +63,19 @@ class Delivery:
 
 @dataclass
 class RecordingHandler:
-    """Records every envelope; `drop_after_data` accepts the next message, then cuts the line."""
+    """Records every envelope; `drop_after_data` accepts the next message, then cuts the line;
+    `busy_next` answers that many RCPT TO with 451 (try again later)."""
 
     deliveries: list[Delivery] = field(default_factory=list)
     drop_after_data: int = 0
+    busy_next: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802
+        if self.busy_next:
+            self.busy_next -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         self.deliveries.append(Delivery(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
