@@ -346,6 +346,17 @@ async def submit_decisions(
             raise HTTPException(422, f"unknown package id(s) {unknown}; GET {status_url(thread_id)}/packages")
         if decided := sorted({d.package_id for d in decisions} - pending):
             raise HTTPException(409, f"package(s) {decided} were decided already")
+        missing = {requested_package_id(r) for r in requests if is_retry_request(r)}
+        if mismatched := sorted(
+            d.package_id
+            for d in decisions
+            if d.action != "reject" and (d.action == "retry") != (d.package_id in missing)
+        ):
+            raise HTTPException(
+                422,
+                f"package(s) {mismatched}: 'retry' is for packages that could not be built (status.missing), "
+                "accept/edit for ready ones; reject works for both",
+            )
         resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
         start_run(request, thread_id, resume, user, delivering=True)
 

@@ -360,15 +360,13 @@ async def start_and_report(
     return interrupt_id, requests
 
 
-def _resolve_ids(given: list[str], known: list[str]) -> list[str]:
-    """Full package ids, or unique prefixes of them."""
+def _resolve_ids(given: list[str], known: list[str], kind: str = "waiting for review") -> list[str]:
+    """Full package ids, or unique prefixes of them, among the known ones (ready, missing or any asked about)."""
     resolved = []
     for item in given:
         matches = [k for k in known if k == item] or [k for k in known if k.startswith(item)]
         if len(matches) != 1:
-            raise UserError(
-                f"{item!r} matches {len(matches)} packages waiting for review: use an id from `jobland status`"
-            )
+            raise UserError(f"{item!r} matches {len(matches)} {kind} packages: use an id from `jobland status`")
         resolved.append(matches[0])
     return resolved
 
@@ -440,13 +438,14 @@ async def _review(
             done = {p.id: p.status.value for p in packages}
             raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
         known = [requested_package_id(r) for r in requests]
+        ready = [requested_package_id(r) for r in requests if not is_retry_request(r)]
+        missing = [requested_package_id(r) for r in requests if is_retry_request(r)]
         if approve or reject or edit or retry:
-            decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, known)]
+            decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, ready, "ready")]
             decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]
-            missing = [requested_package_id(r) for r in requests if is_retry_request(r)]
-            decisions += [Decision(package_id=p, action="retry") for p in _resolve_ids(retry, missing)]
+            decisions += [Decision(package_id=p, action="retry") for p in _resolve_ids(retry, missing, "missing")]
             for pid, path in edit:
-                (full,) = _resolve_ids([pid], known)
+                (full,) = _resolve_ids([pid], ready, "ready")
                 decisions.append(Decision(package_id=full, action="edit", cv_markdown=_read_edit(path)))
         elif sys.stdin.isatty():
             decisions = _ask(requests)
@@ -614,6 +613,7 @@ async def _status(thread_id: str, fmt: Format) -> None:
         values = snapshot.values
         packages = await s.records.packages(thread_id)
         letters = [d for d in await s.records.dead_letters() if d.thread_id == thread_id]
+        calls = await s.records.webhook_calls(thread_id)
         summary = {
             "thread_id": thread_id,
             "stage": stage_of(snapshot, thread_id),
@@ -634,6 +634,7 @@ async def _status(thread_id: str, fmt: Format) -> None:
                 for p in packages
             ],
             "dead_letters": [d.model_dump(mode="json") for d in letters],
+            "webhook_calls": [c.model_dump(mode="json") for c in calls],
             "delivered": len(values.get("deliveries", [])),
         }
         if fmt is Format.json:
@@ -657,6 +658,12 @@ async def _status(thread_id: str, fmt: Format) -> None:
                 f"{len(missing)} package(s) missing from review; build again with: jobland review {thread_id} {ids}"
             )
         print_dead_letters(letters)
+        for call in calls:
+            answer = f"HTTP {call.status_code}" if call.status_code else call.error
+            out.print(
+                f"  webhook {call.event} attempt {call.attempt} at {call.at:%H:%M:%S}: {call.outcome} ({answer})",
+                highlight=False,
+            )
 
 
 @app.command()

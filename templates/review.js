@@ -355,7 +355,8 @@
 
   function failureView(pkg) {
     if (!["failed", "timeout"].includes(pkg.status)) return null;
-    const missing = isMissing(pkg);
+    // A failure after approval is the delivery's; before it, the package could not be built.
+    const missing = !(pkg.history || []).some((change) => change.status === "approved");
     return h(
       "div",
       { class: "failure-box", role: "note" },
@@ -364,7 +365,7 @@
       h("p", {
         class: "hint",
         text: missing
-          ? "Build it again (the others stay as they are), or leave it out."
+          ? "Build it again when the review opens (the others stay as they are), or leave it out."
           : "See “Deliveries that did not go through” above: send it again, or mark it as sent.",
       }),
     );

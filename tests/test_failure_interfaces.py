@@ -119,6 +119,10 @@ def test_the_api_reports_states_retries_missing_packages_and_resolves_dead_lette
         assert [h["status"] for h in by_id[status["awaiting_review"][0]]["history"]][-2:] == ["checking", "ready"]
 
         url = f"/api/threads/{thread['thread_id']}/decisions"
+        ready = status["awaiting_review"][0]
+        for wrong in ({"package_id": ready, "action": "retry"}, {"package_id": missing, "action": "accept"}):
+            refused = api.post(url, json={"decisions": [wrong]})
+            assert refused.status_code == 422 and "'retry' is for packages that could not be built" in refused.text
         api.post(url, json={"decisions": [{"package_id": missing, "action": "retry"}]}).raise_for_status()
         status = wait_for(api, thread["thread_id"], {"awaiting_review", "failed"})
         assert status["missing"] == [] and len(status["awaiting_review"]) == 3

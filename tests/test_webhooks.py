@@ -320,6 +320,8 @@ def test_the_cli_announces_review_and_failure_and_refuses_private_urls(
     body = verified(ready)
     assert body["thread_id"] == started["thread_id"]
     assert [p["package_id"] for p in body["packages"]] == [p["package_id"] for p in started["awaiting_review"]]
+    status = run_cli(home, database_url, "status", started["thread_id"], **env).stdout
+    assert "webhook review_ready attempt 1 at " in status and ": ok (HTTP 200)" in status
 
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 this is not really a PDF")
