@@ -277,7 +277,7 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         thread_id=thread_id,
         stage=stage,
         error=run.error if run is not None else None,
-        progress=ProgressOut(**vars(progress)),
+        progress=ProgressOut(**progress.counts()),
         packages=packages,
         awaiting_review=[requested_package_id(r) for r in requests if not is_retry_request(r)],
         missing=[requested_package_id(r) for r in requests if is_retry_request(r)],

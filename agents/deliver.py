@@ -241,10 +241,12 @@ async def mark_sent(records: Records, thread_id: str, package_id: str, who: str)
     if letter is None or letter.thread_id != thread_id:
         raise RecordNotFound(f"no dead letter for package {package_id}; `jobland deliveries` lists them")
     pkg = await records.package(thread_id, package_id)
-    receipt = DeliveryReceipt(
-        package_id=package_id, message_id=letter.message_id, recipient=who, location="marked as sent by the person"
-    )
-    await records.put_delivery(receipt)  # the ledger first: from now on nothing sends it
+    receipt = await records.delivery(package_id)  # a retry that got through meanwhile keeps its own receipt
+    if receipt is None:
+        receipt = DeliveryReceipt(
+            package_id=package_id, message_id=letter.message_id, recipient=who, location="marked as sent by the person"
+        )
+        await records.put_delivery(receipt)  # the ledger first: from now on nothing sends it
     if pkg.status != PackageStatus.sent:
         await records.move_package(thread_id, pkg, PackageStatus.sent, receipt.location)
     await records.put_dead_letter(letter.resolved("marked_sent"))

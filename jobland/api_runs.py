@@ -29,6 +29,10 @@ class Progress:
     high: int = 0
     packages_built: int = 0
     delivered: int = 0
+    _built: set[str] = field(default_factory=set, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def count(self, node: str, update: dict) -> None:
         if node == "discover":
@@ -37,7 +41,9 @@ class Progress:
             self.screened += 1
             self.high += sum(v.probability == "High" for v in update.get("screenings", []))
         elif node == "build_package":
-            self.packages_built += 1
+            # A package built again (a retry from review) counts once.
+            self._built.update(ref.package_id for ref in update.get("packages", []))
+            self.packages_built = len(self._built)
         elif node == "deliver":
             self.delivered += 1
 
@@ -112,7 +118,7 @@ class BackgroundRuns:
                     if node == "review":
                         run.delivering = True
                     run.progress.count(node, value if isinstance(value, dict) else {})
-                    run.publish("progress", {"node": node, **vars(run.progress)})
+                    run.publish("progress", {"node": node, **run.progress.counts()})
             closing = await finish(thread_id)
         except asyncio.CancelledError:
             run.publish("error", {"message": "the server stopped this run; POST .../resume continues it"})

@@ -72,7 +72,7 @@ async def event_payload(
         payload["missing"] = [{k: a[k] for k in (*keys, "status", "error")} for a, missing in args if missing]
         payload["review_path"] = f"/review/{thread_id}"
     elif event == "completed":
-        payload["counts"] = vars(Progress.from_values(snapshot.values))
+        payload["counts"] = Progress.from_values(snapshot.values).counts()
         sent = [p for p in await s.records.packages(thread_id) if p.status == "sent"]
         payload["sent"] = [{"package_id": p.id, "title": p.title, "company": p.company} for p in sent]
     else:
