@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from exa_py import Exa
-from exa_py.errors import ExaTimeoutError
 from pydantic import BaseModel
 from requests import RequestException
 
@@ -23,6 +21,9 @@ from domain.dedupe import company_key, dedupe_postings, freshness
 from domain.models import DiscardedPosting, JobPosting, SearchRequest
 from tools.job_folder import JobBatch, JobSourceError, UnusablePosting, draft_from_text, posting_from_draft
 from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter
+
+if TYPE_CHECKING:  # exa_py takes over a second to import: only runs that use Exa pay for it
+    from exa_py import Exa
 
 SERVICE = "exa"
 # Published limits: /search 10 QPS, /contents 100 QPS; one limiter paced for /search covers both.
@@ -66,6 +67,8 @@ class ExaClient:
 
     def _client(self) -> Exa:
         if self._exa is None:
+            from exa_py import Exa
+
             options = {"base_url": self.base_url} if self.base_url else {}
             self._exa = Exa(self.api_key, timeout=REQUEST_TIMEOUT, **options)
         return self._exa
@@ -88,6 +91,8 @@ class ExaClient:
 
 def _checked(request: Any) -> Any:
     """exa_py raises ValueError('Request failed with status code N: body'); sort it into retry or stop."""
+    from exa_py.errors import ExaTimeoutError  # loaded already with the client
+
     try:
         return request()
     except ExaTimeoutError as error:

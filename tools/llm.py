@@ -13,15 +13,17 @@ import json
 import weakref
 from collections.abc import Mapping
 from functools import cache
-from typing import Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
-import openai
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import BaseMessage
-from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ValidationError
 
 from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, configured_limiter, retry_after_seconds
+
+if TYPE_CHECKING:  # the OpenAI client takes a second to import: only runs that use an LLM pay for it
+    import openai
+    from langchain_openai import ChatOpenAI
 
 Role = Literal["screener", "researcher", "writer", "intake"]
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -53,6 +55,8 @@ def _limits(settings: LLMSettings) -> dict[str, float]:
 
 @cache
 def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
+    from langchain_openai import ChatOpenAI
+
     return ChatOpenAI(model=model, base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, temperature=0)
 
 
@@ -87,6 +91,8 @@ def _headers(exc: openai.APIStatusError) -> Mapping[str, str]:
 
 def _as_service_outcome(exc: openai.OpenAIError) -> Exception:
     """RetryableError for what another attempt may fix; ServiceError (with what to do) otherwise."""
+    import openai  # loaded already: a model exists
+
     if isinstance(exc, openai.RateLimitError):
         return RetryableError("rate limited (429)", status=429, retry_after=retry_after_seconds(dict(_headers(exc))))
     if isinstance(exc, openai.InternalServerError):
@@ -121,6 +127,8 @@ async def structured_call(
     A malformed answer (not JSON, not the schema, no tool call) is asked again at most
     `attempts_on_malformed` times, then fails with a ServiceError naming the schema.
     """
+    import openai  # loaded already with the model
+
     runnable = model.with_structured_output(schema, method=method, strict=True, include_raw=True)
     malformed = 0
 
