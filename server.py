@@ -281,7 +281,7 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         packages=packages,
         awaiting_review=[requested_package_id(r) for r in requests if not is_retry_request(r)],
         missing=[requested_package_id(r) for r in requests if is_retry_request(r)],
-        dead_letters=[d for d in await s.records.dead_letters(open_only=False) if d.thread_id == thread_id],
+        dead_letters=await s.records.dead_letters(thread_id=thread_id, open_only=False),
     )
 
 

@@ -177,8 +177,12 @@ class Records:
     async def put_dead_letter(self, letter: DeadLetter) -> None:
         await self._put(DEAD_LETTERS, letter.package_id, letter)
 
-    async def dead_letters(self, owner: str | None = None, *, open_only: bool = True) -> list[DeadLetter]:
-        filters = {"owner": owner} if owner is not None else None
+    async def dead_letters(
+        self, owner: str | None = None, *, thread_id: str | None = None, open_only: bool = True
+    ) -> list[DeadLetter]:
+        """Newest first; an owner's, a thread's, or every one."""
+        given = {"owner": owner, "thread_id": thread_id}
+        filters = {k: v for k, v in given.items() if v is not None} or None
         items = await self.store.asearch(DEAD_LETTERS, filter=filters, limit=1000)
         letters = [DeadLetter.model_validate(i.value) for i in items]
         return sorted((d for d in letters if not (open_only and d.resolution)), key=lambda d: d.at, reverse=True)

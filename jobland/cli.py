@@ -612,7 +612,7 @@ async def _status(thread_id: str, fmt: Format) -> None:
         snapshot = await s.graph.aget_state(s.config(thread_id))
         values = snapshot.values
         packages = await s.records.packages(thread_id)
-        letters = [d for d in await s.records.dead_letters() if d.thread_id == thread_id]
+        letters = await s.records.dead_letters(thread_id=thread_id)
         calls = await s.records.webhook_calls(thread_id)
         summary = {
             "thread_id": thread_id,

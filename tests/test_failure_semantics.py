@@ -211,7 +211,7 @@ async def test_an_unknown_outcome_becomes_a_dead_letter_that_only_the_person_res
         config = await run_to_review(graph, context, thread := uuid.uuid4().hex[:12], max_packages=2)
         final = await approve_all(graph, context, config)
         assert len(final["deliveries"]) == 1 and len(smtp_server.handler.deliveries) == 2
-        (letter,) = [d for d in await records.dead_letters() if d.thread_id == thread]
+        (letter,) = await records.dead_letters(thread_id=thread)
         assert letter.kind == "unknown_outcome" and "outcome is unknown" in letter.reason
         assert (await records.package(thread, letter.package_id)).status == "failed"
 
@@ -240,7 +240,7 @@ async def test_a_dead_letter_retried_by_the_person_is_sent_once(
         config = await run_to_review(graph, context, thread := uuid.uuid4().hex[:12], max_packages=1)
         smtp_server.handler.busy_next = 2  # both attempts hear "451 try again later": the budget runs out
         await approve_all(graph, context, config)
-        (letter,) = [d for d in await records.dead_letters() if d.thread_id == thread]
+        (letter,) = await records.dead_letters(thread_id=thread)
         assert letter.kind == "exhausted" and "gave up after 2 attempt(s)" in letter.reason
         assert smtp_server.handler.deliveries == []
 
@@ -268,7 +268,7 @@ async def test_a_send_interrupted_before_its_outcome_was_stored_is_never_blindly
         assert package.status == "sending"
         await graph.ainvoke(None, config, context=context, durability="sync")  # resume
         (package,) = await records.packages(thread)
-        (letter,) = [d for d in await records.dead_letters() if d.thread_id == thread]
+        (letter,) = await records.dead_letters(thread_id=thread)
     assert smtp_server.handler.deliveries == [], "SMTP cannot tell whether it went: the person decides"
     assert package.status == "failed" and letter.kind == "unknown_outcome"
     assert "cannot tell whether the message went" in letter.reason
@@ -295,7 +295,7 @@ async def test_an_unknown_gmail_outcome_is_looked_up_by_message_id_before_anythi
         config = await run_to_review(graph, context, thread := uuid.uuid4().hex[:12], max_packages=1)
         final = await approve_all(graph, context, config)
         (package,) = await records.packages(thread)
-        letters = [d for d in await records.dead_letters() if d.thread_id == thread]
+        letters = await records.dead_letters(thread_id=thread)
     assert letters == [] and package.status == "sent" and len(gmail_api.sent) == 1
     assert final["deliveries"][0].location == f"gmail:{gmail_api.sent[0][0]}"
 
@@ -310,7 +310,7 @@ async def test_a_gmail_send_past_its_time_limit_times_out_into_a_dead_letter_and
         gmail_api.fail_next(Fault(status=200, stall=4, path="/gmail/v1/users/me/messages/send"))
         await approve_all(graph, context, config)
         (package,) = await records.packages(thread)
-        (letter,) = [d for d in await records.dead_letters() if d.thread_id == thread]
+        (letter,) = await records.dead_letters(thread_id=thread)
         assert package.status == "timeout" and letter.kind == "unknown_outcome"
         assert letter.reason == "no answer within 1.5 s; it may have gone"
         searches = [r for r in gmail_api.requests if r.path.endswith("/messages")]
