@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from agents.cv_writer import plan_cv, render_cv
-from agents.review import is_retry_request, requested_package_id
+from agents.review import requested_package_id, requested_package_ids
 from domain.models import (
     ApplicationPackage,
     DeadLetter,
@@ -279,8 +279,8 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         error=run.error if run is not None else None,
         progress=ProgressOut(**progress.counts()),
         packages=packages,
-        awaiting_review=[requested_package_id(r) for r in requests if not is_retry_request(r)],
-        missing=[requested_package_id(r) for r in requests if is_retry_request(r)],
+        awaiting_review=requested_package_ids(requests),
+        missing=requested_package_ids(requests, missing=True),
         dead_letters=await s.records.dead_letters(thread_id=thread_id, open_only=False),
     )
 
@@ -346,7 +346,7 @@ async def submit_decisions(
             raise HTTPException(422, f"unknown package id(s) {unknown}; GET {status_url(thread_id)}/packages")
         if decided := sorted({d.package_id for d in decisions} - pending):
             raise HTTPException(409, f"package(s) {decided} were decided already")
-        missing = {requested_package_id(r) for r in requests if is_retry_request(r)}
+        missing = set(requested_package_ids(requests, missing=True))
         if mismatched := sorted(
             d.package_id
             for d in decisions
@@ -666,7 +666,7 @@ async def chat(
             raise HTTPException(409, f"thread {thread_id} is busy with a run; wait for it to pause or finish")
         interrupt_id, requests = await pending_review(s, thread_id)
         if interrupt_id is not None:
-            ids = [requested_package_id(r) for r in requests if not is_retry_request(r)]
+            ids = requested_package_ids(requests)
             reading = read_review_reply(body.message, ids)
             if reading.problem:
                 return sse(_said(thread_id, ask_again(reading.problem, len(ids))))

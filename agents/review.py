@@ -95,6 +95,11 @@ def requested_package_id(request: dict[str, Any]) -> str:
     return request["action_request"]["args"]["package_id"]
 
 
+def requested_package_ids(requests: Sequence[dict[str, Any]], *, missing: bool = False) -> list[str]:
+    """The ready packages a review payload asks about, or (missing=True) the ones it offers to build again."""
+    return [requested_package_id(r) for r in requests if is_retry_request(r) == missing]
+
+
 def _from_inbox_response(package_id: str, response: dict[str, Any]) -> Decision:
     kind = response.get("type") or response.get("action")
     args = response.get("args") or {}

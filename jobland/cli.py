@@ -34,7 +34,7 @@ from rich.progress import (
 from rich.prompt import Prompt
 from rich.table import Table
 
-from agents.review import is_retry_request, requested_package_id
+from agents.review import is_retry_request, requested_package_id, requested_package_ids
 from domain.models import (
     SETTABLE_STATUSES,
     UNFINISHED_STATUSES,
@@ -438,8 +438,8 @@ async def _review(
             done = {p.id: p.status.value for p in packages}
             raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
         known = [requested_package_id(r) for r in requests]
-        ready = [requested_package_id(r) for r in requests if not is_retry_request(r)]
-        missing = [requested_package_id(r) for r in requests if is_retry_request(r)]
+        ready = requested_package_ids(requests)
+        missing = requested_package_ids(requests, missing=True)
         if approve or reject or edit or retry:
             decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, ready, "ready")]
             decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from agents.review import is_retry_request, requested_package_id
+from agents.review import is_retry_request, requested_package_ids
 from domain import failpoints
 from domain.models import (
     PACKAGE_TRANSITIONS,
@@ -103,10 +103,6 @@ async def pending(graph, config: dict) -> tuple[str, list[dict]]:
     return interrupt.id, interrupt.value
 
 
-def ids_of(requests: list[dict], *, missing: bool) -> list[str]:
-    return [requested_package_id(r) for r in requests if is_retry_request(r) == missing]
-
-
 async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_review(
     database_url: str, home: Path, armed
 ) -> None:
@@ -116,7 +112,10 @@ async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_r
         records = Records(graph.store)
         config = await run_to_review(graph, context, thread := uuid.uuid4().hex[:12])
         interrupt_id, requests = await pending(graph, config)
-        ready, (missing,) = ids_of(requests, missing=False), ids_of(requests, missing=True)
+        ready, (missing,) = (
+            requested_package_ids(requests, missing=False),
+            requested_package_ids(requests, missing=True),
+        )
         assert len(ready) == 2, "review opens with the packages that were built"
         failed = await records.package(thread, missing)
         assert failed.status == "failed"
@@ -132,8 +131,8 @@ async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_r
         answer = [{"package_id": ready[0], "action": "accept"}, {"package_id": missing, "action": "retry"}]
         await graph.ainvoke(Command(resume={interrupt_id: answer}), config, context=context, durability="sync")
         interrupt_id, requests = await pending(graph, config)
-        assert sorted(ids_of(requests, missing=False)) == sorted([ready[1], missing])
-        assert ids_of(requests, missing=True) == []
+        assert sorted(requested_package_ids(requests, missing=False)) == sorted([ready[1], missing])
+        assert requested_package_ids(requests, missing=True) == []
         rebuilt = await records.package(thread, missing)
         assert rebuilt.status == "ready" and rebuilt.error is None
         answer = [{"package_id": pid, "action": "accept"} for pid in (ready[1], missing)]
@@ -162,13 +161,13 @@ async def test_step_timeouts_and_the_batch_budget_time_packages_out_and_review_o
         waited = time.monotonic() - started
         _, requests = await pending(graph, config)
         packages = {p.id: p for p in await Records(graph.store).packages(thread)}
-    reasons = sorted(packages[pid].error for pid in ids_of(requests, missing=True))
+    reasons = sorted(packages[pid].error for pid in requested_package_ids(requests, missing=True))
     assert reasons == [
         "the batch's time budget (6 s) ran out while researching the company",
         "write_cv took longer than its 2 s limit",
     ]
-    assert {packages[pid].status for pid in ids_of(requests, missing=True)} == {S.timeout}
-    assert len(ids_of(requests, missing=False)) == 1
+    assert {packages[pid].status for pid in requested_package_ids(requests, missing=True)} == {S.timeout}
+    assert len(requested_package_ids(requests, missing=False)) == 1
     assert waited < 120, "review opened once the budget ended, not after an hour"
 
 
@@ -176,7 +175,9 @@ async def test_an_empty_batch_budget_times_every_package_out(database_url: str, 
     async with open_graph(database_url, home) as graph:
         config = await run_to_review(graph, context_for(home, batch_budget_s=1e-6), uuid.uuid4().hex[:12], 2)
         _, requests = await pending(graph, config)
-    assert len(ids_of(requests, missing=True)) == 2 and ids_of(requests, missing=False) == []
+    assert (
+        len(requested_package_ids(requests, missing=True)) == 2 and requested_package_ids(requests, missing=False) == []
+    )
 
 
 # ----------------------------------------------------------------------------- dead letters
@@ -197,7 +198,7 @@ def smtp_context(home: Path, smtp: LocalSmtp) -> Context:
 
 async def approve_all(graph, context: Context, config: dict) -> dict:
     interrupt_id, requests = await pending(graph, config)
-    answer = [{"package_id": pid, "action": "accept"} for pid in ids_of(requests, missing=False)]
+    answer = [{"package_id": pid, "action": "accept"} for pid in requested_package_ids(requests, missing=False)]
     return await graph.ainvoke(Command(resume={interrupt_id: answer}), config, context=context, durability="sync")
 
 
