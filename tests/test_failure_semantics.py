@@ -88,7 +88,10 @@ def test_failure_keeps_its_reason_and_a_retry_clears_it() -> None:
 
 
 def context_for(home: Path, **overrides) -> Context:
-    return Context(user_email="alex.morgan@example.com", home=str(home), render_pdf=False, **overrides)
+    # A user of its own: the session's database is shared, and the CLI tests list the local user's dead letters.
+    return Context(
+        user_id="failure-semantics", user_email="alex.morgan@example.com", home=str(home), render_pdf=False, **overrides
+    )
 
 
 async def run_to_review(graph, context: Context, thread_id: str, max_packages: int = 3) -> dict:
@@ -222,7 +225,7 @@ async def test_an_unknown_outcome_becomes_a_dead_letter_that_only_the_person_res
 
         # The person says it did arrive: marked sent, never sent, and logged as sent.
         session = Session(Settings(home=home, email="alex.morgan@example.com"), graph)
-        opened = await open_dead_letter(session, "local", letter.package_id[:10])
+        opened = await open_dead_letter(session, context.user_id, letter.package_id[:10])
         await graph.ainvoke(await mark_delivered(session, opened, context.user_email), config, context=context)
         package = await records.package(thread, letter.package_id)
         entry = await records.application(letter.package_id)
