@@ -7,8 +7,9 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
+from domain.models import profile_id_for
 from domain.repository import Records
-from domain.text import content_hash, stable_id
+from domain.text import content_hash
 from graph.context import Context
 from graph.state import JobLandState
 from tools.cv_import import CVImportError, import_profile
@@ -23,7 +24,7 @@ async def load_profile(state: JobLandState, runtime: Runtime[Context]) -> dict:
         raise CVImportError(f"{path} does not exist or is not a file: check the path of your CV")
     records = Records(runtime.store)
     data = await asyncio.to_thread(path.read_bytes)
-    profile_id = stable_id("prof", content_hash(data))
+    profile_id = profile_id_for(content_hash(data))
     if await records.get_profile(profile_id) is None:
         profile = await asyncio.to_thread(import_profile, path)
         await records.put_profile(profile)

@@ -137,6 +137,11 @@ class Preferences(Record):
     deal_breakers: list[str] = Field(default_factory=list, description="Phrases that rule a posting out.")
 
 
+def profile_id_for(content_hash: str) -> str:
+    """The id of the Profile read from a file with this content hash: the same bytes, the same profile."""
+    return stable_id("prof", content_hash)
+
+
 class Profile(Record):
     """A master CV in JSON Resume shape, plus preferences."""
 
@@ -581,7 +586,7 @@ class ProfilingJob(Record):
     @property
     def stored_profile_id(self) -> str:
         """The id of the Profile record the file becomes (Profile.id, derived from the same hash)."""
-        return stable_id("prof", self.profile_id)
+        return profile_id_for(self.profile_id)
 
 
 # "sent" = delivered to the person's inbox, ready to apply; then the person moves it along.

@@ -44,9 +44,10 @@ from domain.models import (
     SkillItem,
     SocialProfile,
     WorkItem,
+    profile_id_for,
 )
 from domain.skills import extract_skills
-from domain.text import content_hash, normalize_text, stable_id, strip_bullet
+from domain.text import content_hash, normalize_text, strip_bullet
 from tools.pdf import PDF_LIBRARIES
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def import_profile(path: Path, *, max_bytes: int = 20 * 1024 * 1024) -> Profile:
         fields = _fields_from_blocks(_document_blocks(kind, data, path.name), path.name)
     try:
         profile = Profile.model_validate(
-            {"id": stable_id("prof", digest), "source": path.name, "content_hash": digest, **fields}
+            {"id": profile_id_for(digest), "source": path.name, "content_hash": digest, **fields}
         )
     except ValidationError as error:
         problem = error.errors()[0]
