@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _LIGATURES = {
     "\ufb00": "ff",
@@ -60,3 +64,9 @@ def slug(text: str, max_len: int = 40) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
     return text[:max_len].strip("-") or "item"
+
+
+def id_matches(given: str, items: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """The items whose id is `given`, else those whose id starts with it: ids may be shortened to a prefix."""
+    candidates = list(items)
+    return [i for i in candidates if key(i) == given] or [i for i in candidates if key(i).startswith(given)]

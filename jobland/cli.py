@@ -46,6 +46,7 @@ from domain.models import (
     ThreadRecord,
 )
 from domain.repository import RecordNotFound
+from domain.text import id_matches
 from graph.builder import open_graph
 from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
 from jobland.session import Session, pending_review, review_requests
@@ -364,7 +365,7 @@ def _resolve_ids(given: list[str], known: list[str], kind: str = "waiting for re
     """Full package ids, or unique prefixes of them, among the known ones (ready, missing or any asked about)."""
     resolved = []
     for item in given:
-        matches = [k for k in known if k == item] or [k for k in known if k.startswith(item)]
+        matches = id_matches(item, known, key=str)
         if len(matches) != 1:
             raise UserError(f"{item!r} matches {len(matches)} {kind} packages: use an id from `jobland status`")
         resolved.append(matches[0])
@@ -898,7 +899,7 @@ def set_application_status(
 
 
 def _resolve_application(given: str, entries: list[ApplicationLogEntry]) -> ApplicationLogEntry:
-    matches = [e for e in entries if e.package_id == given] or [e for e in entries if e.package_id.startswith(given)]
+    matches = id_matches(given, entries, key=lambda e: e.package_id)
     delivered = [e for e in matches if e.outcome == "sent"]
     if len(delivered) == 1:
         return delivered[0]

@@ -12,6 +12,7 @@ from langgraph.types import Command, Send
 from agents.deliver import mark_sent
 from domain.models import DeadLetter
 from domain.repository import RecordNotFound
+from domain.text import id_matches
 from graph.state import DeliverPackageInput
 from jobland.session import Session
 
@@ -23,9 +24,7 @@ class DeadLetterResolved(ValueError):
 async def open_dead_letter(s: Session, owner: str, package_id: str) -> DeadLetter:
     """The owner's unresolved dead letter for a package id (or a unique prefix of one)."""
     letters = await s.records.dead_letters(owner, open_only=False)
-    matches = [d for d in letters if d.package_id == package_id] or [
-        d for d in letters if d.package_id.startswith(package_id)
-    ]
+    matches = id_matches(package_id, letters, key=lambda d: d.package_id)
     if len(matches) != 1:
         raise RecordNotFound(
             f"{package_id!r} matches {len(matches)} undelivered packages; `jobland deliveries` lists them"
