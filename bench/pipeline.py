@@ -21,7 +21,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 from langgraph.types import Command
 
 from agents.review import requested_package_id
@@ -29,7 +28,7 @@ from domain.models import Decision, SearchRequest
 from graph.builder import open_graph
 from graph.context import Context
 from tools.job_folder import load_folder
-from tools.postgres import resolve_database_url
+from tools.postgres import checkpoint_stats, resolve_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,27 +69,6 @@ def synthesise(count: int, target: Path, seed: int = 7) -> None:
             "responsibilities": "\n".join(posting.responsibilities),
         }
         (target / f"posting-{i:04d}.json").write_text(json.dumps(data))
-
-
-def checkpoint_stats(url: str, thread_id: str) -> dict:
-    with psycopg.connect(url) as conn:
-        checkpoints = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)).fetchone()[0]
-        blobs = conn.execute(
-            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
-        ).fetchone()[0]
-        writes = conn.execute(
-            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_writes WHERE thread_id = %s", (thread_id,)
-        ).fetchone()[0]
-        largest = conn.execute(
-            "SELECT coalesce(max(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
-        ).fetchone()[0]
-    return {
-        "checkpoints": checkpoints,
-        "blob_bytes": int(blobs),
-        "write_bytes": int(writes),
-        "bytes_per_step": round((int(blobs) + int(writes)) / max(checkpoints, 1)),
-        "largest_blob_bytes": int(largest),
-    }
 
 
 async def run(args: argparse.Namespace) -> dict:

@@ -9,7 +9,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from langgraph.types import Command
 
@@ -18,6 +17,7 @@ from domain.repository import Records
 from graph.builder import open_graph
 from graph.context import Context
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
+from tools.postgres import checkpoint_stats
 
 
 def context_for(home: Path) -> Context:
@@ -123,17 +123,6 @@ async def test_a_second_search_in_the_same_thread_starts_from_empty_results(data
         ), "the new search's salary floor applies"
 
 
-def _checkpoint_bytes(database_url: str, thread_id: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        blobs = conn.execute(
-            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
-        ).fetchone()[0]
-        writes = conn.execute(
-            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_writes WHERE thread_id = %s", (thread_id,)
-        ).fetchone()[0]
-    return int(blobs) + int(writes)
-
-
 async def test_checkpoint_size_does_not_grow_with_posting_text(database_url: str, home: Path, tmp_path: Path) -> None:
     """State carries ids and verdicts: ten times longer postings give the same checkpoint size."""
     long_jobs = tmp_path / "long-jobs"
@@ -150,7 +139,8 @@ async def test_checkpoint_size_does_not_grow_with_posting_text(database_url: str
             config = {"configurable": {"thread_id": thread_id}}
             request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs), mode="screen")
             await graph.ainvoke({"request": request}, config, context=context_for(home), durability="sync")
-            sizes.append(_checkpoint_bytes(database_url, thread_id))
+            stats = checkpoint_stats(database_url, thread_id)
+            sizes.append(stats["blob_bytes"] + stats["write_bytes"])
     short, long = sizes
     assert long < short * 1.25, f"checkpoint grew with posting text: {short} -> {long} bytes"
 

@@ -82,3 +82,25 @@ async def postgres_persistence(
 def _redact(url: str) -> str:
     """Hide a password in a connection URL before it goes into an error message."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def checkpoint_stats(url: str, thread_id: str) -> dict[str, int]:
+    """How much a thread's checkpoints hold in PostgreSQL (the benchmark and the size test read it)."""
+    with psycopg.connect(url) as conn:
+        checkpoints = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,)).fetchone()[0]
+        blobs = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+        writes = conn.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM checkpoint_writes WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+        largest = conn.execute(
+            "SELECT coalesce(max(length(blob)), 0) FROM checkpoint_blobs WHERE thread_id = %s", (thread_id,)
+        ).fetchone()[0]
+    return {
+        "checkpoints": checkpoints,
+        "blob_bytes": int(blobs),
+        "write_bytes": int(writes),
+        "bytes_per_step": round((int(blobs) + int(writes)) / max(checkpoints, 1)),
+        "largest_blob_bytes": int(largest),
+    }
