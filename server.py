@@ -91,7 +91,7 @@ class ProfilingJobStatus(ProfilingJob):
 
 
 class ThreadCreate(BaseModel):
-    cv_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="From POST /api/cv.")
+    cv_id: str = Field(pattern=CV_ID, description="From POST /api/cv.")
     message: str | None = Field(default=None, max_length=2000, description='In words: "senior Python, Berlin".')
     query: str | None = Field(default=None, max_length=2000)
     locations: list[str] | None = None
@@ -179,7 +179,7 @@ class DecisionsRequest(BaseModel):
 
 class ChatRequest(BaseModel):
     thread_id: str | None = Field(default=None, pattern=THREAD_ID)
-    cv_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$", description="For a new thread.")
+    cv_id: str | None = Field(default=None, pattern=CV_ID, description="For a new thread.")
     message: str = Field(min_length=1, max_length=2000)
 
 

@@ -46,9 +46,9 @@ class OutboxMailer:
 
     def send(self, message: EmailMessage, *, key: str) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
+        if (sent := self.find_sent(message, key=key)) is not None:
+            return sent
         final = self.path_for(key)
-        if final.exists():
-            return str(final)
         # Not named *.eml, so nothing that reads the outbox ever sees a half-written message.
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".sending-", suffix=".partial")
         try:
