@@ -7,6 +7,7 @@ the embedded PostgreSQL, as a fresh laptop would.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -107,6 +109,11 @@ def run_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def run_json(home: Path, database_url: str, *args: str, **env: str) -> Any:
+    """A CLI command run with --format json, its output parsed."""
+    return json.loads(run_cli(home, database_url, *args, "--format", "json", **env).stdout)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CV, run_cli
+from tests.conftest import EXAMPLE_CV, run_cli, run_json
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +36,6 @@ HOSTILE_POSTING = {
 }
 
 
-def jobland_json(home: Path, database_url: str, *args: str) -> object:
-    return json.loads(run_cli(home, database_url, *args, "--format", "json").stdout)
-
-
 def start(home: Path, database_url: str, jobs: Path, thread_id: str, **env: str) -> list[dict]:
     args = ("run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs), "--thread-id", thread_id, "--format", "json")
     return json.loads(run_cli(home, database_url, *args, **env).stdout)["awaiting_review"]
@@ -55,7 +51,7 @@ def test_delivered_package_is_tracked_updated_exported_and_not_offered_again(
     others = [arg for p in waiting if p["package_id"] != package_id for arg in ("--reject", p["package_id"])]
     run_cli(home, database_url, "review", first_thread, "--approve", package_id, *others)
 
-    mine = [a for a in jobland_json(home, database_url, "applications") if a["thread_id"] == first_thread]
+    mine = [a for a in run_json(home, database_url, "applications") if a["thread_id"] == first_thread]
     (entry,) = mine
     assert entry["package_id"] == package_id and entry["status"] == "sent" and entry["company"] == HOSTILE_COMPANY
     assert entry["posting_url"] == HOSTILE_POSTING["url"] and entry["canonical_key"]
@@ -63,7 +59,7 @@ def test_delivered_package_is_tracked_updated_exported_and_not_offered_again(
     eml, *pdfs = entry["files"]
     assert eml.endswith(".eml") and Path(eml).is_file() and Path(eml).parent == home / "outbox"
     assert pdfs and all(p.endswith(".pdf") and Path(p).is_file() for p in pdfs)
-    everything = jobland_json(home, database_url, "applications", "--all")
+    everything = run_json(home, database_url, "applications", "--all")
     assert {a["outcome"] for a in everything if a["thread_id"] == first_thread} == {"sent", "rejected"}
 
     # Update by a unique prefix of the id; a bad status or an unknown id is a clear error.
@@ -76,7 +72,7 @@ def test_delivered_package_is_tracked_updated_exported_and_not_offered_again(
     assert never_sent.returncode == 2 and "never delivered" in never_sent.stderr
     run_cli(home, database_url, "applications", "set", package_id[:10], "applied")
     run_cli(home, database_url, "applications", "set", package_id, "interviewing", "--note", "first call on Friday")
-    (entry,) = [a for a in jobland_json(home, database_url, "applications") if a["package_id"] == package_id]
+    (entry,) = [a for a in run_json(home, database_url, "applications") if a["package_id"] == package_id]
     assert entry["status"] == "interviewing"
     assert [h["status"] for h in entry["history"]] == ["sent", "applied", "interviewing"]
     assert entry["history"][-1]["note"] == "first call on Friday" and entry["notes"] == ["first call on Friday"]
@@ -97,7 +93,7 @@ def test_delivered_package_is_tracked_updated_exported_and_not_offered_again(
     waiting_again = start(home, database_url, jobs_dir, second_thread, JOBLAND_RENDER_PDF="false")
     assert waiting_again, "other postings still make packages"
     assert HOSTILE_COMPANY not in {p["company"] for p in waiting_again}
-    screened = jobland_json(home, database_url, "screen", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs_dir))
+    screened = run_json(home, database_url, "screen", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs_dir))
     (flagged,) = [r for r in screened if r["company"] == HOSTILE_COMPANY]
     assert flagged["probability"] == "Low"
     assert flagged["reasons"][0].startswith("Already applied on ") and "(status: interviewing)" in flagged["reasons"][0]

@@ -10,7 +10,7 @@ import pytest
 
 from domain import failpoints
 from jobland.settings import ApiUser
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, run_cli
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, run_cli, run_json
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
 from tests.test_server import api_settings, client, running_server, upload, wait_for
 
@@ -35,10 +35,6 @@ def smtp_env(smtp: LocalSmtp) -> dict[str, str]:
     }
 
 
-def cli_json(home: Path, database_url: str, *args: str, **env: str) -> dict | list:
-    return json.loads(run_cli(home, database_url, *args, "--format", "json", **env).stdout)
-
-
 def test_the_cli_shows_missing_packages_retries_them_and_resolves_dead_letters(
     home: Path, database_url: str, smtp_server: LocalSmtp
 ) -> None:
@@ -49,7 +45,7 @@ def test_the_cli_shows_missing_packages_retries_them_and_resolves_dead_letters(
     assert "Missing: these packages could not be built" in shown and "--retry ID" in shown
     assert "failpoint write_cv.start raised" in shown
 
-    status = cli_json(home, database_url, "status", thread, **env)
+    status = run_json(home, database_url, "status", thread, **env)
     (missing,) = [p for p in status["packages"] if p["status"] == "failed"]
     assert missing["error"] == REASON
     assert [h["status"] for h in missing["history"]] == ["pending", "researching", "generating", "failed"]
@@ -59,7 +55,7 @@ def test_the_cli_shows_missing_packages_retries_them_and_resolves_dead_letters(
     assert f"jobland review {thread} --retry {missing['package_id']}" in table
 
     # Build the failed one again: the others are not rebuilt, and all three then wait for review.
-    again = cli_json(home, database_url, "review", thread, "--retry", missing["package_id"][:12], **env)
+    again = run_json(home, database_url, "review", thread, "--retry", missing["package_id"][:12], **env)
     assert again["awaiting_review"] and len(again["awaiting_review"]) == 3
     assert {p["status"] for p in again["packages"]} == {"ready"}
 
@@ -68,15 +64,15 @@ def test_the_cli_shows_missing_packages_retries_them_and_resolves_dead_letters(
     ids = [row["package_id"] for row in again["awaiting_review"]]
     approve = [arg for pid in ids[:2] for arg in ("--approve", pid)]
     run_cli(home, database_url, "review", thread, *approve, "--reject", ids[2], **env)
-    letters = cli_json(home, database_url, "deliveries", **env)
+    letters = run_json(home, database_url, "deliveries", **env)
     assert sorted(d["package_id"] for d in letters) == sorted(ids[:2])
     assert {d["kind"] for d in letters} == {"exhausted"} and all("gave up after 2" in d["reason"] for d in letters)
     listed = run_cli(home, database_url, "deliveries", **env).stdout
     assert "attempts ran out" in listed and "jobland deliveries retry ID" in listed
 
     smtp_server.handler.busy_next = 0
-    retried = cli_json(home, database_url, "deliveries", "retry", ids[0][:12], **env)
-    marked = cli_json(home, database_url, "deliveries", "mark-sent", ids[1], **env)
+    retried = run_json(home, database_url, "deliveries", "retry", ids[0][:12], **env)
+    marked = run_json(home, database_url, "deliveries", "mark-sent", ids[1], **env)
     statuses = {p["package_id"]: p["status"] for p in marked["packages"]}
     assert statuses[ids[0]] == statuses[ids[1]] == "sent" and statuses[ids[2]] == "rejected"
     assert retried["packages"] and len(smtp_server.handler.deliveries) == 1, "mark-sent sends nothing"

@@ -20,15 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli
+from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli, run_json
 
 pytestmark = pytest.mark.slow
 SIGKILLED = -signal.SIGKILL
-
-
-def run_json(home: Path, database_url: str, *args: str, **env: str) -> dict:
-    result = run_cli(home, database_url, *args, "--format", "json", **env)
-    return json.loads(result.stdout)
 
 
 def start_run(home: Path, database_url: str, jobs: Path, **env: str) -> subprocess.CompletedProcess:
