@@ -9,51 +9,77 @@ import asyncio
 import dataclasses
 import json
 import secrets
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+import fastapi_offline
+from fastapi import APIRouter, Body, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
+from starlette.datastructures import UploadFile
 
-from agents.cv_writer import plan_cv, render_cv
-from agents.review import requested_package_id, requested_package_ids
+from agents.cv_document import render_cv
+from agents.cv_writer import plan_cv
 from domain.models import (
+    SETTABLE_STATUSES,
+    ApplicationLogEntry,
     ApplicationPackage,
+    ApplicationStatus,
     DeadLetter,
-    Decision,
     Profile,
     ProfilingJob,
     ProfilingStatus,
     SearchRequest,
+    SourceFailure,
     StatusChange,
     ThreadRecord,
+    UnsupportedLine,
     WebhookCall,
 )
 from domain.repository import RecordNotFound
+from domain.review import ACCEPTED_SHAPES, requested_package_ids
 from domain.text import slug
-from graph.builder import open_graph
-from graph.context import Context
 from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
-from jobland.chat import ask_again, outcome_summary, read_review_reply, review_summary
+from jobland.browser_safety import SecurityHeaders, redact_tokens_in_access_log
+from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE, BrowserSessions
+from jobland.chat import (
+    ask_again,
+    decisions_said,
+    looks_like_a_decision,
+    outcome_summary,
+    read_review_reply,
+    review_summary,
+)
 from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
-from jobland.profiling import CV_TYPES, ProfilingJobs, store_upload, stored_upload
-from jobland.session import Session, pending_review, review_requests
+from jobland.profiling import CV_TYPES, ProfilingJobs, TooManyUploads, stored_upload
+from jobland.request_limits import BodySizeLimit
+from jobland.service import (
+    Context,
+    CVImportError,
+    DecisionRefused,
+    Session,
+    ThreadBusy,
+    WebhookURLError,
+    check_decisions,
+    new_thread_id,
+    open_session,
+    pending_review,
+    read_answer,
+    resume_input,
+    review_command,
+    review_requests,
+    stage_of,
+)
 from jobland.settings import ApiUser, Settings
 from jobland.webhooks import announce_segment, check_run_webhook
 from templates import TEMPLATES_DIR, render
-from tools.cv_import import CVImportError, import_profile
-from tools.webhooks import WebhookURLError
 
-TOKEN_COOKIE = "jobland_token"
 THREAD_ID = r"^[A-Za-z0-9_-]{1,64}$"
 CV_ID = r"^[0-9a-f]{16}$"
 PACKAGE_FILES = {
@@ -64,7 +90,20 @@ PACKAGE_FILES = {
     "cv.tex": "application/x-tex; charset=utf-8",
     "message.eml": "message/rfc822",
 }
-STATIC_FILES = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5, installed rather than from a CDN
+STATIC_FILES = {
+    "page.js": TEMPLATES_DIR / "page.js",
+    "home.js": TEMPLATES_DIR / "home.js",
+    "home.css": TEMPLATES_DIR / "home.css",
+    "review.js": TEMPLATES_DIR / "review.js",
+    "review.css": TEMPLATES_DIR / "review.css",
+    "sign_in.js": TEMPLATES_DIR / "sign_in.js",
+    "docs.js": TEMPLATES_DIR / "docs.js",
+    "swagger-ui-bundle.js": SWAGGER_UI / "swagger-ui-bundle.js",
+    "swagger-ui.css": SWAGGER_UI / "swagger-ui.css",
+}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 Stage = Literal["running", "awaiting_review", "delivering", "finished", "interrupted", "failed"]
 
@@ -124,6 +163,11 @@ class PackageSummary(BaseModel):
     match_score: int
     probability: str
     flagged_claims: list[str]
+    version: int = Field(description="The documents' version: 1 as built, one more for each edit.")
+    unsupported_lines: list[UnsupportedLine] = Field(
+        description="Lines of an edit the master CV does not support: the package is sent only once each is "
+        "confirmed by id (confirm_unsupported)."
+    )
 
     @classmethod
     def of(cls, pkg: ApplicationPackage) -> PackageSummary:
@@ -138,6 +182,8 @@ class PackageSummary(BaseModel):
             match_score=pkg.screening.match_score,
             probability=pkg.screening.probability,
             flagged_claims=pkg.flagged_claims,
+            version=len(pkg.versions) + 1,
+            unsupported_lines=pkg.unsupported_lines,
         )
 
 
@@ -160,6 +206,9 @@ class ThreadStatus(BaseModel):
         description="Packages that failed or timed out while being built; decide 'retry' (or 'reject') for them."
     )
     dead_letters: list[DeadLetter] = Field(description="Approved packages whose delivery did not go through.")
+    source_failures: list[SourceFailure] = Field(
+        default_factory=list, description="Job sources that gave up in the latest search; the run went on without them."
+    )
 
 
 class ThreadListItem(BaseModel):
@@ -173,8 +222,18 @@ class PackageDetail(ApplicationPackage):
     master_cv_markdown: str = Field(description="The master CV laid out like the tailored one, for a diff.")
 
 
-class DecisionsRequest(BaseModel):
-    decisions: list[Decision] = Field(min_length=1)
+ReviewAnswer = Annotated[
+    dict[str, Any] | list[Any],
+    Body(
+        description=f"The person's decisions, in one of these shapes: {ACCEPTED_SHAPES}.",
+        examples=[{"decisions": [{"package_id": "pkg_...", "action": "accept"}], "done": False}],
+    ),
+]
+
+
+class ApplicationStatusUpdate(BaseModel):
+    status: ApplicationStatus = Field(description=f"One of: {', '.join(SETTABLE_STATUSES)}.")
+    note: str | None = Field(default=None, max_length=2000, description="Kept with this change.")
 
 
 class ChatRequest(BaseModel):
@@ -217,14 +276,34 @@ def user_for_token(settings: Settings, token: str | None) -> ApiUser | None:
     return found
 
 
-def current_user(
+def browser_sessions(request: Request) -> BrowserSessions:
+    settings = get_settings(request)
+    return BrowserSessions(get_session(request).records.store, settings.api_users(), settings.browser_session_s)
+
+
+async def page_user(request: Request) -> ApiUser | None:
+    """Who the review page's session cookie signs in; a change it asks for must carry the page's CSRF token.
+
+    SameSite=Strict does not stop a page on another port of the same host: only the token, which no
+    other page can read, tells the page's own requests from a form or fetch elsewhere.
+    """
+    signed_in = await browser_sessions(request).find(request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return None
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+        request.headers.get(CSRF_HEADER, "").encode(), signed_in.csrf_token.encode()
+    ):
+        raise HTTPException(403, f"a change from the review page needs its {CSRF_HEADER} header; reload the page")
+    return signed_in.user
+
+
+async def current_user(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiUser:
-    # The review page cannot send a header when the browser navigates: it has the cookie instead.
-    token = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
-    user = user_for_token(settings, token)
+    # A bearer token needs no CSRF token: no other site's page can make a browser send that header.
+    user = user_for_token(settings, credentials.credentials) if credentials else await page_user(request)
     if user is None:
         raise HTTPException(
             401, "a valid API token is needed: send `Authorization: Bearer <token>`", {"WWW-Authenticate": "Bearer"}
@@ -262,17 +341,13 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         stage, progress = ("delivering" if run.delivering else "running"), run.progress
     else:
         progress = Progress.from_values(values)
-        if snapshot.interrupts:
-            stage = "awaiting_review"
-        elif run is not None and run.error:
+        stage = stage_of(snapshot)
+        if stage == "interrupted" and run is not None and run.error:
             stage = "failed"
-        elif snapshot.next or not values:
-            stage = "interrupted"
-        else:
-            stage = "finished"
     stored = {p.id: p for p in await s.records.packages(thread_id)}
     packages = [PackageSummary.of(stored[r.package_id]) for r in values.get("packages", []) if r.package_id in stored]
     _, requests = review_requests(snapshot)  # the snapshot read above; no second read
+    record = await s.records.thread(thread_id)
     return ThreadStatus(
         thread_id=thread_id,
         stage=stage,
@@ -282,6 +357,7 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
         awaiting_review=requested_package_ids(requests),
         missing=requested_package_ids(requests, missing=True),
         dead_letters=await s.records.dead_letters(thread_id=thread_id, open_only=False),
+        source_failures=record.source_failures if record is not None else [],
     )
 
 
@@ -302,6 +378,7 @@ async def closing_events(s: Session, thread_id: str) -> list[Event]:
                     "packages": [by_id[pid].model_dump(mode="json") for pid in status.awaiting_review],
                     "missing": [by_id[pid].model_dump(mode="json") for pid in status.missing],
                     "requests": requests,
+                    "handles": [p.package_id for p in status.packages],  # chat numbers packages by these
                 },
             }
         )
@@ -312,15 +389,40 @@ async def closing_events(s: Session, thread_id: str) -> list[Event]:
     return events
 
 
-def start_run(request: Request, thread_id: str, payload: Any, user: ApiUser, *, delivering: bool = False) -> None:
+async def hold_thread(s: Session, thread_id: str) -> AsyncExitStack:
+    """The thread's lease for this server process, kept until the run it guards ends; 409 if another holds it."""
+    lease = AsyncExitStack()
+    try:
+        await lease.enter_async_context(s.advancing(thread_id))
+    except ThreadBusy as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return lease
+
+
+async def start_run(
+    request: Request,
+    thread_id: str,
+    payload: Any,
+    user: ApiUser,
+    *,
+    delivering: bool = False,
+    lease: AsyncExitStack | None = None,
+) -> None:
+    """Run the thread in the background under its lease (taken here unless the caller holds it already)."""
     state = request.app.state
-    state.runs.start(
-        thread_id,
-        payload,
-        user_context(state.settings, user),
-        lambda tid: closing_events(state.session, tid),
-        delivering=delivering,
-    )
+    lease = lease or await hold_thread(state.session, thread_id)
+    try:
+        state.runs.start(
+            thread_id,
+            payload,
+            user_context(state.settings, user),
+            lambda tid: closing_events(state.session, tid),
+            delivering=delivering,
+            lease=lease,
+        )
+    except BaseException:
+        await lease.aclose()
+        raise
 
 
 def status_url(thread_id: str) -> str:
@@ -328,7 +430,7 @@ def status_url(thread_id: str) -> str:
 
 
 async def submit_decisions(
-    request: Request, s: Session, runs: BackgroundRuns, user: ApiUser, thread_id: str, decisions: list[Decision]
+    request: Request, s: Session, runs: BackgroundRuns, user: ApiUser, thread_id: str, answer: Any
 ) -> None:
     """Resume the review interrupt once: the per-thread lock and the pending check make a second try a 409."""
     run = runs.of(thread_id)
@@ -337,28 +439,28 @@ async def submit_decisions(
             raise HTTPException(
                 409, f"thread {thread_id} is busy with a run; wait for it (GET {status_url(thread_id)})"
             )
-        interrupt_id, requests = await pending_review(s, thread_id)
-        if interrupt_id is None:
-            raise HTTPException(409, f"thread {thread_id} is not waiting for review; GET {status_url(thread_id)}")
-        pending = {requested_package_id(r) for r in requests}
-        known = {p.id for p in await s.records.packages(thread_id)}
-        if unknown := sorted({d.package_id for d in decisions} - known):
-            raise HTTPException(422, f"unknown package id(s) {unknown}; GET {status_url(thread_id)}/packages")
-        if decided := sorted({d.package_id for d in decisions} - pending):
-            raise HTTPException(409, f"package(s) {decided} were decided already")
-        missing = set(requested_package_ids(requests, missing=True))
-        if mismatched := sorted(
-            d.package_id
-            for d in decisions
-            if d.action != "reject" and (d.action == "retry") != (d.package_id in missing)
-        ):
-            raise HTTPException(
-                422,
-                f"package(s) {mismatched}: 'retry' is for packages that could not be built (status.missing), "
-                "accept/edit for ready ones; reject works for both",
-            )
-        resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
-        start_run(request, thread_id, resume, user, delivering=True)
+        lease = await hold_thread(s, thread_id)  # another server, CLI or worker may be on it: checked under the lease
+        try:
+            await _resume_review(request, s, user, thread_id, answer, lease)
+        except BaseException:
+            await lease.aclose()
+            raise
+
+
+async def _resume_review(
+    request: Request, s: Session, user: ApiUser, thread_id: str, answer: Any, lease: AsyncExitStack
+) -> None:
+    """Validate the decisions against what the thread waits on now, then resume it once."""
+    interrupt_id, requests = await pending_review(s, thread_id)
+    if interrupt_id is None:
+        raise HTTPException(409, f"thread {thread_id} is not waiting for review; GET {status_url(thread_id)}")
+    try:
+        decisions, done = read_answer(answer, requests)
+        await check_decisions(s, thread_id, requests, decisions)
+    except DecisionRefused as exc:
+        raise HTTPException(409 if exc.conflict else 422, str(exc)) from exc
+    resume = review_command(interrupt_id, decisions, done=done)
+    await start_run(request, thread_id, resume, user, delivering=True, lease=lease)
 
 
 def uploaded_cv(settings: Settings, user: ApiUser, cv_id: str) -> Path:
@@ -387,8 +489,35 @@ class CVFile:
     data: bytes
 
 
-async def checked_cv_file(file: UploadFile, settings: SettingsDep) -> CVFile:
-    """The upload's type, size and content, checked before anything is stored or parsed."""
+# The upload routes read their multipart body themselves, after authentication (a declared File parameter
+# would be read, and spooled to disk, before any dependency runs): this documents the body they take.
+CV_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "The CV file."}},
+                }
+            }
+        },
+    }
+}
+
+
+async def checked_cv_file(request: Request, user: UserDep, settings: SettingsDep) -> CVFile:
+    """The upload's type, size and content, checked before anything is stored or parsed; only a signed-in
+    user's body is read at all."""
+    async with request.form(max_files=1, max_fields=8) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise HTTPException(422, "send the CV as the multipart/form-data field `file`")
+        return await _checked_cv(file, settings)
+
+
+async def _checked_cv(file: UploadFile, settings: Settings) -> CVFile:
     given_name = Path(file.filename or "cv").name
     if Path(given_name).suffix.lower() not in CV_TYPES:
         raise HTTPException(415, f"{given_name}: upload your CV as one of {', '.join(CV_TYPES)}")
@@ -406,26 +535,30 @@ async def checked_cv_file(file: UploadFile, settings: SettingsDep) -> CVFile:
 CVFileDep = Annotated[CVFile, Depends(checked_cv_file)]
 
 
-@router.post("/api/cv", status_code=201)
-async def upload_cv(user: UserDep, cv: CVFileDep, s: SessionDep, settings: SettingsDep) -> CVUploaded:
+@router.post("/api/cv", status_code=201, openapi_extra=CV_UPLOAD_BODY)
+async def upload_cv(user: UserDep, cv: CVFileDep, s: SessionDep, profiling: ProfilingDep) -> CVUploaded:
     """Upload a master CV (PDF, DOCX, Markdown, HTML, text or JSON Resume); the same file gives the same cv_id."""
-    path = await asyncio.to_thread(store_upload, settings.home, user.user_id, cv.name, cv.data)
     try:
-        profile = await asyncio.to_thread(import_profile, path)
+        cv_id, profile = await profiling.read(user.user_id, cv.name, cv.data)
     except CVImportError as exc:
-        await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise HTTPException(422, str(exc).replace(path.name, cv.name)) from exc
+        raise HTTPException(422, str(exc)) from exc
     await s.records.put_profile(profile)  # load_profile finds it and does not parse the file again
     return CVUploaded(
-        cv_id=path.stem, name=profile.basics.name, sections=profile.sections, highlights=len(profile.all_highlights())
+        cv_id=cv_id, name=profile.basics.name, sections=profile.sections, highlights=len(profile.all_highlights())
     )
+
+
+async def too_many_uploads(request: Request, exc: Exception) -> Response:
+    """429 for an upload over the user's limit of uploads being read at once (TooManyUploads)."""
+    retry_after = exc.retry_after if isinstance(exc, TooManyUploads) else 1
+    return JSONResponse({"detail": str(exc)}, 429, {"Retry-After": str(retry_after)})
 
 
 def profile_status_url(profile_id: str) -> str:
     return f"/api/profiles/{profile_id}"
 
 
-@router.post("/api/profiles", status_code=202)
+@router.post("/api/profiles", status_code=202, openapi_extra=CV_UPLOAD_BODY)
 async def submit_profile(user: UserDep, cv: CVFileDep, profiling: ProfilingDep) -> ProfilingAccepted:
     """Read a master CV into a profile in the background; the same file gives the same profile_id and is read once."""
     job = await profiling.submit(user.user_id, cv.name, cv.data)
@@ -485,7 +618,7 @@ async def create_thread(
     payload: dict[str, Any] = {"request": search}
     if body.message:
         payload["message"] = body.message
-    start_run(request, thread_id, payload, user)
+    await start_run(request, thread_id, payload, user)
     return ThreadCreated(
         thread_id=thread_id, status_url=status_url(thread_id), events_url=f"/api/threads/{thread_id}/events"
     )
@@ -493,7 +626,7 @@ async def create_thread(
 
 async def new_thread(s: Session, user: ApiUser, search: SearchRequest, webhook_url: str | None = None) -> str:
     """A thread id, owned by user from now on (intake keeps this record)."""
-    thread_id = uuid.uuid4().hex[:12]
+    thread_id = new_thread_id()
     record = ThreadRecord(thread_id=thread_id, owner=user.user_id, request=search, webhook_url=webhook_url)
     await s.records.put_thread(record)
     return thread_id
@@ -567,10 +700,13 @@ async def get_package_file(name: str, pkg: PackageDep, s: SessionDep, settings: 
 
 @router.post("/api/threads/{thread_id}/decisions", status_code=202)
 async def post_decisions(
-    body: DecisionsRequest, thread: ThreadDep, request: Request, user: UserDep, s: SessionDep, runs: RunsDep
+    body: ReviewAnswer, thread: ThreadDep, request: Request, user: UserDep, s: SessionDep, runs: RunsDep
 ) -> Accepted:
-    """Accept, edit or reject packages awaiting review, or retry missing ones; approved ones are then delivered."""
-    await submit_decisions(request, s, runs, user, thread.thread_id, body.decisions)
+    """Accept, edit or reject packages awaiting review, or retry missing ones; approved ones are delivered at once.
+
+    Packages left undecided keep waiting; `"done": true` ends the review with them left as they are.
+    """
+    await submit_decisions(request, s, runs, user, thread.thread_id, body)
     return Accepted(status_url=status_url(thread.thread_id))
 
 
@@ -609,8 +745,38 @@ async def resolve_dead_letter(
             payload = retry_delivery(letter)
         else:
             payload = await mark_delivered(s, letter, user.email)
-        start_run(request, letter.thread_id, payload, user, delivering=True)
+        await start_run(request, letter.thread_id, payload, user, delivering=True)
     return Accepted(status_url=status_url(letter.thread_id))
+
+
+@router.get("/api/applications")
+async def list_applications(user: UserDep, s: SessionDep, include_all: bool = False) -> list[ApplicationLogEntry]:
+    """Your applications, newest first: delivered packages and where each stands (include_all: every package)."""
+    entries = [
+        e
+        for e in await s.records.applications(limit=10_000)
+        if e.owner == user.user_id and (include_all or e.outcome == "sent")
+    ]
+    return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+@router.patch("/api/applications/{package_id}")
+async def set_application_status(
+    package_id: str, body: ApplicationStatusUpdate, user: UserDep, s: SessionDep
+) -> ApplicationLogEntry:
+    """Record where an application stands now (as `jobland applications set` does); its history keeps every change."""
+    entry = await s.records.application(package_id)
+    if entry is None or entry.owner != user.user_id:
+        raise HTTPException(404, f"no application {package_id!r}; GET /api/applications lists yours")
+    if entry.outcome != "sent":
+        raise HTTPException(
+            409, f"package {package_id} was never delivered ({entry.outcome}), so there is no application to update"
+        )
+    if body.status not in SETTABLE_STATUSES:
+        raise HTTPException(422, f"unknown status {body.status!r}: use one of {', '.join(SETTABLE_STATUSES)}")
+    updated = entry.with_status(body.status, body.note or None)
+    await s.records.put_application(updated)
+    return updated
 
 
 @router.post("/api/threads/{thread_id}/resume", status_code=202)
@@ -624,9 +790,7 @@ async def resume_thread(thread: ThreadDep, request: Request, user: UserDep, s: S
                 409, f"thread {thread.thread_id} is {status.stage.replace('_', ' ')}; nothing to resume"
             )
         snapshot = await s.graph.aget_state(s.config(thread.thread_id))
-        # A run stopped before its first checkpoint starts again from the request it was given.
-        payload = None if snapshot.values else {"request": thread.request}
-        start_run(request, thread.thread_id, payload, user)
+        await start_run(request, thread.thread_id, resume_input(snapshot, thread), user)
     return Accepted(status_url=status_url(thread.thread_id))
 
 
@@ -665,14 +829,27 @@ async def chat(
         if runs.of(thread_id).running:
             raise HTTPException(409, f"thread {thread_id} is busy with a run; wait for it to pause or finish")
         interrupt_id, requests = await pending_review(s, thread_id)
+        status = await thread_status(s, runs.of(thread_id), thread_id)
+        handles = [p.package_id for p in status.packages]
         if interrupt_id is not None:
-            ids = requested_package_ids(requests)
-            reading = read_review_reply(body.message, ids)
+            waiting = requested_package_ids(requests)
+            reading = read_review_reply(body.message, handles, waiting)
             if reading.problem:
-                return sse(_said(thread_id, ask_again(reading.problem, len(ids))))
+                numbers = [handles.index(pid) + 1 for pid in waiting]
+                return sse(_said(thread_id, ask_again(reading.problem, numbers)))
             events = runs.subscribe(thread_id, _no_snapshot)
             await submit_decisions(request, s, runs, user, thread_id, reading.decisions)
-            return sse(_chat_events(thread_id, events, user))
+            named = {p.package_id: p.company for p in status.packages}
+            done_now = decisions_said(reading.decisions, handles, named)
+            return sse(_chat_events(thread_id, events, user, opening=done_now))
+        if status.stage == "finished" and looks_like_a_decision(body.message):
+            return sse(
+                _said(
+                    thread_id,
+                    "This search is finished: nothing is waiting for a decision. "
+                    "Send what you are looking for to start a new search in this thread.",
+                )
+            )
     else:
         cv_path = str(uploaded_cv(settings, user, body.cv_id)) if body.cv_id else None
         if cv_path is None:
@@ -680,7 +857,7 @@ async def chat(
         thread_id = await new_thread(s, user, SearchRequest(query=body.message, cv_path=cv_path))
     search = SearchRequest(cv_path=cv_path, jobs_dir=str(settings.jobs_dir))
     events = runs.subscribe(thread_id, _no_snapshot)
-    start_run(request, thread_id, {"message": body.message, "request": search}, user)
+    await start_run(request, thread_id, {"message": body.message, "request": search}, user)
     return sse(_chat_events(thread_id, events, user, opening=f"Looking for: {body.message}"))
 
 
@@ -706,46 +883,132 @@ async def _chat_events(
         yield event
         data = event["data"]
         if event["event"] == "approval_request":
-            yield _message(thread_id, review_summary(data["progress"], data["packages"], data.get("missing", [])))
+            summary = review_summary(data["progress"], data["packages"], data.get("missing", []), data["handles"])
+            yield _message(thread_id, summary)
         elif event["event"] == "done" and data["stage"] == "finished":
             yield _message(thread_id, outcome_summary(data["progress"], data["packages"], user.email))
         elif event["event"] == "error":
             yield _message(thread_id, f"The run stopped: {data['message']}. Send POST {status_url(thread_id)}/resume.")
 
 
-def _authorised_page_user(request: Request, settings: Settings) -> ApiUser:
-    authorization = request.headers.get("authorization", "")
-    token = authorization.removeprefix("Bearer ").strip() or request.cookies.get(TOKEN_COOKIE)
-    user = user_for_token(settings, token)
-    if user is None:
-        raise HTTPException(401, "open the review link with ?token=<your API token> once; a cookie keeps you signed in")
-    return user
+def _from_own_page(request: Request) -> bool:
+    """Whether a browser sent this from one of this server's own pages; a page on another port is another origin."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    return request.headers.get("origin") == f"{request.url.scheme}://{request.headers.get('host')}"
+
+
+def _page(template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(render(template, **values), status_code, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/review/{thread_id}", response_class=HTMLResponse)
 async def review_page(
-    thread_id: str, request: Request, s: SessionDep, settings: SettingsDep, token: str | None = None
+    thread_id: Annotated[str, Field(pattern=THREAD_ID)], request: Request, s: SessionDep, token: str | None = None
 ) -> Response:
-    """The review page; ?token= signs the browser in with an HttpOnly cookie and is then dropped from the URL."""
+    """The review page for a browser signed in by its session cookie; without one, the sign-in form."""
     if token is not None:
-        if user_for_token(settings, token) is None:
-            raise HTTPException(401, "that token is not valid; use your API token")
+        # An old `?token=` link: the token moves to the fragment, which the sign-in form reads and no log holds.
         clean = request.url.remove_query_params("token")
-        response = RedirectResponse(clean.path + (f"?{clean.query}" if clean.query else ""), status_code=303)
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
-        return response
-    user = _authorised_page_user(request, settings)
+        query = f"?{clean.query}" if clean.query else ""
+        return RedirectResponse(f"{clean.path}{query}#{urlencode({'token': token})}", status_code=303)
+    signed_in = await browser_sessions(request).find(request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return _sign_in_form(thread_id)
+    user = signed_in.user
     await owned_thread(thread_id, user, s)
     if not (TEMPLATES_DIR / "review.html.j2").is_file():
         raise HTTPException(503, "the review page is not installed (templates/review.html.j2 is missing)")
-    return HTMLResponse(render("review.html.j2", thread_id=thread_id, api_base="/api"))
+    return _page(
+        "review.html.j2",
+        thread_id=thread_id,
+        api_base="/api",
+        csrf_token=signed_in.csrf_token,
+        user_name=user.name or user.email,
+    )
+
+
+@router.post("/review/{thread_id}/sign-in", response_class=HTMLResponse)
+async def sign_in(
+    thread_id: Annotated[str, Field(pattern=THREAD_ID)],
+    token: Annotated[str, Form()],
+    request: Request,
+    settings: SettingsDep,
+) -> Response:
+    """The sign-in form's POST; only this server's own page may send it, so no other page signs a browser in."""
+    return await _sign_in(request, settings, token, thread_id)
+
+
+def _sign_in_form(thread_id: str, problem: str = "") -> HTMLResponse:
+    """The sign-in form of the review page of thread_id, or of the home page (thread_id "")."""
+    action = f"/review/{thread_id}/sign-in" if thread_id else "/sign-in"
+    return _page("sign_in.html.j2", 401, thread_id=thread_id, action=action, problem=problem)
+
+
+async def _sign_in(request: Request, settings: Settings, token: str, thread_id: str) -> Response:
+    """A session cookie for the token's holder, then back to the page the form was on."""
+    if not _from_own_page(request):
+        raise HTTPException(403, "sign in with the form on this server's own page")
+    if user_for_token(settings, token) is None:
+        return _sign_in_form(thread_id, "That token is not valid: use your API token.")
+    cookie = await browser_sessions(request).open(token)
+    response = RedirectResponse(f"/review/{thread_id}" if thread_id else "/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(settings.browser_session_s),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/review/sign-out", status_code=204)
+async def sign_out(request: Request, user: UserDep) -> Response:
+    await browser_sessions(request).close(request.cookies.get(SESSION_COOKIE))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def home_page(request: Request) -> Response:
+    """Upload a CV, start a search, follow your searches and applications; without a session, the sign-in form."""
+    signed_in = await browser_sessions(request).find(request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return _sign_in_form("")
+    user = signed_in.user
+    return _page(
+        "home.html.j2",
+        api_base="/api",
+        csrf_token=signed_in.csrf_token,
+        user_name=user.name or user.email,
+        statuses=SETTABLE_STATUSES,
+        cv_types=CV_TYPES,
+    )
+
+
+@router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
+async def home_sign_in(token: Annotated[str, Form()], request: Request, settings: SettingsDep) -> Response:
+    """The home page's sign-in form's POST, checked as the review page's is."""
+    return await _sign_in(request, settings, token, "")
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs() -> HTMLResponse:
+    """Swagger UI from the installed package, started by templates/docs.js (the CSP allows no inline script)."""
+    return _page("docs.html.j2", openapi_url="/openapi.json")
 
 
 @router.get("/static/{name}")
 async def static_file(name: str) -> FileResponse:
-    if name not in STATIC_FILES or not (TEMPLATES_DIR / name).is_file():
+    path = STATIC_FILES.get(name)
+    if path is None or not path.is_file():
         raise HTTPException(404, f"no static file {name!r}")
-    return FileResponse(TEMPLATES_DIR / name, media_type=STATIC_FILES[name])
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix])
 
 
 # ----------------------------------------------------------------------------- the app
@@ -762,19 +1025,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        graph: CompiledStateGraph
-        async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
-            app.state.session = Session(settings, graph)
+        async with open_session(settings) as session:
+            app.state.session = session
             app.state.runs = BackgroundRuns(
-                graph, app.state.session.config, lambda tid, error: announce_segment(app.state.session, tid, error)
+                session.graph, session.config, lambda tid, error: announce_segment(app.state.session, tid, error)
             )
-            app.state.profiling = ProfilingJobs(
-                app.state.session.records,
-                settings.home,
-                concurrency=settings.profiling_concurrency,
-                max_bytes=settings.upload_max_bytes,
-            )
+            app.state.profiling = ProfilingJobs(app.state.session.records, settings)
             await app.state.profiling.resume()
             try:
                 yield
@@ -787,7 +1043,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Screen job postings against your CV, review tailored application packages, send only what you approve.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by the /docs route from the installed Swagger UI, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(router)
+    app.add_exception_handler(TooManyUploads, too_many_uploads)
+    # The largest CV plus its multipart envelope; no route takes a larger body.
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.upload_max_bytes + 64 * 1024, shown_limit_bytes=settings.upload_max_bytes
+    )
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: every answer carries the headers, 413s too
+    redact_tokens_in_access_log()
     return app

@@ -371,7 +371,8 @@ def accepted_paragraphs(
     """The model's paragraphs that cite only the CV's highlights and the given facts, with what they rest on.
 
     A paragraph rests on the posting's title and company, the cited highlights and the entries they belong
-    to (employer, role), and the cited facts with their sources; the truth check holds it to exactly that.
+    to (employer, role), and the cited facts with their sources; the truth check holds it to exactly that,
+    and flags a paragraph that cites no highlight and no fact.
     """
     in_cv = {i for line in cv.lines for i in line.highlight_ids}
     owners = highlight_fields(profile)
@@ -388,7 +389,7 @@ def accepted_paragraphs(
             *dict.fromkeys(owners[i][1] for i in ids if i in owners),
             *(ref for path, fact in cited for ref in (path, fact.source)),
         ]
-        lines.append(EvidenceLine(section="body", text=text, highlight_ids=ids, source_fields=fields))
+        lines.append(EvidenceLine(section="body", text=text, highlight_ids=ids, source_fields=fields, reworded=True))
     return lines
 
 

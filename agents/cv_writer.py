@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
 
 from dateutil.parser import ParserError
 from dateutil.parser import parse as parse_date
@@ -23,11 +22,22 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from agents.cv_document import (
+    PRESENT,
+    SEPARATOR,
+    CVDocument,
+    CVEntry,
+    CVLine,
+    CVSection,
+    RewrittenHighlight,
+    checked_style,
+    render_cv,
+    render_latex,
+)
 from agents.package_files import write_rendered
 from domain.failpoints import async_failpoint
 from domain.models import (
     EducationItem,
-    EvidenceLine,
     Highlight,
     JobPosting,
     LanguageItem,
@@ -41,12 +51,9 @@ from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
 from prompts import load_prompt, quoted_data
-from templates import render
 from tools.llm import llm_limiter, load_chat_model, structured_call
 from tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
-PRESENT = "Present"
-SEPARATOR = " · "
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WORD = re.compile(r"[a-z][a-z0-9+#]*")
 _STOPWORDS = frozenset(
@@ -59,7 +66,6 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 _SKILL_WEIGHT = 10
 # Characters of a bullet that fit on one printed line of the A4 layout (templates/document.css).
 CHARS_PER_LINE = 100
-CV_STYLES = ("classic", "modern")
 
 
 class IncompleteProfile(ValueError):
@@ -250,54 +256,6 @@ def reverse_chronological(items: list[WorkItem]) -> list[tuple[int, WorkItem]]:
 # --------------------------------------------------------------------------- the document
 
 
-@dataclass(frozen=True)
-class CVLine:
-    text: str
-    source_fields: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CVEntry:
-    """One employer, project or volunteer role with the highlights chosen for this posting."""
-
-    role: str
-    org: str
-    location: str
-    dates: str
-    source_field: str
-    highlights: tuple[Highlight, ...]
-
-    @property
-    def title(self) -> str:
-        return " — ".join(p for p in (self.role, self.org) if p)
-
-    @property
-    def meta(self) -> str:
-        return SEPARATOR.join(p for p in (self.location, self.dates) if p)
-
-
-@dataclass(frozen=True)
-class CVSection:
-    title: str
-    layout: Literal["prose", "inline", "list", "entries"]
-    lines: tuple[CVLine, ...] = ()
-    entries: tuple[CVEntry, ...] = ()
-
-
-@dataclass(frozen=True)
-class CVDocument:
-    """What the tailored CV says, before it is laid out as Markdown, HTML or LaTeX."""
-
-    name: str
-    headline: str
-    contacts: tuple[str, ...]
-    sections: tuple[CVSection, ...]
-
-    @property
-    def contact_line(self) -> str:
-        return SEPARATOR.join(self.contacts)
-
-
 def _contacts(profile: Profile) -> tuple[str, ...]:
     basics = profile.basics
     location = ""
@@ -418,50 +376,6 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
     )
 
 
-def evidence_lines(cv: CVDocument) -> list[EvidenceLine]:
-    """One EvidenceLine per line the CV shows, in reading order."""
-    lines = [EvidenceLine(section="Header", text=cv.name, source_fields=["basics.name"])]
-    if cv.headline:
-        lines.append(EvidenceLine(section="Header", text=cv.headline, source_fields=["basics.label"]))
-    if cv.contacts:
-        lines.append(EvidenceLine(section="Header", text=cv.contact_line, source_fields=["basics"]))
-    for section in cv.sections:
-        lines.extend(
-            EvidenceLine(section=section.title, text=line.text, source_fields=list(line.source_fields))
-            for line in section.lines
-        )
-        for entry in section.entries:
-            for text in (entry.title, entry.meta):
-                if text:
-                    lines.append(EvidenceLine(section=section.title, text=text, source_fields=[entry.source_field]))
-            lines.extend(
-                EvidenceLine(section=section.title, text=h.text, highlight_ids=rests_on(h)) for h in entry.highlights
-            )
-    return lines
-
-
-def checked_style(style: str) -> str:
-    if style not in CV_STYLES:
-        raise ValueError(
-            f"unknown CV style {style!r}; set cv_style (JOBLAND_CV_STYLE) to one of {', '.join(CV_STYLES)}"
-        )
-    return style
-
-
-def render_cv(cv: CVDocument, style: str = "classic") -> TailoredCV:
-    """The CV as Markdown and HTML in one layout; Markdown carries no layout, so it is the same in every style."""
-    return TailoredCV(
-        markdown=render("cv.md.j2", cv=cv),
-        html=render("cv.html.j2", cv=cv, style=checked_style(style)),
-        lines=evidence_lines(cv),
-        style=style,
-    )
-
-
-def render_latex(cv: CVDocument, style: str = "classic") -> str:
-    return render("cv.tex.j2", cv=cv, style=checked_style(style))
-
-
 def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int, style: str = "classic") -> TailoredCV:
     """The tailored CV as Markdown and HTML with its evidence map (the PDF is rendered by the node)."""
     return render_cv(plan_cv(profile, posting, max_lines=max_lines), style)
@@ -526,17 +440,6 @@ def latex_pdf(source: str) -> tuple[bytes | None, str | None]:
 
 
 # --------------------------------------------------------------------------- with an LLM
-
-
-class RewrittenHighlight(Highlight):
-    """A selected highlight in the model's words for one posting, with every highlight the words rest on."""
-
-    rests_on: list[str]
-
-
-def rests_on(highlight: Highlight) -> list[str]:
-    """The highlight ids a CV line shows the evidence of: its own, or all that a rewritten line cites."""
-    return highlight.rests_on if isinstance(highlight, RewrittenHighlight) else [highlight.id]
 
 
 class CVLineDraft(BaseModel):

@@ -27,7 +27,6 @@ from typing import Literal
 from langgraph.runtime import Runtime
 
 from agents.interview_prep import with_interview_prep
-from agents.package_files import render_pdf_file
 from domain.failpoints import failpoint
 from domain.models import (
     UNFINISHED_STATUSES,
@@ -37,14 +36,15 @@ from domain.models import (
     PackageStatus,
     utcnow,
 )
-from domain.repository import RecordNotFound, Records
+from domain.repository import Records
 from domain.text import slug
 from graph.context import Context
 from graph.state import DeliverPackageInput
 from templates import render
-from tools.outbox import Mailer, OutboxMailer
-from tools.ratelimit import ServiceError, ServiceLimiter, configured_limiter
-from tools.smtp import SmtpMailer
+from tools.leases import Guards, guards_for
+from tools.mailers import make_mailer
+from tools.outbox import Mailer
+from tools.ratelimit import ServiceError
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 
@@ -94,54 +94,6 @@ def compose_message(pkg: ApplicationPackage, recipient: Address, home: Path) -> 
     for filename, data, maintype, subtype in files:
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return message
-
-
-# Published limits: Gmail allows 250 quota units per user per second and a send costs 100.
-MAILER_LIMITS = {"gmail": {"max_concurrency": 2, "requests_per_second": 2.0}, "smtp": {"max_concurrency": 2}}
-
-
-def _limiter(context: Context, service: str) -> ServiceLimiter:
-    return configured_limiter(service, MAILER_LIMITS[service], context.service_limits.get(service))
-
-
-def make_mailer(context: Context) -> Mailer:
-    """The configured mailer; a missing setting is named, with the variable that sets it."""
-    if context.mailer == "gmail":
-        if not context.gmail_token_file:
-            raise ValueError(
-                "mailer is gmail but JOBLAND_GMAIL_TOKEN_FILE is not set: point it at your OAuth token file"
-            )
-        from tools.gmail import GmailMailer  # the Google client takes 0.3 s to import: only when used
-
-        return GmailMailer(
-            context.gmail_token_file, api_endpoint=context.gmail_api_endpoint, limiter=_limiter(context, "gmail")
-        )
-    if context.mailer == "smtp":
-        if not context.smtp_host:
-            raise ValueError("mailer is smtp but JOBLAND_SMTP_HOST is not set: name your SMTP server")
-        return SmtpMailer(
-            context.smtp_host,
-            context.smtp_port,
-            username=context.smtp_username,
-            password=context.smtp_password,
-            starttls=context.smtp_starttls,
-            ca_file=context.smtp_ca_file,
-            limiter=_limiter(context, "smtp"),
-        )
-    if context.mailer != "outbox":
-        raise ValueError(f"unknown mailer {context.mailer!r}: set JOBLAND_MAILER to outbox, gmail or smtp")
-    return OutboxMailer(context.outbox_dir)
-
-
-async def _render_missing_pdfs(pkg: ApplicationPackage, context: Context) -> ApplicationPackage:
-    """Edited documents lost their PDF at review; render it again from the edited text."""
-    updates = {}
-    for field, document in (("cv", pkg.cv), ("cover_letter", pkg.cover_letter)):
-        if document is None or document.pdf_file or not context.render_pdf:
-            continue
-        pdf_file = await render_pdf_file(context, pkg.id, f"{field}-edited.pdf", document.html)
-        updates[field] = document.model_copy(update={"pdf_file": pdf_file})
-    return pkg.model_copy(update=updates) if updates else pkg
 
 
 async def _find_sent(mailer: Mailer, message: EmailMessage, key: str) -> str | None:
@@ -208,12 +160,35 @@ async def _send(
         return await _find_sent(mailer, message, key) or SendFailure(PackageStatus.failed, "unknown_outcome", str(exc))
 
 
+async def _settle_sent(records: Records, thread_id: str, pkg: ApplicationPackage, receipt: DeliveryReceipt) -> None:
+    """A package whose message went is `sent`, whatever stopped its bookkeeping before (no package stays sending)."""
+    if pkg.status != PackageStatus.sent:
+        await records.move_package(thread_id, pkg, PackageStatus.sent, receipt.location)
+    if (letter := await records.dead_letter(pkg.id)) is not None and letter.resolution is None:
+        await records.put_dead_letter(letter.resolved("retried"))
+
+
+async def _record_sent(
+    records: Records, guards: Guards, thread_id: str, pkg: ApplicationPackage, receipt: DeliveryReceipt
+) -> DeliveryReceipt:
+    # The send record first: from then on every process knows the message went, even if the rest is lost.
+    await guards.finish_send(pkg.id, "sent", receipt.location)
+    await records.put_delivery(receipt)
+    await _settle_sent(records, thread_id, pkg, receipt)
+    return receipt
+
+
 async def send_package(
-    records: Records, context: Context, thread_id: str, pkg: ApplicationPackage, *, retry: bool
+    records: Records,
+    guards: Guards,
+    context: Context,
+    thread_id: str,
+    pkg: ApplicationPackage,
+    *,
+    retry: bool,
+    interrupted: bool,
 ) -> DeliveryReceipt | None:
-    """Email one approved package; its receipt, or None when it became a dead letter."""
-    interrupted = pkg.status == PackageStatus.sending
-    pkg = await _render_missing_pdfs(pkg, context)
+    """Email one approved package whose send this process has claimed; its receipt, or None for a dead letter."""
     pkg = await with_interview_prep(records, pkg)  # deterministic, so a retry attaches the same sheet
     recipient = Address(display_name=header_text(context.user_name), addr_spec=context.user_email)
     message = compose_message(pkg, recipient, context.home_path)
@@ -222,48 +197,57 @@ async def send_package(
     failpoint("deliver.before_send")
     outcome = await _send(mailer, message, pkg.id, context, interrupted=interrupted)
     if isinstance(outcome, SendFailure):
+        await guards.finish_send(pkg.id, "failed")
         await _dead_letter(records, context, thread_id, pkg, message, outcome)
         return None
     failpoint("deliver.after_send")
     receipt = DeliveryReceipt(
         package_id=pkg.id, message_id=message["Message-ID"], recipient=context.user_email, location=outcome
     )
-    await records.put_delivery(receipt)
-    await records.move_package(thread_id, pkg, PackageStatus.sent, outcome)
-    if (letter := await records.dead_letter(pkg.id)) is not None and letter.resolution is None:
-        await records.put_dead_letter(letter.resolved("retried"))
-    return receipt
+    # Shielded: a sibling's failure cancelling this task must not leave a sent message unrecorded.
+    return await asyncio.shield(_record_sent(records, guards, thread_id, pkg, receipt))
 
 
-async def mark_sent(records: Records, thread_id: str, package_id: str, who: str) -> DeliveryReceipt:
-    """The person says a dead letter's message did go out (or they sent it themselves): never send it again."""
-    letter = await records.dead_letter(package_id)
-    if letter is None or letter.thread_id != thread_id:
-        raise RecordNotFound(f"no dead letter for package {package_id}; `jobland deliveries` lists them")
-    pkg = await records.package(thread_id, package_id)
-    receipt = await records.delivery(package_id)  # a retry that got through meanwhile keeps its own receipt
-    if receipt is None:
-        receipt = DeliveryReceipt(
-            package_id=package_id, message_id=letter.message_id, recipient=who, location="marked as sent by the person"
-        )
-        await records.put_delivery(receipt)  # the ledger first: from now on nothing sends it
-    if pkg.status != PackageStatus.sent:
-        await records.move_package(thread_id, pkg, PackageStatus.sent, receipt.location)
-    await records.put_dead_letter(letter.resolved("marked_sent"))
-    return receipt
+async def deliver_package(
+    records: Records, guards: Guards, context: Context, thread_id: str, package_id: str, *, retry: bool = False
+) -> DeliveryReceipt | None:
+    """Deliver one approved package at most once, whichever process, retry or resume asks.
+
+    Under the package's send lock the ledger is read, then the send record is claimed by an atomic insert
+    before any byte goes to a mailer. A record left "sending" by a sender that is gone is an unknown
+    outcome: the mailer is asked whether the message went, and it is never sent blind.
+    """
+    async with guards.package_lock(package_id, wait_s=context.send_timeout_s + 30) as held:
+        if not held:
+            return None  # another process is sending it right now and records what happens
+        pkg = await records.package(thread_id, package_id)
+        if (receipt := await records.delivery(package_id)) is not None:
+            await _settle_sent(records, thread_id, pkg, receipt)
+            return receipt
+        if pkg.status in UNFINISHED_STATUSES and not retry:
+            return None  # a dead letter waits for the person's choice: never resent by itself
+        if not pkg.was_approved or pkg.status == PackageStatus.rejected:
+            raise RuntimeError(f"package {package_id} is {pkg.status}, not approved: refusing to send it")
+        claim = await guards.claim_send(package_id, thread_id, retry=retry)
+        if claim.claimed:
+            return await send_package(records, guards, context, thread_id, pkg, retry=retry, interrupted=False)
+        if claim.record.state == "sent":  # it went; only the bookkeeping after the send was lost
+            receipt = DeliveryReceipt(
+                package_id=package_id,
+                message_id=message_id_for(package_id),
+                recipient=context.user_email,
+                location=claim.record.location or "sent (recorded before a stop)",
+            )
+            return await _record_sent(records, guards, thread_id, pkg, receipt)
+        if claim.record.state == "failed":
+            return None  # a dead letter: only the person's retry sends it again
+        # "sending", and its sender is gone (its lock was free): whether it went is looked up, never guessed.
+        return await send_package(records, guards, context, thread_id, pkg, retry=retry, interrupted=True)
 
 
 async def deliver(state: DeliverPackageInput, runtime: Runtime[Context]) -> dict:
-    records = Records(runtime.store)
-    thread_id, package_id = state["thread_id"], state["package_id"]
-    receipt = await records.delivery(package_id)
-    if receipt is None:
-        pkg = await records.package(thread_id, package_id)
-        if pkg.status in UNFINISHED_STATUSES and not state.get("retry"):
-            return {}  # a dead letter waits for the person's choice: never resent by itself
-        if not pkg.was_approved or pkg.status == PackageStatus.rejected:
-            raise RuntimeError(f"package {package_id} is {pkg.status}, not approved: refusing to send it")
-        receipt = await send_package(records, runtime.context, thread_id, pkg, retry=state.get("retry", False))
-        if receipt is None:
-            return {}
-    return {"deliveries": [receipt]}
+    records, guards = Records(runtime.store), guards_for(runtime.store)
+    receipt = await deliver_package(
+        records, guards, runtime.context, state["thread_id"], state["package_id"], retry=state.get("retry", False)
+    )
+    return {"deliveries": [receipt]} if receipt else {}

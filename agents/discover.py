@@ -2,24 +2,31 @@
 
 The sources named in context.job_sources are fetched concurrently and merged; freshness and the
 cross-source dedupe then run over all of them, so the same opening found twice reaches the screener once.
+A source that gives up (its retries spent, its key refused) does not sink the others: the search goes
+on with what the rest found, and the failure is kept on the thread's record, where `jobland status`,
+the server's thread status and events, and the webhook read it. Only when every source fails does
+discovery fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from domain.dedupe import dedupe_postings, freshness
-from domain.models import SearchRequest
+from domain.models import SearchRequest, SourceFailure
 from domain.repository import Records
 from graph.context import Context
 from graph.state import JobLandState
 from tools import exa, serpapi_jobs
 from tools.job_folder import FolderJobSource, JobBatch, JobSource, JobSourceError
-from tools.ratelimit import configured_limiter
+from tools.ratelimit import ServiceError, configured_limiter
+
+log = logging.getLogger(__name__)
 
 
 def _required_key(value: str | None, variable: str, source: str) -> str:
@@ -62,12 +69,41 @@ def merge(batches: list[JobBatch], now: datetime) -> JobBatch:
     return JobBatch(postings=unique, discarded=[*dropped, *expired, *duplicates])
 
 
+async def fetch_or_failure(source: JobSource, request: SearchRequest, now: datetime) -> JobBatch | Exception:
+    """The source's postings, or why it gave up."""
+    try:
+        return await source.fetch(request, now=now)
+    except (ServiceError, JobSourceError) as failure:
+        return failure
+
+
 async def discover(state: JobLandState, runtime: Runtime[Context]) -> dict:
     request = state["request"]
     names = tuple(dict.fromkeys(runtime.context.job_sources)) or ("folder",)
     sources = [job_source(name, request, runtime.context) for name in names]
     now = datetime.now(UTC)
-    batches = await asyncio.gather(*(source.fetch(request, now=now) for source in sources))
-    batch = batches[0] if len(batches) == 1 else merge(list(batches), now)
-    await Records(runtime.store).put_postings(batch.postings)
+    results = await asyncio.gather(*(fetch_or_failure(source, request, now) for source in sources))
+    batches = [result for result in results if isinstance(result, JobBatch)]
+    failed = {name: result for name, result in zip(names, results, strict=True) if isinstance(result, Exception)}
+    if not batches:
+        if len(failed) == 1:
+            raise next(iter(failed.values()))
+        raise JobSourceError("every job source gave up: " + "; ".join(f"{n}: {e}" for n, e in failed.items()))
+    for name, failure in failed.items():
+        log.warning("job source %s gave up; going on with the others: %s", name, failure)
+    batch = batches[0] if len(batches) == 1 else merge(batches, now)
+    records = Records(runtime.store)
+    await records.put_postings(batch.postings)
+    await record_source_failures(
+        records,
+        state.get("thread_id"),
+        [SourceFailure(source=name, error=str(failure)) for name, failure in failed.items()],
+    )
     return {"posting_ids": [p.id for p in batch.postings], "discarded": batch.discarded}
+
+
+async def record_source_failures(records: Records, thread_id: str | None, failures: list[SourceFailure]) -> None:
+    """Keep this search's failed sources on the thread's record (a later search clears them)."""
+    record = await records.thread(thread_id) if thread_id else None
+    if record is not None and (record.source_failures or failures):
+        await records.put_thread(record.model_copy(update={"source_failures": failures}))

@@ -7,8 +7,6 @@ folder or a file path.
 
 from __future__ import annotations
 
-import re
-
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
@@ -16,30 +14,24 @@ from pydantic import BaseModel, Field
 
 from domain.models import SearchRequest, ThreadRecord
 from domain.repository import Records
+from domain.search_reader import read_search
 from graph.context import Context
 from graph.state import JobLandState
 from prompts import load_prompt, quoted_data
 from tools.llm import LLMSettings, llm_limiter, load_chat_model, structured_call
 
-_ONSITE_ONLY = re.compile(r"\b(on[- ]?site only|no remote)\b", re.IGNORECASE)
-_SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.IGNORECASE)
-# "in Berlin", "in Berlin or Munich", "Berlin or remote": capitalised place names after "in"/"or".
-_PLACES = re.compile(r"\b(?:in|or|near|around)\s+((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)")
-_NOT_PLACES = {"Remote", "Python", "Java", "Go", "Senior", "Junior", "Lead"}
-
 
 def parse_search_message(message: str) -> SearchRequest:
-    """Rule-based reading of "senior Python backend, Berlin or remote, at least 70k"."""
-    locations = [p for p in _PLACES.findall(message) if p.split()[0] not in _NOT_PLACES]
-    salary = _SALARY.search(message)
-    min_salary = None
-    if salary:
-        min_salary = int(salary.group(1) + salary.group(2)) if salary.group(2) else int(salary.group(1)) * 1000
+    """Rule-based reading of "senior Python backend, Berlin or remote, at least 70k" (domain.search_reader).
+
+    The roles and the remote region it names stay in the query, which the screener reads on every source.
+    """
+    intent = read_search(message)
     return SearchRequest(
         query=message.strip(),
-        locations=list(dict.fromkeys(locations)),
-        remote_ok=not _ONSITE_ONLY.search(message),
-        min_salary=min_salary,
+        locations=[area.name for area in intent.places],
+        remote_ok=intent.remote_ok,
+        min_salary=intent.min_salary,
     )
 
 
@@ -70,6 +62,15 @@ def merge_requests(parsed: SearchRequest, given: SearchRequest | None) -> Search
     return parsed.model_copy(update=explicit)
 
 
+def with_configured_inputs(request: SearchRequest, context: Context) -> SearchRequest:
+    """A request naming no CV or postings folder uses the configured ones: Studio may send only a message."""
+    updates = {
+        "cv_path": request.cv_path or context.default_cv,
+        "jobs_dir": request.jobs_dir or context.default_jobs_dir,
+    }
+    return request.model_copy(update={k: v for k, v in updates.items() if v and v != getattr(request, k)})
+
+
 async def intake(state: JobLandState, runtime: Runtime[Context]) -> dict:
     given = state.get("request")
     if isinstance(given, dict):
@@ -79,6 +80,7 @@ async def intake(state: JobLandState, runtime: Runtime[Context]) -> dict:
         request = merge_requests(await read_search_message(message, runtime.context), given)
     else:
         request = given or SearchRequest()
+    request = with_configured_inputs(request, runtime.context)
     # Without a checkpointer (unit tests) there is no thread; packages still need a namespace.
     thread_id = runtime.execution_info.thread_id or "local"
     records = Records(runtime.store)

@@ -6,22 +6,26 @@ A package with failed checks still becomes ready: review shows the flags and the
 from __future__ import annotations
 
 import asyncio
+import difflib
 import html as html_lib
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langgraph.runtime import Runtime
 
 from agents.cover_letter_writer import LETTER_PHRASES
 from agents.cv_writer import PRESENT, posting_skills
+from domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
 from domain.failpoints import failpoint
 from domain.models import (
     ApplicationPackage,
     CheckResult,
+    CompanyDossier,
     CoverLetter,
     EvidenceLine,
     JobPosting,
@@ -33,6 +37,7 @@ from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
 from graph.state import PackageBuildState
+from tools.embeddings import get_embedder
 from tools.pdf import docling_text, page_count, pdfium_text
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -41,15 +46,27 @@ _ISO_MONTH = re.compile(r"\b(\d{4})-(\d{1,2})(?:-\d{1,2})?\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _WORD = re.compile(r"[^\W\d_][\w&+#'’-]*")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 _MD_MARKUP = re.compile(r"^(?:#{1,6}\s+|-\s+)")
 _MD_ESCAPE = re.compile(r"\\(.)")
 _LIGATURES = re.compile("[\ufb00-\ufb06]")
 _SOFT_HYPHENS = re.compile("[\u00ad\ufffe\x02]")  # pdfium reads a soft hyphen as U+FFFE or STX
 _LINE_END_HYPHEN = re.compile(r"(\w+)-[ \t]*\r?\n[ \t]*(\w+)")
+# Irregular verbs and connectives a rewritten line may open with ("Built ...", "As ..."); with the words
+# ending in -ed, -ing and -ly, a capital at a sentence's start on these is not a name.
+_SENTENCE_OPENERS = frozenset(
+    "led built cut ran drove wrote grew made set took won kept brought began became gave held found rebuilt "
+    "split spent taught sold as at in on for with by from over across through after before during since while "
+    "when each every both all our there here today then also together beyond within without".split()
+)
 # Fields whose values are not claims about the person (ids, hashes) or are claims of their own (highlights).
 _NOT_SUPPORT = frozenset({"id", "highlights", "content_hash", "source", "preferences", "sections"})
+
+# The cosine (all-MiniLM-L6-v2) a reworded line must reach with what it cites to be taken to follow from it.
+# Measured on the example CV (examples/cv/alex-morgan.md): faithful rewrites of its highlights 0.81-0.97 and
+# letter paragraphs built on them 0.64-0.88; a line citing the wrong highlight 0.15-0.24; an injected
+# instruction or role claim -0.05-0.15 (tests/test_claim_checks.py keeps those cases).
+ENTAILMENT_THRESHOLD = 0.45
+ENTAILMENT_TOKENS = 256  # a letter paragraph runs past MiniLM's default 128 tokens
 
 ATS_HEADINGS = {"work": "Experience", "education": "Education", "skills": "Skills"}
 
@@ -83,9 +100,22 @@ def boilerplate_words() -> frozenset[str]:
     return frozenset(words_in(" ".join([*phrases, PRESENT]))) | frozenset(_MONTHS)
 
 
+def _ordinary_opening(word: str, before: str) -> bool:
+    """A word capitalised only because it opens a sentence: a verb or a connective, as a rewrite begins one."""
+    opens = not before.rstrip() or before.rstrip().endswith((".", "!", "?", ":", ";", "“", '"', "(", "—", "–"))
+    lower = word.lower()
+    return opens and (lower.endswith(("ed", "ing", "ly")) or lower in _SENTENCE_OPENERS)
+
+
 def names_in(text: str) -> list[str]:
     """Capitalised words that are not skills (names of employers, products, places, people)."""
-    words = (w for w in _WORD.findall(text) if w[0].isupper() and w.lower() not in boilerplate_words())
+    words = (
+        m.group(0)
+        for m in _WORD.finditer(text)
+        if m.group(0)[0].isupper()
+        and m.group(0).lower() not in boilerplate_words()
+        and not _ordinary_opening(m.group(0), text[: m.start()])
+    )
     return list(dict.fromkeys(w for w in words if not extract_skills(w)))
 
 
@@ -115,22 +145,33 @@ def _resolve(root: dict[str, Any], path: str) -> Any:
 
 
 class Sources:
-    """Everything a package's lines may cite: the profile, the posting and the dossier."""
+    """Everything a document's lines may cite: the profile, the posting and the dossier."""
 
-    def __init__(self, profile: Profile, posting: JobPosting, pkg: ApplicationPackage):
+    def __init__(self, profile: Profile, posting: JobPosting | None = None, dossier: CompanyDossier | None = None):
         self.posting = posting
         self.highlights = profile.highlight_by_id()
+        # The entry a highlight belongs to: a line citing it may name its employer and role.
+        self.owners: dict[str, list[str]] = {
+            h.id: [item.position or "", item.name]
+            for item in [*profile.work, *profile.volunteer]
+            for h in item.highlights
+        }
+        self.owners |= {h.id: [project.name] for project in profile.projects for h in project.highlights}
         self.root: dict[str, Any] = {
             **profile.model_dump(mode="json"),
-            "posting": posting.model_dump(mode="json"),
-            "dossier": pkg.dossier.model_dump(mode="json") if pkg.dossier else {},
+            "posting": posting.model_dump(mode="json") if posting else {},
+            "dossier": dossier.model_dump(mode="json") if dossier else {},
         }
-        self.dossier_facts = pkg.dossier.facts() if pkg.dossier else []
+        self.dossier_facts = dossier.facts() if dossier else []
+        self.names = [posting.company] if posting else []  # the company applied to: a name, never a claim
+        self.master_cv = _strings(profile.to_json_resume(), skip=frozenset())
+        self.own_contacts = OwnContacts(profile, self.master_cv)
 
     def source_text(self, reference: str) -> list[str] | None:
         """The text a source_fields entry stands for, or None when it points at nothing."""
         if reference.startswith("posting:"):
-            return [self.posting.full_text()] if reference == f"posting:{self.posting.id}" else None
+            known = self.posting is not None and reference == f"posting:{self.posting.id}"
+            return [self.posting.full_text()] if known else None
         if reference.startswith(("http://", "https://")):
             texts = [f.text for f in self.dossier_facts if f.source == reference]
             return texts or None
@@ -139,17 +180,47 @@ class Sources:
         except KeyError:
             return None
 
+    def highlight_texts(self, line: EvidenceLine) -> list[str]:
+        return [self.highlights[i].text for i in line.highlight_ids if i in self.highlights]
+
+    def cited(self, line: EvidenceLine) -> tuple[list[str], list[str]]:
+        """The texts a line cites, and what it cites that does not exist."""
+        problems = [f"unknown highlight id {i}" for i in line.highlight_ids if i not in self.highlights]
+        support = self.highlight_texts(line)
+        for reference in line.source_fields:
+            texts = self.source_text(reference)
+            if texts is None:
+                problems.append(f"unknown source {reference}")
+            else:
+                support.extend(texts)
+        return support, problems
+
+    def role_support(self, line: EvidenceLine) -> str:
+        """What may state a role or scope a line claims: its highlights, their entries, the profile fields and
+        company facts it cites; never the posting (a posting's "CEO" is not the person's)."""
+        texts = self.highlight_texts(line) + [text for i in line.highlight_ids for text in self.owners.get(i, [])]
+        for reference in line.source_fields:
+            if not reference.startswith("posting"):
+                texts.extend(self.source_text(reference) or [])
+        return "\n".join(texts)
+
+    def meaning_support(self, line: EvidenceLine) -> list[str]:
+        """The highlights and company facts a reworded line's meaning must follow from."""
+        texts = self.highlight_texts(line)
+        for reference in (r for r in line.source_fields if r.startswith("dossier.")):
+            try:
+                fact = _resolve(self.root, reference)
+            except KeyError:
+                continue
+            if isinstance(fact, dict) and fact.get("text"):
+                texts.append(fact["text"])
+        return list(dict.fromkeys(texts))
+
 
 def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
-    """What a line says that its cited highlights and fields do not: unknown ids, numbers, dates, skills, names."""
-    problems = [f"unknown highlight id {i}" for i in line.highlight_ids if i not in sources.highlights]
-    support: list[str] = [sources.highlights[i].text for i in line.highlight_ids if i in sources.highlights]
-    for reference in line.source_fields:
-        texts = sources.source_text(reference)
-        if texts is None:
-            problems.append(f"unknown source {reference}")
-        else:
-            support.extend(texts)
+    """What a line says that its cited highlights and fields do not: unknown ids, numbers, dates, skills, names,
+    roles and scope; and a reworded line that cites nothing to hold it to."""
+    support, problems = sources.cited(line)
     support_text = "\n".join(support)
 
     support_skills = set(extract_skills(support_text)) | {canonical_skill(s) for s in support}
@@ -161,7 +232,52 @@ def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
     unsupported += [w for w in names_in(line.text) if w.lower() not in support_words]
     if unsupported:
         problems.append("not in the cited evidence: " + ", ".join(dict.fromkeys(unsupported)))
+    wanted = [sources.posting.title] if sources.posting else []
+    roles = unsupported_roles(line.text, sources.role_support(line), wanted=wanted, names=sources.names)
+    if roles:
+        problems.append("a role or scope the cited evidence does not state: " + ", ".join(roles))
+    if line.reworded and not sources.meaning_support(line):
+        problems.append("cites no highlight and no company fact it rests on")
     return problems
+
+
+def meaning_problems(lines: list[EvidenceLine], sources: Sources) -> dict[int, str]:
+    """Line index -> why, for each reworded line whose words do not follow from what it cites.
+
+    Entailment by the embedding model: the line's cosine with its cited texts (each, and all of them
+    together) must reach ENTAILMENT_THRESHOLD.
+    """
+    cases = [
+        (i, support) for i, line in enumerate(lines) if line.reworded and (support := sources.meaning_support(line))
+    ]
+    problems: dict[int, str] = {}
+    for index, support in cases:
+        line = sentence_vector(lines[index].text)
+        score = max(float(sentence_vector(t) @ line) for t in (" ".join(support), *support))
+        if score < ENTAILMENT_THRESHOLD:
+            problems[index] = (
+                f"does not follow from what it cites: similarity {score:.2f}, below {ENTAILMENT_THRESHOLD:.2f}"
+            )
+    return problems
+
+
+@lru_cache(maxsize=8192)
+def sentence_vector(text: str) -> np.ndarray:
+    """A text's MiniLM vector, each text embedded on its own so that it never depends on what else is checked;
+    kept, since the same highlights are checked in every package."""
+    (vector,) = get_embedder(ENTAILMENT_TOKENS).embed([text])
+    vector.setflags(write=False)
+    return vector
+
+
+def line_flags(label: str, lines: list[EvidenceLine], sources: Sources) -> list[str]:
+    """Every problem of every line of one document, each naming the line."""
+    meaning = meaning_problems(lines, sources)
+    flagged: list[str] = []
+    for index, line in enumerate(lines):
+        problems = unsupported_claims(line, sources) + ([meaning[index]] if index in meaning else [])
+        flagged += [f"{label}, {line.section}: “{line.text}” ({problem})" for problem in problems]
+    return flagged
 
 
 def section_headings(markdown: str) -> list[str]:
@@ -187,22 +303,112 @@ def markdown_lines(markdown: str) -> list[str]:
     return plain
 
 
-def truth_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) -> tuple[CheckResult, list[str]]:
-    """Every line of the CV and letter rests on the master CV (or the posting/dossier it quotes)."""
-    sources = Sources(profile, posting, pkg)
+def unbacked_lines(document: TailoredCV | CoverLetter) -> list[str]:
+    """The Markdown lines of a document that are neither one of its evidence lines nor a heading."""
+    known = {line.text for line in document.lines} | set(section_headings(document.markdown))
+    return [text for text in markdown_lines(document.markdown) if text not in known]
+
+
+def _no_evidence(label: str, text: str) -> str:
+    return f"{label}: “{text}” (a line with no evidence behind it)"
+
+
+def documents_of(pkg: ApplicationPackage) -> list[tuple[str, TailoredCV | CoverLetter]]:
+    return [(label, d) for label, d in (("CV", pkg.cv), ("cover letter", pkg.cover_letter)) if d is not None]
+
+
+def truth_check(sources: Sources, pkg: ApplicationPackage) -> tuple[CheckResult, list[str]]:
+    """Every line of the CV and letter rests on the master CV (or the posting/dossier it quotes), and a
+    reworded line means what it cites."""
     flagged: list[str] = []
-    for label, document in (("CV", pkg.cv), ("cover letter", pkg.cover_letter)):
-        if document is None:
-            continue
-        for line in document.lines:
-            for problem in unsupported_claims(line, sources):
-                flagged.append(f"{label}, {line.section}: “{line.text}” ({problem})")
-        known = {line.text for line in document.lines} | set(section_headings(document.markdown))
-        for text in markdown_lines(document.markdown):
-            if text not in known:
-                flagged.append(f"{label}: “{text}” (a line with no evidence behind it)")
+    for label, document in documents_of(pkg):
+        flagged += line_flags(label, document.lines, sources)
+        flagged += [_no_evidence(label, text) for text in unbacked_lines(document)]
     details = flagged or ["every line rests on the master CV, the posting or the dossier it quotes"]
     return CheckResult(name="truth", passed=not flagged, details=details), flagged
+
+
+def outside_contact_flags(places: list[tuple[str, str]], sources: Sources) -> list[str]:
+    """For (where, text) pairs: every address, link, phone number and instruction that is not the person's own."""
+    return [
+        f"{where}: “{text}” ({problem})"
+        for where, text in dict.fromkeys(places)
+        for problem in outside_contacts(text, sources.own_contacts, names=sources.names)
+    ]
+
+
+def outside_contacts_check(sources: Sources, pkg: ApplicationPackage) -> tuple[CheckResult, list[str]]:
+    """The documents address no one but the person: no one else's address or number, no instruction to the reader."""
+    places: list[tuple[str, str]] = []
+    for label, document in documents_of(pkg):
+        places += [(f"{label}, {line.section}", line.text) for line in document.lines]
+        places += [(label, text) for text in unbacked_lines(document)]
+    flagged = outside_contact_flags(places, sources)
+    details = flagged or ["no address, phone number, link or instruction to the reader but the person's own"]
+    return CheckResult(name="outside_contacts", passed=not flagged, details=details), flagged
+
+
+def edited_lines(original: list[EvidenceLine], texts: list[str], sources: Sources) -> list[EvidenceLine]:
+    """The edited document's lines with what each rests on.
+
+    A kept line is the original; a changed line cites what the line in its place cited (and is held to its
+    meaning when that was a highlight's); a line beyond those it replaces is an added one (_added_line).
+    """
+    lines: list[EvidenceLine] = []
+    matcher = difflib.SequenceMatcher(a=[line.text for line in original], b=texts, autojunk=False)
+    for tag, first, last, start, stop in matcher.get_opcodes():
+        if tag == "equal":
+            lines += original[first:last]
+        elif tag in ("replace", "insert"):
+            replaced = original[first:last]
+            for offset, text in enumerate(texts[start:stop]):
+                if offset >= len(replaced):
+                    lines.append(_added_line(text, sources))
+                    continue
+                was = replaced[offset]
+                quoted = any(h.text in was.text for h in map(sources.highlights.get, was.highlight_ids) if h)
+                lines.append(was.model_copy(update={"text": text, "reworded": was.reworded or quoted}))
+    return lines
+
+
+def _added_line(text: str, sources: Sources) -> EvidenceLine:
+    """An added line, citing the master CV highlight closest to it in meaning when one is close enough."""
+    line = sentence_vector(text)
+    scores = {i: float(sentence_vector(h.text) @ line) for i, h in sources.highlights.items()}
+    best = max(scores, key=scores.__getitem__, default=None)
+    if best is not None and scores[best] >= ENTAILMENT_THRESHOLD:
+        return EvidenceLine(section="added", text=text, highlight_ids=[best], reworded=True)
+    return EvidenceLine(section="added", text=text)
+
+
+def check_document_text(
+    profile: Profile,
+    text: str,
+    *,
+    original: TailoredCV | CoverLetter | None = None,
+    posting: JobPosting | None = None,
+    dossier: CompanyDossier | None = None,
+) -> list[str]:
+    """The flags of a CV's or cover letter's Markdown (as a person edited it at review), found as a package's are.
+
+    `original` is the document as built: its lines keep what they cite (see edited_lines). Give the posting
+    and dossier a letter quotes, so that its lines citing them can be checked. Deterministic; the embedding
+    model runs only on reworded and added lines.
+    """
+    label = "cover letter" if isinstance(original, CoverLetter) else "CV"
+    sources = Sources(profile, posting, dossier)
+    headings = set(section_headings(text))
+    texts = [t for t in markdown_lines(text) if t not in headings]
+    backed: list[EvidenceLine] = []
+    unbacked: list[str] = []
+    for line in edited_lines(original.lines if original else [], texts, sources):
+        if line.section == "added" and not line.highlight_ids:
+            unbacked.append(line.text)
+        else:
+            backed.append(line)
+    flagged = line_flags(label, backed, sources) + [_no_evidence(label, text) for text in unbacked]
+    places = [(f"{label}, {line.section}", line.text) for line in backed] + [(label, text) for text in unbacked]
+    return flagged + outside_contact_flags(places, sources)
 
 
 # --------------------------------------------------------------------------- ATS, PDF, contacts
@@ -357,7 +563,7 @@ def pdf_check(home: Path, pkg: ApplicationPackage, *, pages: int | None = None) 
 def posting_contacts(posting: JobPosting) -> list[str]:
     """Email addresses and URLs written in the posting's text."""
     text = posting.full_text()
-    found = [*_EMAIL.findall(text), *(u.rstrip(".,;:!?") for u in _URL.findall(text))]
+    found = [*EMAIL.findall(text), *(u.rstrip(".,;:!?") for u in URL.findall(text))]
     return list(dict.fromkeys(found))
 
 
@@ -393,17 +599,21 @@ def check_package_contents(
     home: Path | None = None,
     pages: int | None = None,
 ) -> tuple[list[CheckResult], list[str]]:
-    """All checks of a package, and the claims it makes that the master CV does not support.
+    """All checks of a package, and the claims it makes that the master CV does not support (with every
+    address and instruction that is not the person's own): review shows them, and `demo --approve-all`
+    approves no package that has any.
 
     PDFs are read back only when `home` (the data folder their paths are relative to) is given; the CV PDF
     must then fit in `pages` pages when that is given.
     """
-    truth, flagged = truth_check(profile, posting, pkg)
+    sources = Sources(profile, posting, pkg.dossier)
+    truth, flagged = truth_check(sources, pkg)
     checks = [truth, ats_check(profile, posting, pkg)]
     if home is not None and (pdf := pdf_check(home, pkg, pages=pages)) is not None:
         checks.append(pdf)
-    checks.append(contacts_check(posting, pkg))
-    return checks, flagged
+    outside, addressed = outside_contacts_check(sources, pkg)
+    checks += [contacts_check(posting, pkg), outside]
+    return checks, [*flagged, *addressed]
 
 
 async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> dict:

@@ -1,38 +1,47 @@
 """screen_job: the ruthless screener. Rules first, the embedding model only when the rules allow.
 
-Every verdict is deterministic and explained by things a person can check in the two texts.
+Every verdict is deterministic and explained by things a person can check in the two texts. The facts
+come from one reader each: the posting's from domain.posting_reader (stored on the posting by its
+source), the person's from domain.person, the search's from domain.search_reader.
 
 Score (0-100) = round(100 * (0.30 * semantic + 0.35 * coverage + 0.20 * role + 0.15 * seniority))
 - semantic: cosine between the profile digest and the posting digest (MiniLM), mapped linearly
   from [0.25, 0.75] to [0, 1] and clipped (measured: another field 0.2-0.3, same field with other
   skills 0.2-0.4, a good match 0.7-0.85).
-- coverage: share of the posting's required skills the profile has (posting.skills, or the
-  skills named in its text); a skill counts when it is among the profile's skills or mentioned in
-  a summary or highlight, compared by canonical name. 0.5 when the posting names no skill.
-- role: role family of the posting title vs the families of the profile's label and positions.
-  Same family 0.75, plus up to 0.25 for the title's specialist words (backend, python, data, ...)
-  found in the profile; neighbouring family 0.6; family unknown 0.5; another field 0.
-- seniority: posting level (posting.seniority, else its title, else its years of experience)
-  vs the profile's (preferences.seniority when given; else inferred from the latest titles, or
-  from years of experience). Same level 1, one level apart or unstated 0.7, two 0.3, more 0.
+- coverage: share of the posting's must-haves the CV shows. A must-have is a group met by any one of
+  its skills ("Snowflake, BigQuery or Redshift"); a generic term ("workflow orchestration") is met by the
+  concrete skills it stands for (domain.skills.SATISFIED_BY). Evidence is the skills list or a highlight
+  naming it (kept as requirement -> highlight ids); missing_skills are exactly the must-haves without.
+  Nice-to-haves (and skills the duties name) only add, up to 0.1. 0.5 when the posting names no skill.
+- role: role family of the posting title (domain.roles: data engineering, backend, platform/SRE, data
+  science, ML, frontend, mobile, ... and non-software fields) vs the families the search asks for, else
+  the person's own (label and latest position). Same family 0.75, plus up to 0.25 for the title's
+  specialist words found in the profile; neighbouring family 0.6; another software family 0.3; family
+  unknown 0.5; another field 0.
+- seniority: posting level (title, explicit level, else the years asked, which are a floor) vs the
+  profile's (preferences.seniority when given; else the latest title, or the years of experience).
+  Same level 1, one level apart or unstated 0.7, two 0.3, more 0.
 
 Caps: a posting in another field scores at most 40; any deal-breaker caps the score at 30.
 
-Deal-breakers (hard constraints from profile.preferences; the search's min_salary and locations,
-when given, take the place of the profile's):
-remote_only vs an onsite or hybrid role (and onsite_only vs a remote one); a role that is not
-remote, in a city outside preferences.locations; a yearly salary whose top is below the salary
-floor (same currency); a required language the person does not speak; a deal-breaker phrase in the
-posting text (whole words, any case); a posting past its validThrough date; and a posting in
-another field that shares no skill with the profile.
+Deal-breakers (hard constraints from profile.preferences and the search; the search's salary floor,
+places and "remote"/"on-site only" take the place of the profile's): an onsite or hybrid role in a
+place outside the person's places (the gazetteer decides: districts, spellings, countries); remote
+work restricted to where the person does not live ("remote (US only)"); a remote role for an onsite-only
+person and the reverse; relocation required to a place they do not search in; the right to work
+somewhere they may not; a security clearance their CV does not show; a required language they do not
+speak at the level asked (CEFR); a yearly salary whose top is below the floor; a deal-breaker phrase
+in the posting (whole words, any case); a posting past its validThrough date; a posting in another
+field that shares no must-have with the profile.
 
-Probability: Low on any deal-breaker. High only when the score reaches high_threshold AND at
-least 60% of the required skills are covered AND the role family is the same AND nothing holds it
-back: a seniority outside preferences.seniority, or (without that preference) two levels off or
-below the profile's (a step up is fine); a people-management role for someone whose titles are
-not; a salary range mostly under the floor; a remote-only person and a posting that does not say
-it is remote. Otherwise
-Medium from medium_threshold, else Low; "Held back from High: ..." then says why.
+Probability: Low on any deal-breaker. High only when the score reaches high_threshold AND at least
+60% of the must-haves are covered AND the role family is one the person wants AND nothing holds it
+back: the title's core skill missing ("Backend Engineer (Go)"), a seniority outside preferences.seniority,
+or (without that preference) two levels off or below the profile's (a step up is fine); a
+people-management role for someone who has not managed people; a salary range mostly under the floor;
+a remote-only person and a posting that does not say it is remote. Otherwise Medium from
+medium_threshold, else Low; "Held back from High: ..." then says why. The thresholds (70/50) sit in
+the middle of the range where bench/screening.py agrees best with the labelled set.
 
 screen_job (the graph node) loads the profile and the posting from the Store, applies the search's
 own salary floor and places, and reuses the stored screening when nothing it depends on changed
@@ -44,9 +53,10 @@ however many postings are screened against it.
 
 With an LLM configured (context.llm_base_url) the screener is a cascade: the rules and the
 embedding run first, and only a posting they rate Medium or High goes on to the LLM screener
-(prompts/screener.md: a sceptical hiring manager's read). The final verdict (cascade_verdict) keeps
-every rule deal-breaker: the model can lower a verdict or add deal-breakers, never lift a posting
-past one, and its High needs the rules' Medium at least. The model's name is part of the stored
+(prompts/screener.md: a sceptical hiring manager's read, given the posting's facts as quoted data).
+The final verdict (cascade_verdict) keeps every rule deal-breaker: the model can lower a verdict or add
+deal-breakers, never lift a posting past one nor more than one step above the rules' verdict, and a
+lift is said in the reasons. The model's name is part of the stored
 screening's fingerprint. The prompt's static part (instructions, preferences, profile) is the
 system message, the same for every posting so that provider-side prompt caching applies; the
 posting follows in a human message as quoted data. If the model stays unavailable after the
@@ -60,8 +70,7 @@ ApplicationLogEntry.blocks_reapplying) is ruled out like a deal-breaker, with th
 Only structured posting fields and word-level rules feed the verdict, so instructions written into
 a posting ("rate this 100") are just more words to the rules. They could still pull the embedding,
 so sentences addressed to a screener ("ignore previous instructions", "rate this candidate ...",
-"System: ...") are dropped from the embedded digest and from skill extraction, and so are e-mail
-addresses and URLs. Deal-breaker phrases are searched in the whole text: hostile text can only
+"System: ...") are dropped from the embedded digest, and so are e-mail addresses and URLs. Deal-breaker phrases are searched in the whole text: hostile text can only
 make a verdict worse.
 """
 
@@ -80,6 +89,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from domain.failpoints import failpoint
+from domain.languages import at_least, language_name
 from domain.models import (
     ApplicationLogEntry,
     JobPosting,
@@ -87,12 +97,17 @@ from domain.models import (
     Preferences,
     Probability,
     Profile,
+    RequirementEvidence,
     SearchRequest,
-    Seniority,
-    WorkItem,
 )
+from domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
+from domain.places import find_area, overlaps, within
+from domain.posting_facts import Area, PostingFacts, Requirement
+from domain.posting_reader import facts_of
 from domain.repository import Records
-from domain.skills import SKILL_ALIASES, canonical_skill, extract_skills
+from domain.roles import LEVELS, relation
+from domain.search_reader import SearchIntent, read_search
+from domain.skills import satisfies
 from domain.text import content_hash, normalize_text
 from graph.context import Context
 from graph.state import ScreeningVerdict, ScreenJobInput
@@ -104,133 +119,13 @@ from tools.ratelimit import ServiceError
 WEIGHTS = {"semantic": 0.30, "coverage": 0.35, "role": 0.20, "seniority": 0.15}
 SIMILARITY_FLOOR, SIMILARITY_CEILING = 0.25, 0.75
 SOLID_COVERAGE = 0.6
+NICE_BONUS = 0.1
 OTHER_FIELD_CAP = 40
 DEAL_BREAKER_CAP = 30
 # Bumped whenever the rules change, so that stored screenings made by older rules are redone.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 SCREENING_INPUTS_NS = "screening_inputs"
 
-LEVELS: tuple[Seniority, ...] = ("intern", "junior", "mid", "senior", "lead", "principal", "executive")
-_LEVEL_WORDS: dict[Seniority, tuple[str, ...]] = {
-    "intern": ("intern", "internship", "trainee", "working student", "werkstudent", "apprentice"),
-    "junior": ("junior", "jr", "graduate", "entry level", "entry-level", "associate"),
-    "mid": ("mid", "mid-level", "intermediate", "medior", "experienced"),
-    "senior": ("senior", "sr"),
-    "lead": ("lead", "staff", "tech lead", "team lead", "engineering manager"),
-    "principal": ("principal", "distinguished"),
-    "executive": ("head of", "director", "vp", "vice president", "cto", "chief"),
-}
-
-# Title phrases by role family; the phrase at the head of a title decides its family (role_family).
-ROLE_FAMILIES: dict[str, tuple[str, ...]] = {
-    "software engineering": (
-        "software",
-        "engineer",
-        "engineering",
-        "developer",
-        "programmer",
-        "backend",
-        "back-end",
-        "frontend",
-        "front-end",
-        "full stack",
-        "full-stack",
-        "fullstack",
-        "devops",
-        "sre",
-        "site reliability",
-        "platform",
-        "infrastructure",
-        "cloud",
-        "architect",
-        "data engineer",
-        "machine learning engineer",
-        "ml engineer",
-        "mobile",
-        "ios",
-        "android",
-        "qa",
-        "tester",
-        "security engineer",
-        "engineering manager",
-        "cto",
-        "tech lead",
-        "sysadmin",
-        "system administrator",
-    ),
-    "data science": (
-        "data scientist",
-        "data analyst",
-        "data analytics",
-        "analytics",
-        "statistician",
-        "research scientist",
-        "business intelligence",
-        "bi analyst",
-        "machine learning scientist",
-    ),
-    "design": ("designer", "ux", "ui", "user researcher", "design"),
-    "product": ("product manager", "product owner", "product lead", "head of product"),
-    "healthcare": (
-        "nurse",
-        "nursing",
-        "physician",
-        "doctor",
-        "caregiver",
-        "care assistant",
-        "pharmacist",
-        "medical",
-        "clinical",
-        "therapist",
-        "midwife",
-        "paramedic",
-        "dentist",
-        "healthcare",
-    ),
-    "sales": (
-        "sales",
-        "sales engineer",
-        "account executive",
-        "account manager",
-        "business development",
-        "sdr",
-        "bdr",
-        "customer success",
-    ),
-    "accounting and finance": (
-        "accountant",
-        "accounting",
-        "bookkeeper",
-        "controller",
-        "auditor",
-        "tax",
-        "finance",
-        "financial",
-        "payroll",
-    ),
-    "marketing": ("marketing", "seo", "copywriter", "content", "growth marketer", "brand", "social media"),
-    "education": ("teacher", "tutor", "lecturer", "professor", "instructor"),
-    "hospitality and retail": (
-        "waiter",
-        "waitress",
-        "chef",
-        "cook",
-        "barista",
-        "cashier",
-        "retail",
-        "store manager",
-        "housekeeper",
-        "receptionist",
-    ),
-    "legal": ("lawyer", "attorney", "paralegal", "legal", "solicitor"),
-    "people and recruiting": ("recruiter", "talent acquisition", "hr", "human resources", "people partner"),
-}
-_NEIGHBOURS = {
-    frozenset({"software engineering", "data science"}),
-    frozenset({"design", "product"}),
-    frozenset({"sales", "marketing"}),
-}
-_MANAGEMENT_WORDS = ("manager", "head of", "director", "vp", "vice president", "chief", "cto")
 # Words of a title that say nothing about its specialism.
 _GENERIC_TITLE_WORDS = {
     "engineer",
@@ -259,73 +154,32 @@ _GENERIC_TITLE_WORDS = {
     "part",
     "contract",
     "permanent",
-    *(w for words in _LEVEL_WORDS.values() for phrase in words for w in phrase.split()),
+    "intern",
+    "internship",
+    "trainee",
+    "working",
+    "student",
+    "junior",
+    "jr",
+    "graduate",
+    "entry",
+    "level",
+    "associate",
+    "mid",
+    "intermediate",
+    "senior",
+    "sr",
+    "lead",
+    "staff",
+    "tech",
+    "team",
+    "manager",
+    "principal",
+    "head",
+    "director",
+    "vp",
+    "chief",
 }
-
-_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "English": ("english", "englisch", "anglais", "ingles"),
-    "German": ("german", "deutsch", "allemand", "aleman"),
-    "French": ("french", "francais", "franzosisch", "frances"),
-    "Spanish": ("spanish", "espanol", "spanisch", "castellano"),
-    "Italian": ("italian", "italiano", "italienisch"),
-    "Portuguese": ("portuguese", "portugues", "portugiesisch"),
-    "Dutch": ("dutch", "nederlands", "niederlandisch", "flemish"),
-    "Polish": ("polish", "polski", "polnisch"),
-    "Swedish": ("swedish", "svenska"),
-    "Danish": ("danish", "dansk"),
-    "Norwegian": ("norwegian", "norsk"),
-    "Finnish": ("finnish", "suomi"),
-    "Czech": ("czech", "cestina"),
-    "Russian": ("russian",),
-    "Ukrainian": ("ukrainian",),
-    "Turkish": ("turkish", "turkce"),
-    "Greek": ("greek",),
-    "Arabic": ("arabic",),
-    "Hebrew": ("hebrew",),
-    "Hindi": ("hindi",),
-    "Chinese": ("chinese", "mandarin", "cantonese"),
-    "Japanese": ("japanese",),
-    "Korean": ("korean",),
-}
-_LANGUAGE_CODES = {
-    "en": "English",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "sv": "Swedish",
-    "da": "Danish",
-    "no": "Norwegian",
-    "fi": "Finnish",
-    "cs": "Czech",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "tr": "Turkish",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-}
-_CITY_NAMES = {
-    "munchen": "munich",
-    "koln": "cologne",
-    "wien": "vienna",
-    "praha": "prague",
-    "warszawa": "warsaw",
-    "lisboa": "lisbon",
-    "roma": "rome",
-    "milano": "milan",
-    "bruxelles": "brussels",
-    "den haag": "the hague",
-    "kobenhavn": "copenhagen",
-    "nurnberg": "nuremberg",
-    "geneve": "geneva",
-    "zuerich": "zurich",
-}
-_YEARS = re.compile(r"(\d{1,2})\s*\+?\s*(?:-\s*\d{1,2}\s*)?years?", re.IGNORECASE)
-_DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
 _EMAIL_OR_URL = re.compile(r"\S+@\S+\.\w+|https?://\S+|www\.\S+", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _TO_THE_SCREENER = re.compile(
@@ -387,14 +241,17 @@ def _posting_text(posting: JobPosting) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _profile_text(profile: Profile) -> str:
-    """Every sentence of the profile that can mention a skill."""
-    parts: list[str] = [profile.basics.label or "", profile.basics.summary or ""]
-    for item in [*profile.work, *profile.volunteer]:
-        parts += [item.position or "", item.summary or "", *(h.text for h in item.highlights)]
-    for project in profile.projects:
-        parts += [project.name, project.description or "", *project.keywords, *(h.text for h in project.highlights)]
-    return "\n".join(p for p in parts if p)
+_PERSON_CACHE: dict[str, PersonFacts] = {}
+
+
+def person_facts(profile: Profile, now: date) -> PersonFacts:
+    """The person's facts, read once per profile version and day (every posting of a run shares them)."""
+    key = content_hash(f"{profile.id}|{profile.content_hash}|{profile.model_dump_json()}|{now.isoformat()}")
+    if key not in _PERSON_CACHE:
+        if len(_PERSON_CACHE) > 64:
+            _PERSON_CACHE.clear()
+        _PERSON_CACHE[key] = read_person(profile, now)
+    return _PERSON_CACHE[key]
 
 
 # --------------------------------------------------------------------------- embedding digests
@@ -402,7 +259,7 @@ def _profile_text(profile: Profile) -> str:
 
 def profile_digest(profile: Profile) -> str:
     """What the embedder reads of a profile: who the person is first, since the text is truncated."""
-    positions = [w.position for w in _work_latest_first(profile) if w.position]
+    positions = [w.position for w in work_latest_first(profile) if w.position]
     highlights = [h.text for _, h in profile.all_highlights()]
     parts = [
         profile.basics.label or "",
@@ -415,74 +272,81 @@ def profile_digest(profile: Profile) -> str:
 
 
 def posting_digest(posting: JobPosting) -> str:
-    """What the embedder reads of a posting: title, skills, requirements, then the description's start."""
+    """What the embedder reads of a posting: title, requirements, duties; benefits and boilerplate left out."""
+    facts = facts_of(posting)
+    must = ", ".join(r.label for r in facts.must_haves)
     parts = [
         posting.title,
-        "Skills: " + ", ".join(posting.skills) if posting.skills else "",
-        " ".join(posting.qualifications),
-        without_instructions(posting.description)[:1500],
+        "Requires: " + must if must else "",
+        " ".join(posting.qualifications or facts.sections.get("requirements", [])),
+        " ".join(posting.responsibilities or facts.sections.get("responsibilities", [])),
+        without_instructions(" ".join(facts.sections.get("other", [])))[:1000],
     ]
     cleaned = (re.sub(r"\s+", " ", without_instructions(p)).strip().rstrip(".") for p in parts)
     return normalize_text(". ".join(p for p in cleaned if p))
 
 
-# --------------------------------------------------------------------------- skills
+# --------------------------------------------------------------------------- requirements and evidence
 
 
 def required_skills(posting: JobPosting) -> list[str]:
-    """Canonical skills the posting asks for: its skills list, else the skills named in its text."""
-    if not posting.skills:
-        return extract_skills(without_instructions(_posting_text(posting)))
-    found: dict[str, str] = {}
-    for entry in posting.skills:
-        canonical = canonical_skill(entry)
-        # "Experience with Kubernetes and Helm" is two known skills, not one unknown one.
-        for skill in [canonical] if canonical in SKILL_ALIASES else (extract_skills(entry) or [canonical]):
-            if skill:
-                found.setdefault(skill.lower(), skill)
-    return list(found.values())
+    """The posting's must-haves, one label each ("Snowflake, BigQuery or Redshift" is one)."""
+    return [r.label for r in facts_of(posting).must_haves]
 
 
-def _covered(profile: Profile, skills: list[str]) -> tuple[list[str], list[str]]:
-    listed = {canonical_skill(n).lower() for n in profile.skill_names()}
-    listed |= {s.lower() for n in profile.skill_names() for s in extract_skills(n)}
-    text = _profile_text(profile)
-    known = listed | {s.lower() for s in extract_skills(text)}
-    covered: list[str] = []
-    missing: list[str] = []
-    for skill in skills:
-        # A skill outside the vocabulary counts when the profile uses the same words.
-        has = skill.lower() in known or (skill not in SKILL_ALIASES and _has_phrase(text, skill))
-        (covered if has else missing).append(skill)
-    return covered, missing
+def _evidence_for(person: PersonFacts, requirement: Requirement) -> list[str] | None:
+    """What in the CV shows a requirement (highlight ids, or "skills"), None when nothing does."""
+    shown: list[str] = []
+    for wanted in requirement.any_of:
+        for skill, ids in person.evidence.items():
+            if satisfies(skill, wanted):
+                shown += ids
+        if not shown and wanted not in person.evidence and _has_phrase(person.text, wanted):
+            shown.append("profile")  # a skill outside the vocabulary, in the CV's own words
+    return list(dict.fromkeys(shown)) or None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    covered: list[str]
+    missing: list[str]
+    missing_core: list[str]
+    nice_covered: list[str]
+    nice_total: int
+    evidence: list[RequirementEvidence]
+
+    @property
+    def total(self) -> int:
+        return len(self.covered) + len(self.missing)
+
+    @property
+    def share(self) -> float:
+        return len(self.covered) / self.total if self.total else 0.5
+
+    @property
+    def score(self) -> float:
+        """Must-haves decide; nice-to-haves only add."""
+        bonus = NICE_BONUS * len(self.nice_covered) / self.nice_total if self.nice_total and self.total else 0.0
+        return min(1.0, self.share + bonus)
+
+
+def _coverage(person: PersonFacts, facts: PostingFacts) -> Coverage:
+    covered, missing, missing_core, evidence = [], [], [], []
+    for requirement in facts.must_haves:
+        shown = _evidence_for(person, requirement)
+        if shown is None:
+            missing.append(requirement.label)
+            if requirement.core:
+                missing_core.append(requirement.label)
+        else:
+            covered.append(requirement.label)
+            ids = [i for i in shown if i not in (SKILLS_LIST, "profile")]
+            evidence.append(RequirementEvidence(requirement=requirement.label, highlight_ids=ids))
+    nice = [r.label for r in facts.nice_to_haves if _evidence_for(person, r) is not None]
+    return Coverage(covered, missing, missing_core, nice, len(facts.nice_to_haves), evidence)
 
 
 # --------------------------------------------------------------------------- role family
-
-
-def role_family(title: str) -> str | None:
-    """The family of a title's head noun, or None when no role phrase is known.
-
-    The head comes before any qualifier ("Software Engineer - Healthcare", "Nurse (ICU)") and is
-    the phrase that ends last, the longer one on a tie ("Healthcare Software Engineer", "Sales Engineer").
-    """
-    head = re.split(r"\s[-–—|:]\s|[(,]", title, maxsplit=1)[0]
-    for text in dict.fromkeys([_fold(head), _fold(title)]):
-        best: tuple[int, int, str] | None = None
-        for family, phrases in ROLE_FAMILIES.items():
-            for phrase in phrases:
-                for match in _phrase_pattern(phrase).finditer(text):
-                    candidate = (match.end(), len(phrase), family)
-                    best = candidate if best is None or candidate[:2] > best[:2] else best
-        if best:
-            return best[2]
-    return None
-
-
-def _profile_titles(profile: Profile) -> list[str]:
-    titles = [profile.basics.label or ""] + [w.position or "" for w in _work_latest_first(profile)]
-    # A label such as "DevOps Engineer · Software Architect" holds two titles.
-    return [t.strip() for title in titles for t in re.split(r"[·|/]", title) if t.strip()]
 
 
 def _specialist_words(title: str) -> list[str]:
@@ -499,104 +363,36 @@ class RoleFit:
     hold: str | None = None
 
 
-def _is_management(title: str) -> bool:
-    return any(_phrase_pattern(w).search(_fold(title)) for w in _MANAGEMENT_WORDS)
-
-
-def _role_fit(profile: Profile, posting: JobPosting) -> RoleFit:
-    titles = _profile_titles(profile)
-    families = {t: f for t in titles if (f := role_family(t))}
-    posting_family = role_family(posting.title)
-    own = list(dict.fromkeys(families.values()))
-    if posting_family is None or not own:
-        unknown = f"the title '{posting.title}'" if posting_family is None else "your titles"
+def _role_fit(profile: Profile, person: PersonFacts, facts: PostingFacts, title: str, search: SearchIntent) -> RoleFit:
+    # The search names the roles wanted; without one, the person's own are.
+    targets = search.families or person.families
+    own = _listing(targets)
+    family = facts.family
+    kind = relation(family, targets)
+    if kind == "unknown":
+        unknown = f"the title '{title}'" if family is None else "your titles"
         return RoleFit(0.5, False, False, f"Role family unclear from {unknown}")
-    if posting_family in own:
-        match = next(t for t, f in families.items() if f == posting_family)
-        words = _specialist_words(posting.title)
-        own_words = set(_specialist_words(" ".join(titles))) | {
+    if kind == "same":
+        words = _specialist_words(title)
+        own_words = set(_specialist_words(" ".join(person.titles))) | {
             w for s in profile.skill_names() for w in _specialist_words(s)
         }
         shared = [w for w in words if w in own_words]
         score = 0.75 + 0.25 * (len(shared) / len(words) if words else 1.0)
-        reason = f"Role fits: '{posting.title}' is {posting_family}, like your '{match}'"
-        if _is_management(posting.title) and not any(_is_management(t) for t in titles):
+        asked = "what you search for" if search.families else f"like your '{person.titles[0]}'" if person.titles else ""
+        reason = f"Role fits: '{title}' is {family}, {asked}".rstrip(", ")
+        if facts.people_management and not person.manages_people:
             # Moving from building to managing is a change of job, not a better match.
             return RoleFit(score, True, False, reason, "it is a people-management role and your titles are not")
         return RoleFit(score, True, False, reason)
-    if any(frozenset({posting_family, f}) in _NEIGHBOURS for f in own):
-        return RoleFit(
-            0.6, False, False, f"Neighbouring role: '{posting.title}' is {posting_family}; you work in {_listing(own)}"
-        )
-    return RoleFit(
-        0.0, False, True, f"Different field: '{posting.title}' is in {posting_family}; you work in {_listing(own)}"
-    )
+    if kind == "neighbour":
+        return RoleFit(0.6, False, False, f"Neighbouring role: '{title}' is {family}; you work in {own}")
+    if kind == "software":
+        return RoleFit(0.3, False, False, f"Another kind of engineering: '{title}' is {family}; you work in {own}")
+    return RoleFit(0.0, False, True, f"Different field: '{title}' is in {family}; you work in {own}")
 
 
 # --------------------------------------------------------------------------- seniority
-
-
-def title_level(title: str) -> Seniority | None:
-    """The highest seniority a title names ("Senior Staff Engineer" -> lead)."""
-    folded = _fold(title)
-    named = [level for level, words in _LEVEL_WORDS.items() if any(_phrase_pattern(w).search(folded) for w in words)]
-    return max(named, key=LEVELS.index) if named else None
-
-
-def _level_for_years(years: float) -> Seniority:
-    # Years alone never make a lead: that takes a title.
-    return "junior" if years < 2 else "mid" if years < 5 else "senior"
-
-
-def _parse_date(value: str | None, now: date) -> date | None:
-    if not value or value.strip().lower() in {"present", "now", "current", "today"}:
-        return now
-    match = _DATE.search(value)
-    if not match:
-        return None
-    month = min(max(int(match.group(2) or 1), 1), 12)
-    return date(int(match.group(1)), month, 1)
-
-
-def _work_latest_first(profile: Profile) -> list[WorkItem]:
-    return sorted(profile.work, key=lambda w: _parse_date(w.startDate, date.min) or date.min, reverse=True)
-
-
-def years_of_experience(profile: Profile, now: date) -> float:
-    """Years covered by work entries, overlapping periods counted once."""
-    spans = sorted(
-        (start, max(start, end))
-        for w in profile.work
-        if w.startDate and (start := _parse_date(w.startDate, now)) and (end := _parse_date(w.endDate, now))
-    )
-    days, reach = 0, date.min
-    for start, end in spans:
-        start = max(start, reach)
-        if end > start:
-            days += (end - start).days
-            reach = end
-    return days / 365.25
-
-
-def _profile_level(profile: Profile, now: date) -> tuple[Seniority | None, str]:
-    """The profile's level and the evidence for it."""
-    years = years_of_experience(profile, now)
-    latest = [w.position for w in _work_latest_first(profile)[:1] if w.position]
-    for title in [profile.basics.label or "", *latest]:
-        if level := title_level(title):
-            return level, f"{years:.0f} years, latest as '{title}'" if years else f"titled '{title}'"
-    if years:
-        return _level_for_years(years), f"{years:.0f} years of experience"
-    return None, ""
-
-
-def posting_level(posting: JobPosting) -> Seniority | None:
-    if posting.seniority:
-        return posting.seniority
-    if level := title_level(posting.title):
-        return level
-    asked = _YEARS.search(posting.experienceRequirements or "")
-    return _level_for_years(float(asked.group(1))) if asked else None
 
 
 @dataclass(frozen=True)
@@ -609,9 +405,9 @@ class SeniorityFit:
 _GAP_FIT = {0: 1.0, 1: 0.7, 2: 0.3}  # by levels between the posting and the person
 
 
-def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> SeniorityFit:
-    asked = posting_level(posting)
-    accepted = profile.preferences.seniority
+def _seniority_fit(prefs: Preferences, person: PersonFacts, facts: PostingFacts) -> SeniorityFit:
+    asked = facts.seniority
+    accepted = prefs.seniority
     if accepted:
         wanted = ", ".join(accepted)
         if asked is None:
@@ -624,7 +420,7 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
             f"Seniority outside your preferences: posting asks {asked}; you accept {wanted}",
             hold=f"the posting asks {asked}, which your preferences do not accept",
         )
-    level, evidence = _profile_level(profile, now)
+    level, evidence = person.level, person.level_evidence
     if level is None:
         return SeniorityFit(
             0.7, f"Posting asks {asked or 'no particular level'}; your seniority is not clear from the CV"
@@ -632,6 +428,11 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
     if asked is None:
         return SeniorityFit(0.7, f"Posting states no seniority; profile is {level} ({evidence})")
     gap = abs(LEVELS.index(asked) - LEVELS.index(level))
+    if facts.seniority_from_years and LEVELS.index(asked) < LEVELS.index(level):
+        # "3+ years" is a floor, not a level: more experience than asked is no step down.
+        return SeniorityFit(
+            1.0, f"Experience fits: posting asks {facts.years:g}+ years; profile is {level} ({evidence})"
+        )
     if gap == 0:
         return SeniorityFit(1.0, f"Seniority fits: posting asks {asked}; profile is {level} ({evidence})")
     reason = (
@@ -652,26 +453,6 @@ def _seniority_fit(profile: Profile, posting: JobPosting, now: date) -> Seniorit
 # --------------------------------------------------------------------------- hard constraints
 
 
-def _workplace(posting: JobPosting) -> str | None:
-    return posting.workplace or ("remote" if posting.jobLocationType == "TELECOMMUTE" else None)
-
-
-def _place_names(posting: JobPosting) -> list[str]:
-    names = []
-    for place in posting.jobLocation:
-        a = place.address
-        names += [
-            _CITY_NAMES.get(_fold(n), _fold(n)) for n in (a.addressLocality, a.addressRegion, a.addressCountry) if n
-        ]
-    return names
-
-
-def _location_matches(wanted: str, places: list[str]) -> bool:
-    wanted = _fold(wanted)
-    wanted = _CITY_NAMES.get(wanted, wanted)
-    return any(wanted == p or _has_phrase(wanted, p) or _has_phrase(p, wanted) for p in places)
-
-
 @dataclass
 class Constraint:
     """What one hard-constraint rule found: plain reasons, deal-breakers, and why it is not High."""
@@ -681,36 +462,83 @@ class Constraint:
     holds: list[str] = field(default_factory=list)
 
 
-def _location_findings(prefs: Preferences, posting: JobPosting) -> Constraint:
+def _wanted_places(prefs: Preferences) -> list[Area]:
+    return [a for loc in prefs.locations if _fold(loc) != "remote" and (a := find_area(loc))]
+
+
+def _lies_in(places: list[Area], areas: list[Area]) -> bool:
+    return any(within(p, a) or within(a, p) and p.kind != "city" for p in places for a in areas)
+
+
+def _names(areas: list[Area]) -> str:
+    return _listing([a.name for a in areas])
+
+
+def _location_findings(
+    prefs: Preferences, person: PersonFacts, facts: PostingFacts, posting: JobPosting, search: SearchIntent
+) -> Constraint:
     found = Constraint()
-    workplace = _workplace(posting)
-    where = ", ".join(p.label() for p in posting.jobLocation if p.label()) or "an unstated place"
-    if workplace == "remote":
+    where = (
+        ", ".join(p.label() for p in posting.jobLocation if p.label()) or _names(facts.places) or "an unstated place"
+    )
+    wanted = _wanted_places(prefs)
+    living = [person.home] if person.home else wanted
+    if facts.relocation_to and not _lies_in(facts.relocation_to, [*wanted, *living]):
+        found.deal_breakers.append(
+            f"Relocation to {_names(facts.relocation_to)} is required; you search in {_listing(prefs.locations) or 'your home area'}"
+        )
+    if facts.workplace == "remote" or facts.remote_allowed:
         if prefs.remote == "onsite_only":
             found.deal_breakers.append("Remote role; you accept onsite work only")
-        else:
-            found.reasons.append("Remote role; profile accepts remote")
+            return found
+        if facts.remote_within and living and not _lies_in(living, facts.remote_within):
+            found.deal_breakers.append(
+                f"Remote only for people in {_names(facts.remote_within)}; you are in {_names(living)}"
+            )
+            return found
+        if (
+            facts.remote_within
+            and search.remote_within
+            and not any(overlaps(a, b) for a in facts.remote_within for b in search.remote_within)
+        ):
+            found.deal_breakers.append(
+                f"Remote only within {_names(facts.remote_within)}; you search remote within {_names(search.remote_within)}"
+            )
+            return found
+        found.reasons.append("Remote role; profile accepts remote")
         return found
     role = {"onsite": f"Onsite role in {where}", "hybrid": f"Hybrid role in {where}"}.get(
-        workplace or "", f"Role in {where}, not stated as remote"
+        facts.workplace or "", f"Role in {where}, not stated as remote"
     )
-    if prefs.remote == "remote_only":
-        if workplace in ("onsite", "hybrid"):
+    if prefs.remote == "remote_only" or search.remote_only:
+        if facts.workplace in ("onsite", "hybrid"):
             found.deal_breakers.append(f"{role}; you accept remote only")
             return found
         found.reasons.append(f"{role}; you accept remote only, so check before applying")
         found.holds.append("the posting does not say it is remote")
     if not prefs.locations:
         return found
-    # "Remote" in the list is met only by remote roles (above); the other entries are places.
-    cities = [loc for loc in prefs.locations if _fold(loc) != "remote"]
-    places = _place_names(posting)
-    if not places:
+    if not facts.places:
         found.reasons.append(f"Posting gives no location; your locations are {_listing(prefs.locations)}")
-    elif any(_location_matches(c, places) for c in cities):
+    elif _lies_in(facts.places, wanted):
         found.reasons.append(f"{role}, one of your locations")
     else:
         found.deal_breakers.append(f"{role}; your locations are {_listing(prefs.locations)}")
+    return found
+
+
+def _eligibility_findings(person: PersonFacts, facts: PostingFacts) -> Constraint:
+    found = Constraint()
+    if facts.work_permit_in:
+        if person.authorised and any(overlaps(a, b) for a in person.authorised for b in facts.work_permit_in):
+            found.reasons.append(f"Needs the right to work in {_names(facts.work_permit_in)}, which you have")
+        else:
+            have = _names(person.authorised) or "no place stated in your CV"
+            found.deal_breakers.append(
+                f"Needs the right to work in {_names(facts.work_permit_in)} (no sponsorship); you may work in {have}"
+            )
+    if facts.clearance and not person.clearance:
+        found.deal_breakers.append(f'Requires a security clearance your CV does not show: "{facts.clearance}"')
     return found
 
 
@@ -752,30 +580,26 @@ def _salary_findings(prefs: Preferences, posting: JobPosting) -> Constraint:
     return Constraint([f"Salary {stated} meets your floor of {floor_text}"])
 
 
-def _languages_in(text: str) -> set[str]:
-    folded = _fold(text)
-    if folded in _LANGUAGE_CODES:
-        return {_LANGUAGE_CODES[folded]}
-    words = set(re.findall(r"[a-z]+", folded))
-    return {name for name, aliases in _LANGUAGES.items() if words & set(aliases)}
-
-
-def _language_findings(profile: Profile, posting: JobPosting) -> Constraint:
-    if not posting.languages:
+def _language_findings(profile: Profile, person: PersonFacts, facts: PostingFacts) -> Constraint:
+    needed = [n for n in facts.languages if n.required]
+    if not needed:
         return Constraint()
-    spoken_names = [lang.language for lang in profile.languages] + profile.preferences.required_languages
-    if not spoken_names:
-        return Constraint([f"Posting requires {_listing(posting.languages)}; your profile lists no languages"])
-    spoken = {name for s in spoken_names for name in _languages_in(s)} | {_fold(s) for s in spoken_names}
+    asked = _listing(n.text or n.name for n in needed)
+    if not person.languages:
+        return Constraint([f"Posting requires {asked}; your profile lists no languages"])
+    spoken_names = [lang.language for lang in profile.languages] or [language_name(c) for c in person.languages]
     breakers = []
-    for asked in posting.languages:
-        # "German or English" is satisfied by either; an unknown language is compared by name.
-        options = _languages_in(asked) or {_fold(asked)}
-        if not options & spoken:
-            breakers.append(f"Requires {asked}; profile speaks {_listing(dict.fromkeys(spoken_names))}")
+    for need in needed:
+        if need.code not in person.languages:
+            breakers.append(
+                f"Requires {need.text or need.name}; profile speaks {_listing(dict.fromkeys(spoken_names))}"
+            )
+        elif not at_least(person.languages[need.code], need.level):
+            level = person.languages[need.code] or "an unstated level"
+            breakers.append(f"Requires {need.text or need.name}; you speak {need.name} at {level}")
     if breakers:
         return Constraint(deal_breakers=breakers)
-    return Constraint([f"Languages fit: posting requires {_listing(posting.languages)}"])
+    return Constraint([f"Languages fit: posting requires {asked}"])
 
 
 def _phrase_findings(prefs: Preferences, posting: JobPosting) -> list[str]:
@@ -804,9 +628,7 @@ def _expiry_findings(posting: JobPosting, now: datetime) -> list[str]:
 class RuleFindings:
     """Everything the rules alone say about a posting for a profile (no embedding needed)."""
 
-    required: list[str]
-    covered: list[str]
-    missing: list[str]
+    coverage_found: Coverage
     role: RoleFit
     seniority: SeniorityFit
     constraint_reasons: list[str]
@@ -814,35 +636,50 @@ class RuleFindings:
     holds: list[str]
 
     @property
+    def required(self) -> list[str]:
+        return [*self.coverage_found.covered, *self.coverage_found.missing]
+
+    @property
+    def covered(self) -> list[str]:
+        return self.coverage_found.covered
+
+    @property
+    def missing(self) -> list[str]:
+        return self.coverage_found.missing
+
+    @property
     def coverage(self) -> float:
-        return len(self.covered) / len(self.required) if self.required else 0.5
+        return self.coverage_found.share
 
 
-def assess(profile: Profile, posting: JobPosting, *, now: datetime | None = None) -> RuleFindings:
+def assess(
+    profile: Profile, posting: JobPosting, *, now: datetime | None = None, search: SearchIntent | None = None
+) -> RuleFindings:
     """Apply every rule that does not need the model."""
     now = now or datetime.now(UTC)
+    search = search or SearchIntent()
     prefs = profile.preferences
-    required = required_skills(posting)
-    covered, missing = _covered(profile, required)
-    role = _role_fit(profile, posting)
-    seniority = _seniority_fit(profile, posting, now.date())
+    facts = facts_of(posting)
+    person = person_facts(profile, now.date())
+    coverage = _coverage(person, facts)
+    role = _role_fit(profile, person, facts, posting.title, search)
+    seniority = _seniority_fit(prefs, person, facts)
     constraints = [
-        _location_findings(prefs, posting),
+        _location_findings(prefs, person, facts, posting, search),
+        _eligibility_findings(person, facts),
         _salary_findings(prefs, posting),
-        _language_findings(profile, posting),
+        _language_findings(profile, person, facts),
     ]
     breakers = [
         *_expiry_findings(posting, now),
         *(b for c in constraints for b in c.deal_breakers),
         *_phrase_findings(prefs, posting),
     ]
-    if role.other_field and not covered:
-        asked = f" ({_listing(required)})" if required else ""
+    if role.other_field and not coverage.covered:
+        asked = f" ({_listing(coverage.missing)})" if coverage.missing else ""
         breakers.append(f"{role.reason}, and your profile has none of the skills it asks for{asked}")
     return RuleFindings(
-        required=required,
-        covered=covered,
-        missing=missing,
+        coverage_found=coverage,
         role=role,
         seniority=seniority,
         constraint_reasons=[r for c in constraints for r in c.reasons],
@@ -851,9 +688,11 @@ def assess(profile: Profile, posting: JobPosting, *, now: datetime | None = None
     )
 
 
-def prefilter(profile: Profile, posting: JobPosting, *, now: datetime | None = None) -> list[str]:
+def prefilter(
+    profile: Profile, posting: JobPosting, *, now: datetime | None = None, search: SearchIntent | None = None
+) -> list[str]:
     """Deal-breakers the rules find without the model; a posting with any is Low and never embedded."""
-    return assess(profile, posting, now=now).deal_breakers
+    return assess(profile, posting, now=now, search=search).deal_breakers
 
 
 def _semantic(similarity: float) -> float:
@@ -866,15 +705,17 @@ def _similarity_reason(similarity: float) -> str:
 
 
 def _coverage_reasons(findings: RuleFindings) -> list[str]:
-    if not findings.required:
+    found = findings.coverage_found
+    if not found.total:
         return ["Posting names no skill we recognise; coverage cannot be checked"]
-    total = len(findings.required)
     reasons = [
-        f"Covers {len(findings.covered)} of {total} required skill{'s' if total > 1 else ''}"
-        + (f": {_listing(findings.covered)}" if findings.covered else "")
+        f"Covers {len(found.covered)} of {found.total} required skill{'s' if found.total > 1 else ''}"
+        + (f": {_listing(found.covered)}" if found.covered else "")
     ]
-    if findings.missing:
-        reasons.append(f"Missing: {_listing(findings.missing, limit=8)}")
+    if found.missing:
+        reasons.append(f"Missing: {_listing(found.missing, limit=8)}")
+    if found.nice_covered:
+        reasons.append(f"Also has nice-to-haves: {_listing(found.nice_covered)}")
     return reasons
 
 
@@ -885,6 +726,8 @@ def _held_back(findings: RuleFindings) -> list[str]:
         held.append("the posting names no skill to check")
     elif findings.coverage < SOLID_COVERAGE:
         held.append(f"only {findings.coverage:.0%} of the required skills are covered (needs {SOLID_COVERAGE:.0%})")
+    if findings.coverage_found.missing_core:
+        held.append(f"the title's core skill ({_listing(findings.coverage_found.missing_core)}) is not in your CV")
     if not findings.role.same_family:
         held.append("the role family is not yours")
     return held + findings.holds
@@ -901,7 +744,7 @@ def verdict(
     semantic = _semantic(similarity) if similarity is not None else 0.0
     raw = (
         WEIGHTS["semantic"] * semantic
-        + WEIGHTS["coverage"] * findings.coverage
+        + WEIGHTS["coverage"] * findings.coverage_found.score
         + WEIGHTS["role"] * findings.role.score
         + WEIGHTS["seniority"] * findings.seniority.score
     )
@@ -942,6 +785,7 @@ def verdict(
         reasons=reasons,
         missing_skills=findings.missing,
         deal_breakers=findings.deal_breakers,
+        evidence=findings.coverage_found.evidence,
     )
 
 
@@ -953,11 +797,12 @@ def screen_posting(
     high_threshold: int = 70,
     medium_threshold: int = 50,
     now: datetime | None = None,
+    search: SearchIntent | None = None,
 ) -> JobScreeningOutput:
     """The verdict for one posting, given the cosine similarity of the profile and posting digests."""
     if not -1.0001 <= similarity <= 1.0001:
         raise ScreeningError(f"similarity must be a cosine between -1 and 1, got {similarity}")
-    findings = assess(profile, posting, now=now)
+    findings = assess(profile, posting, now=now, search=search)
     return verdict(findings, similarity, high_threshold=high_threshold, medium_threshold=medium_threshold)
 
 
@@ -966,15 +811,21 @@ def screen_posting(
 
 def with_search(profile: Profile, request: SearchRequest) -> Profile:
     """The profile with the search's own constraints applied: minimum salary, places, and "on-site only"
-    (remote_ok is False only when the search rules remote work out).
+    (remote_ok is False only when the search rules remote work out) or "remote only"; the request's
+    fields win over what its query text says.
     """
+    intent = read_search(request.query)
     update: dict[str, object] = {}
-    if not request.remote_ok:
+    if not request.remote_ok or not intent.remote_ok:
         update["remote"] = "onsite_only"
-    if request.min_salary is not None:
-        update["salary_floor"] = request.min_salary
-    if request.locations:
-        update["locations"] = request.locations
+    elif intent.remote_only:
+        update["remote"] = "remote_only"
+    if request.min_salary is not None or intent.min_salary is not None:
+        update["salary_floor"] = request.min_salary if request.min_salary is not None else intent.min_salary
+    # The places asked for, whichever way the request came (a chat message, --location, the API).
+    locations = request.locations or [a.name for a in intent.places]
+    if locations:
+        update["locations"] = locations
     if not update:
         return profile
     return profile.model_copy(update={"preferences": profile.preferences.model_copy(update=update)})
@@ -994,7 +845,12 @@ def flag_already_applied(screening: JobScreeningOutput, application: Application
 
 
 def _inputs_fingerprint(
-    profile: Profile, posting: JobPosting, context: Context, now: datetime, applied: ApplicationLogEntry | None
+    profile: Profile,
+    posting: JobPosting,
+    context: Context,
+    now: datetime,
+    applied: ApplicationLogEntry | None,
+    request: SearchRequest | None,
 ) -> str:
     """A fingerprint of everything a verdict depends on, so a stored one is reused only while valid.
 
@@ -1012,6 +868,7 @@ def _inputs_fingerprint(
                 str(context.medium_threshold),
                 str(context.embedding_max_tokens),
                 applied.already_applied_reason() if applied else "",
+                request.query if request else "",  # the roles and the remote region it names
                 # Only with an LLM, so the embedded screenings stored before it stay valid.
                 *([f"llm:{model_name(context, 'screener')}"] if context.llm_base_url else []),
             ]
@@ -1020,9 +877,9 @@ def _inputs_fingerprint(
 
 
 async def _screen_embedded(
-    profile: Profile, posting: JobPosting, context: Context, now: datetime
+    profile: Profile, posting: JobPosting, context: Context, now: datetime, search: SearchIntent
 ) -> JobScreeningOutput:
-    findings = assess(profile, posting, now=now)
+    findings = assess(profile, posting, now=now, search=search)
     if findings.deal_breakers:
         return verdict(findings, None)
     embedder = get_async_embedder(context.embedding_max_tokens)
@@ -1036,6 +893,28 @@ async def _screen_embedded(
         high_threshold=context.high_threshold,
         medium_threshold=context.medium_threshold,
     )
+
+
+async def screen_batch(
+    profile: Profile, postings: list[JobPosting], context: Context, now: datetime, request: SearchRequest | None = None
+) -> list[JobScreeningOutput]:
+    """The embedded verdicts for many postings, every text that needs embedding in one bulk call."""
+    search = read_search(request.query) if request else SearchIntent()
+    profile = with_search(profile, request) if request else profile
+    findings = [assess(profile, posting, now=now, search=search) for posting in postings]
+    open_ = [i for i, f in enumerate(findings) if not f.deal_breakers]
+    embedder = get_async_embedder(context.embedding_max_tokens)
+    vectors = await embedder.embed_many([profile_digest(profile), *(posting_digest(postings[i]) for i in open_)])
+    similarity = {i: float(vectors[0] @ vectors[row]) for row, i in enumerate(open_, start=1)}
+    return [
+        verdict(
+            f,
+            similarity.get(i),
+            high_threshold=context.high_threshold,
+            medium_threshold=context.medium_threshold,
+        )
+        for i, f in enumerate(findings)
+    ]
 
 
 # --------------------------------------------------------------------------- LLM stage (cascade)
@@ -1076,34 +955,50 @@ def screening_messages(profile: Profile, posting: JobPosting, context: Context) 
         high_threshold=context.high_threshold,
         medium_threshold=context.medium_threshold,
     )
-    posting_json = posting.model_dump_json(include=_POSTING_FOR_MODEL, exclude_none=True, indent=1)
+    # The reader's facts go along (without the raw sections), so the model judges what the rules judged.
+    read = posting.model_copy(update={"facts": facts_of(posting)})
+    posting_json = read.model_dump_json(
+        include={*_POSTING_FOR_MODEL, "facts"}, exclude={"facts": {"sections"}}, exclude_none=True, indent=1
+    )
     return [SystemMessage(system), HumanMessage(quoted_data("posting", posting_json))]
 
 
+_STEPS: tuple[Probability, ...] = ("Low", "Medium", "High")
+
+
 def cascade_verdict(embedded: JobScreeningOutput, judged: JobScreeningOutput) -> JobScreeningOutput:
-    """The model's verdict within the rules' bounds: every rule deal-breaker kept, High only from Medium up."""
+    """The model's verdict within the rules' bounds: every rule deal-breaker kept, at most one step above
+    the rules' verdict (High only from Medium up), and a lift said in the reasons."""
     deal_breakers = list(dict.fromkeys([*embedded.deal_breakers, *judged.deal_breakers]))
     probability: Probability = judged.probability
     score = judged.match_score
+    lift: list[str] = []
     if deal_breakers:
         probability, score = "Low", min(score, DEAL_BREAKER_CAP)
-    elif probability == "High" and embedded.probability == "Low":
-        probability = "Medium"
+    else:
+        ceiling = _STEPS[min(_STEPS.index(embedded.probability) + 1, len(_STEPS) - 1)]
+        if _STEPS.index(probability) > _STEPS.index(ceiling):
+            probability = ceiling
+        if _STEPS.index(probability) > _STEPS.index(embedded.probability):
+            lift = [
+                f"Lifted by the LLM screener from the rules' {embedded.probability} to {probability} (one step at most)"
+            ]
     rules = f"Rule-based screen: {embedded.match_score}/100, {embedded.probability}"
     return JobScreeningOutput(
         match_score=score,
         probability=probability,
-        reasons=[*judged.reasons, rules, *embedded.reasons],
+        reasons=[*judged.reasons, *lift, rules, *embedded.reasons],
         missing_skills=list(dict.fromkeys([*embedded.missing_skills, *judged.missing_skills])),
         deal_breakers=deal_breakers,
+        evidence=embedded.evidence,
     )
 
 
 async def _screen(
-    profile: Profile, posting: JobPosting, context: Context, now: datetime
+    profile: Profile, posting: JobPosting, context: Context, now: datetime, search: SearchIntent
 ) -> tuple[JobScreeningOutput, bool]:
     """The verdict, and whether it is final (False: the LLM stage could not run; ask again next time)."""
-    embedded = await _screen_embedded(profile, posting, context, now)
+    embedded = await _screen_embedded(profile, posting, context, now, search)
     model = load_chat_model(context, "screener")
     if model is None or embedded.probability == "Low":
         return embedded, True
@@ -1129,16 +1024,17 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
     if isinstance(request, dict):
         request = SearchRequest.model_validate(request)
     profile = with_search(profile, request) if request else profile
+    search = read_search(request.query) if request else SearchIntent()
     now = datetime.now(UTC)
     applied = await records.applied_to(runtime.context.user_id, posting.canonical_key)
-    fingerprint = _inputs_fingerprint(profile, posting, runtime.context, now, applied)
+    fingerprint = _inputs_fingerprint(profile, posting, runtime.context, now, applied, request)
     inputs_ns = (SCREENING_INPUTS_NS, profile_id)
     stored_inputs = await records.store.aget(inputs_ns, posting_id)
     screening = None
     if stored_inputs is not None and stored_inputs.value.get("fingerprint") == fingerprint:
         screening = await records.screening(profile_id, posting_id)
     if screening is None:
-        screening, final = await _screen(profile, posting, runtime.context, now)
+        screening, final = await _screen(profile, posting, runtime.context, now, search)
         if applied is not None:
             screening = flag_already_applied(screening, applied)
         await records.put_screening(profile_id, posting_id, screening)

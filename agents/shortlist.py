@@ -25,6 +25,9 @@ def route_to_screening(state: JobLandState) -> list[Send] | Literal["shortlist"]
     return sends or "shortlist"
 
 
+DECIDED = frozenset({PackageStatus.approved, PackageStatus.rejected, PackageStatus.sending, PackageStatus.sent})
+
+
 def package_id_for(thread_id: str, posting_id: str) -> str:
     return stable_id("pkg", thread_id, posting_id)
 
@@ -58,11 +61,13 @@ async def shortlist(state: JobLandState, runtime: Runtime[Context]) -> dict:
     The batch's time budget starts here: every package of it must be built by the deadline.
     """
     request = state["request"]
-    high = [v for v in state.get("screenings", []) if v.probability == "High"]
+    records = Records(runtime.store)
+    # A later search in the same thread never offers again what the person decided on in an earlier one.
+    decided = {p.posting_id for p in await records.packages(state["thread_id"]) if p.status in DECIDED}
+    high = [v for v in state.get("screenings", []) if v.probability == "High" and v.posting_id not in decided]
     high.sort(key=lambda v: (-v.match_score, v.posting_id))
     chosen = [v.posting_id for v in high[: request.max_packages]]
     if request.mode == "apply":
-        records = Records(runtime.store)
         for posting_id in chosen:
             await pending_package(records, state["thread_id"], state["profile_id"], posting_id)
     return {"shortlist": chosen, "build_deadline": time.time() + runtime.context.batch_budget_s}

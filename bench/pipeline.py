@@ -23,8 +23,8 @@ from pathlib import Path
 
 from langgraph.types import Command
 
-from agents.review import requested_package_id
 from domain.models import Decision, SearchRequest
+from domain.review import requested_package_id
 from graph.builder import open_graph
 from graph.context import Context
 from tools.job_folder import load_folder

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.posting_facts import PostingFacts
 from domain.text import stable_id
 
 
@@ -252,6 +253,9 @@ class JobPosting(Record):
     fetched_at: datetime = Field(default_factory=utcnow)
     content_hash: str
     canonical_key: str = Field(description="Same job from two sources -> same key.")
+    facts: PostingFacts | None = Field(
+        default=None, description="What domain.posting_reader read from the posting, computed once by its source."
+    )
 
     @property
     def company(self) -> str:
@@ -295,12 +299,20 @@ class SearchRequest(Record):
 Probability = Literal["High", "Medium", "Low"]
 
 
+class RequirementEvidence(Record):
+    requirement: str
+    highlight_ids: list[str] = Field(default_factory=list, description="Highlights that show it; empty: the skills list.")
+
+
 class JobScreeningOutput(Record):
     match_score: int = Field(ge=0, le=100)
     probability: Probability
     reasons: list[str] = Field(default_factory=list)
     missing_skills: list[str] = Field(default_factory=list)
     deal_breakers: list[str] = Field(default_factory=list)
+    evidence: list[RequirementEvidence] = Field(
+        default_factory=list, description="Each must-have the CV meets, with what shows it."
+    )
 
 
 # --------------------------------------------------------------------------- packages
@@ -339,6 +351,11 @@ class EvidenceLine(Record):
     source_fields: list[str] = Field(
         default_factory=list,
         description="Profile fields other than highlights it rests on, e.g. 'skills', 'basics.label'.",
+    )
+    reworded: bool = Field(
+        default=False,
+        description="The words are a writer's (an LLM's or the person's), not the cited evidence's own: "
+        "the checks hold their meaning to what the line cites.",
     )
 
 
@@ -394,7 +411,7 @@ PACKAGE_TRANSITIONS: dict[PackageStatus, frozenset[PackageStatus]] = {
     _S.generating: frozenset({_S.checking, _S.failed, _S.timeout}),
     _S.checking: frozenset({_S.ready, _S.failed, _S.timeout}),
     _S.ready: frozenset({_S.approved, _S.rejected}),
-    _S.approved: frozenset({_S.sending}),
+    _S.approved: frozenset({_S.sending, _S.rejected}),  # a decision asked again after a crash may change
     _S.sending: frozenset({_S.sent, _S.failed, _S.timeout}),
     _S.failed: frozenset({_S.pending, _S.sending, _S.sent, _S.rejected}),
     _S.timeout: frozenset({_S.pending, _S.sending, _S.sent, _S.rejected}),
@@ -458,6 +475,27 @@ class InterviewPrep(Record):
     questions_to_ask: list[QuestionToAsk] = Field(default_factory=list)
 
 
+class UnsupportedLine(Record):
+    """A line of a person's edit that the master CV does not support: the package is sent only once the
+    person confirms this line by its id (`confirm_unsupported`)."""
+
+    id: str = Field(description='"cv-…" or "letter-…": derived from the line\'s text, so it names that text only.')
+    document: Literal["cv", "cover_letter"]
+    text: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class PackageVersion(Record):
+    """One version of a package's documents: as JobLand built it (number 1), or as the person edited them."""
+
+    number: int
+    cv: TailoredCV | None = None
+    cover_letter: CoverLetter | None = None
+    flagged_claims: list[str] = Field(default_factory=list)
+    edited_by: str | None = Field(default=None, description="Who edited it; None: as JobLand built it.")
+    made_at: datetime | None = None
+
+
 class ApplicationPackage(Record):
     id: str
     posting_id: str
@@ -474,6 +512,18 @@ class ApplicationPackage(Record):
     history: list[StatusChange] = Field(default_factory=list)
     error: str | None = None
     interview_prep: InterviewPrep | None = Field(default=None, description="Written at delivery, once approved.")
+    versions: list[PackageVersion] = Field(
+        default_factory=list,
+        description="Earlier versions of the documents, oldest first; cv and cover_letter are the current one.",
+    )
+    edited_by: str | None = Field(default=None, description="Who made the current version by an edit, if anyone.")
+    edited_at: datetime | None = None
+    edit_key: str | None = Field(
+        default=None, description="The edit the current version is: applied once, however often asked."
+    )
+    unsupported_lines: list[UnsupportedLine] = Field(
+        default_factory=list, description="Lines of the current edit the master CV does not support."
+    )
 
     def with_status(self, status: PackageStatus, note: str | None = None) -> ApplicationPackage:
         """The package moved to `status`, timestamped; InvalidTransition if the table does not allow it.
@@ -491,6 +541,21 @@ class ApplicationPackage(Record):
             }
         )
 
+    def version(self, number: int | None = None) -> PackageVersion:
+        """Version `number` (1 is as built; None, the current one); IndexError if there is none such."""
+        current = PackageVersion(
+            number=len(self.versions) + 1,
+            cv=self.cv,
+            cover_letter=self.cover_letter,
+            flagged_claims=self.flagged_claims,
+            edited_by=self.edited_by,
+            made_at=self.edited_at or next((c.at for c in self.history if c.status == PackageStatus.ready), None),
+        )
+        chosen = current if number is None else ([*self.versions, current][number - 1] if number >= 1 else None)
+        if chosen is None:
+            raise IndexError(f"package {self.id} has versions 1 to {current.number}, not {number}")
+        return chosen
+
     @property
     def was_approved(self) -> bool:
         """Whether the person approved it: a failure after that is a delivery's, not the build's."""
@@ -506,6 +571,10 @@ class Decision(Record):
     )
     cv_markdown: str | None = Field(default=None, description="Edited CV text (action 'edit').")
     cover_letter_markdown: str | None = Field(default=None, description="Edited letter text (action 'edit').")
+    confirm_unsupported: list[str] = Field(
+        default_factory=list,
+        description="Ids of an edit's unsupported lines the person sends anyway (ApplicationPackage.unsupported_lines).",
+    )
     note: str | None = None
 
 
@@ -540,6 +609,13 @@ class DeadLetter(Record):
         return self.model_copy(update={"resolution": resolution, "resolved_at": utcnow()})
 
 
+class SourceFailure(Record):
+    """A job source that gave up during discovery; the search went on with the other sources."""
+
+    source: str
+    error: str
+
+
 class ThreadRecord(Record):
     """One search the person started; listed by `jobland threads`."""
 
@@ -548,6 +624,9 @@ class ThreadRecord(Record):
     created_at: datetime = Field(default_factory=utcnow)
     request: SearchRequest
     webhook_url: str | None = Field(default=None, description="Called on review_ready, completed and failed.")
+    source_failures: list[SourceFailure] = Field(
+        default_factory=list, description="Job sources that gave up in the latest search; its postings lack theirs."
+    )
 
 
 WebhookEvent = Literal["review_ready", "completed", "failed"]

@@ -25,6 +25,7 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
     "Ruby": ("ruby",),
     "PHP": ("php",),
     "Swift": ("swift",),
+    "SwiftUI": ("swiftui",),
     "R": ("r language",),
     "SQL": ("sql",),
     "Bash": ("bash", "shell scripting", "shell"),
@@ -39,20 +40,41 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
     "FastAPI": ("fastapi",),
     "Flask": ("flask",),
     "Spring": ("spring", "spring boot"),
+    "Hibernate": ("hibernate", "jpa"),
+    "Maven": ("maven",),
+    "Gradle": ("gradle",),
+    "Protocol Buffers": ("protocol buffers", "protobuf"),
+    "Next.js": ("next.js", "nextjs"),
     "Ruby on Rails": ("rails", "ruby on rails"),
     "GraphQL": ("graphql",),
-    "REST APIs": ("rest", "restful", "rest api", "rest apis", "api design"),
+    "REST APIs": ("rest", "restful", "rest api", "rest apis", "api design", "rest services", "rest-schnittstellen"),
     "gRPC": ("grpc",),
     "Microservices": ("microservices", "microservice"),
     # data
     "PostgreSQL": ("postgresql", "postgres"),
     "MySQL": ("mysql",),
+    "Oracle": ("oracle", "oracle database", "oracle databases"),
     "MongoDB": ("mongodb", "mongo"),
     "Redis": ("redis",),
     "Elasticsearch": ("elasticsearch", "opensearch"),
     "Kafka": ("kafka", "apache kafka"),
     "RabbitMQ": ("rabbitmq",),
-    "Spark": ("spark", "apache spark", "pyspark"),
+    "Spark": ("spark", "apache spark", "pyspark", "spark structured streaming"),
+    "Flink": ("flink", "apache flink"),
+    "Apache Beam": ("apache beam", "beam"),
+    "Dataflow": ("dataflow", "google dataflow"),
+    "Pub/Sub": ("pub/sub", "pubsub"),
+    "Kinesis": ("kinesis",),
+    "Databricks": ("databricks",),
+    "Delta Lake": ("delta lake",),
+    "Iceberg": ("apache iceberg", "iceberg"),
+    "Redshift": ("redshift", "amazon redshift"),
+    "Dagster": ("dagster",),
+    "Prefect": ("prefect",),
+    "Looker": ("looker", "lookml"),
+    "Power BI": ("power bi", "powerbi"),
+    "Tableau": ("tableau",),
+    "Celery": ("celery",),
     "Airflow": ("airflow", "apache airflow"),
     "dbt": ("dbt",),
     "Snowflake": ("snowflake",),
@@ -61,6 +83,11 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
     "NumPy": ("numpy",),
     "Data Pipelines": ("data pipelines", "data pipeline", "etl", "elt"),
     "Data Warehousing": ("data warehouse", "data warehousing"),
+    "Data Modeling": ("data modeling", "data modelling", "dimensional modeling", "dimensional modelling", "data vault"),
+    "Data Quality": ("data quality", "data-quality", "great expectations", "data contracts"),
+    "Hadoop": ("hadoop", "hdfs"),
+    "Hive": ("apache hive",),
+    "Trino": ("trino", "presto"),
     "NoSQL": ("nosql",),
     # ML
     "Machine Learning": ("machine learning", "ml"),
@@ -72,21 +99,26 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
     "LLMs": ("llm", "llms", "large language models"),
     "Computer Vision": ("computer vision",),
     "MLOps": ("mlops",),
-    "Statistics": ("statistics", "statistical"),
+    "Statistics": ("statistics", "statistical", "glms", "causal inference"),
+    "A/B Testing": ("a/b testing", "a/b tests"),
     # infrastructure
     "AWS": ("aws", "amazon web services"),
     "GCP": ("gcp", "google cloud"),
     "Azure": ("azure",),
     "Kubernetes": ("kubernetes", "k8s", "eks", "gke", "aks"),
-    "Docker": ("docker", "containers", "containerization"),
+    "Docker": ("docker", "containers", "containerization", "containerisation"),
     "Terraform": ("terraform",),
+    "Pulumi": ("pulumi",),
+    "CloudFormation": ("cloudformation", "aws cdk"),
     "Ansible": ("ansible",),
     "Helm": ("helm",),
     "ArgoCD": ("argocd", "argo cd"),
     "GitOps": ("gitops",),
-    "CI/CD": ("ci/cd", "continuous integration", "continuous delivery", "continuous deployment"),
+    "CI/CD": ("ci/cd", "continuous integration", "continuous delivery", "continuous deployment", "gitlab ci"),
     "GitHub Actions": ("github actions",),
     "Jenkins": ("jenkins",),
+    "Git": ("git", "version control"),
+    "Datadog": ("datadog",),
     "Linux": ("linux",),
     "Prometheus": ("prometheus",),
     "Grafana": ("grafana",),
@@ -117,18 +149,82 @@ SKILL_ALIASES: dict[str, tuple[str, ...]] = {
     "Accounting": ("accounting", "bookkeeping", "ifrs", "gaap"),
     "Nursing": ("nursing", "patient care", "registered nurse"),
     "Excel": ("excel", "spreadsheets"),
+    "Customer Service": ("customer service", "kundenservice"),
+    "Forklift Licence": ("forklift licence", "forklift license", "staplerschein"),
+    "Driving Licence": ("driving licence", "driving license", "führerschein"),
     "Copywriting": ("copywriting",),
 }
 
 
+# Generic terms a posting uses for a kind of skill ("workflow orchestration"); each is met by any of
+# the concrete skills it names. They are requirement vocabulary only: a CV line never "claims" a concept.
+CONCEPT_ALIASES: dict[str, tuple[str, ...]] = {
+    "Workflow Orchestration": (
+        "workflow orchestration",
+        "orchestration tool",
+        "orchestration tools",
+        "orchestrator",
+        "orchestrators",
+        "pipeline orchestration",
+    ),
+    "Lakehouse": ("lakehouse", "data lakehouse", "data lake"),
+    "Stream Processing": ("stream processing", "streaming pipelines", "event streaming", "real-time pipelines"),
+    "Cloud Data Warehouse": ("cloud data warehouse", "cloud warehouse", "cloud data warehouses"),
+    "Container Orchestration": ("container orchestrator", "container orchestration"),
+    "Relational Databases": ("relational databases", "relational database", "rdbms", "sql databases"),
+    "Message Queues": ("message queues", "message queue", "message brokers", "message broker", "queues"),
+    "Cloud Platforms": ("cloud experience", "cloud platforms", "cloud platform", "public cloud", "cloud provider"),
+    "Automated Tests": ("automated tests", "write tests", "writing tests", "tests"),
+}
+
+# What meets a requirement besides the skill itself: a person who ran Snowflake has a cloud data
+# warehouse, one who wrote PostgreSQL queries knows SQL.
+SATISFIED_BY: dict[str, tuple[str, ...]] = {
+    "Data Pipelines": ("Airflow", "dbt", "Spark", "Kafka", "Dagster", "Prefect", "Databricks", "Flink", "Apache Beam"),
+    "Workflow Orchestration": ("Airflow", "Dagster", "Prefect", "ArgoCD"),
+    "Lakehouse": ("Databricks", "Delta Lake", "Iceberg"),
+    "Stream Processing": ("Kafka", "Flink", "Kinesis", "Pub/Sub", "Apache Beam"),
+    "Cloud Data Warehouse": ("Snowflake", "BigQuery", "Redshift", "Databricks"),
+    "Data Warehousing": ("Snowflake", "BigQuery", "Redshift", "dbt"),
+    "Container Orchestration": ("Kubernetes",),
+    "Relational Databases": ("PostgreSQL", "MySQL", "Oracle"),
+    "Message Queues": ("Kafka", "RabbitMQ", "Celery", "Pub/Sub", "Kinesis"),
+    "Cloud Platforms": ("AWS", "GCP", "Azure"),
+    "Automated Tests": ("Testing",),
+    "Testing": ("Automated Tests",),
+    "Infrastructure as Code": ("Terraform", "Pulumi", "CloudFormation", "Ansible"),
+    "SQL": ("PostgreSQL", "MySQL", "Snowflake", "BigQuery", "Redshift", "dbt", "Oracle"),
+    "Machine Learning": ("PyTorch", "TensorFlow", "scikit-learn", "Deep Learning"),
+    "Microservices": ("gRPC",),
+    "CI/CD": ("GitHub Actions", "Jenkins", "ArgoCD"),
+    "Docker": ("Kubernetes",),
+    "Data Modeling": ("dbt", "Data Warehousing"),
+    "Observability": ("Prometheus", "Grafana", "Datadog"),
+    "Git": ("GitHub Actions",),
+}
+
+
+# Requirements that name a kind of skill; the concrete skills named beside one are examples of it.
+GENERIC_TERMS = frozenset(
+    [*CONCEPT_ALIASES, "Data Pipelines", "Data Warehousing", "Infrastructure as Code", "Machine Learning"]
+)
+
+
+def satisfies(skill: str, requirement: str) -> bool:
+    """Whether having `skill` meets a requirement for `requirement` (both canonical)."""
+    return skill == requirement or skill in SATISFIED_BY.get(requirement, ())
+
+
 @cache
-def _alias_index() -> tuple[re.Pattern[str], dict[str, str]]:
+def _alias_index(with_concepts: bool = False) -> tuple[re.Pattern[str], dict[str, str]]:
     lookup: dict[str, str] = {}
-    for canonical, aliases in SKILL_ALIASES.items():
-        if len(canonical) > 1:  # a bare "R" is mostly "R&D" or an initial; only its aliases count
-            lookup[canonical.lower()] = canonical
-        for alias in aliases:
-            lookup[alias] = canonical
+    vocabularies = [SKILL_ALIASES, CONCEPT_ALIASES] if with_concepts else [SKILL_ALIASES]
+    for vocabulary in vocabularies:
+        for canonical, aliases in vocabulary.items():
+            if len(canonical) > 1:  # a bare "R" is mostly "R&D" or an initial; only its aliases count
+                lookup.setdefault(canonical.lower(), canonical)
+            for alias in aliases:
+                lookup.setdefault(alias, canonical)
     # Longest alias first so "react native" wins over "react"; boundaries that allow "C++" and "Node.js".
     alternatives = sorted(lookup, key=len, reverse=True)
     pattern = re.compile(
@@ -147,6 +243,12 @@ _CASE_SENSITIVE = {
     "node": "Node",
     "ml": "ML",
     "shell": "shell",
+    # "REST" only in capitals: "the rest of the team" is not an API.
+    "rest": "REST",
+    "beam": "Beam",
+    "prefect": "Prefect",
+    "iceberg": "Iceberg",
+    "oracle": "Oracle",
 }
 
 
@@ -158,13 +260,22 @@ def canonical_skill(name: str) -> str:
 
 def extract_skills(text: str) -> list[str]:
     """Canonical skills mentioned in text, in order of first mention, without repeats."""
-    pattern, lookup = _alias_index()
-    found: dict[str, None] = {}
+    return [name for name, _ in _mentions(text, with_concepts=False)]
+
+
+def extract_terms(text: str) -> list[tuple[str, int]]:
+    """Canonical skills and generic concepts named in a requirement, with where each is first named."""
+    return _mentions(text, with_concepts=True)
+
+
+def _mentions(text: str, *, with_concepts: bool) -> list[tuple[str, int]]:
+    pattern, lookup = _alias_index(with_concepts)
+    found: dict[str, int] = {}
     for match in pattern.finditer(text):
         raw = match.group(1)
         key = raw.lower()
         expected = _CASE_SENSITIVE.get(key)
         if expected is not None and raw != expected and raw != expected.upper():
             continue
-        found.setdefault(lookup[key], None)
-    return list(found)
+        found.setdefault(lookup[key], match.start())
+    return list(found.items())

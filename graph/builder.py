@@ -10,6 +10,7 @@ from pathlib import Path
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
 
 from agents.cover_letter_writer import write_cover_letter
 from agents.cv_writer import write_cv
@@ -35,7 +36,7 @@ from graph.state import (
     PackageBuildState,
     ScreenJobInput,
 )
-from tools.postgres import postgres_persistence, resolve_database_url
+from tools.postgres import connection_lost, postgres_persistence, resolve_database_url
 
 # Checkpoints deserialize only these types (besides LangGraph's own safe ones).
 CHECKPOINT_TYPES = (
@@ -63,12 +64,18 @@ NODE_TIMEOUTS: dict[str, float] = {
 }
 
 
+# A step whose database connection was lost midway runs again (its Store writes are upserts, and each
+# step re-reads what it needs); every other error fails the step as before. deliver is left out: a
+# send is never repeated blindly (its claim decides what a second attempt may do).
+DATABASE_RETRY = RetryPolicy(max_attempts=4, initial_interval=0.5, max_interval=4.0, retry_on=connection_lost)
+
+
 def build_package_graph(timeouts: Mapping[str, float]) -> StateGraph:
     """research_company -> write_cv -> write_cover_letter -> check_package, for one posting."""
     builder = StateGraph(PackageBuildState, context_schema=Context, input_schema=BuildPackageInput)
     steps = (research_company, write_cv, write_cover_letter, check_package)
     for step in steps:
-        builder.add_node(step, timeout=timeouts[step.__name__])
+        builder.add_node(step, timeout=timeouts[step.__name__], retry_policy=DATABASE_RETRY)
     builder.add_edge(START, steps[0].__name__)
     for before, after in zip(steps, steps[1:], strict=False):
         builder.add_edge(before.__name__, after.__name__)
@@ -82,17 +89,24 @@ def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
         raise ValueError(f"node_timeouts names no such step: {unknown}; the steps are {sorted(NODE_TIMEOUTS)}")
     package_steps = build_package_graph(timeouts).compile(name="build_package_steps")
     builder = StateGraph(JobLandState, context_schema=Context, input_schema=JobLandInput)
-    builder.add_node(intake, timeout=timeouts["intake"])
-    builder.add_node(load_profile, timeout=timeouts["load_profile"])
-    builder.add_node(discover, timeout=timeouts["discover"])
-    builder.add_node("screen_job", screen_job, input_schema=ScreenJobInput, timeout=timeouts["screen_job"])
-    builder.add_node(shortlist)
+    retry = DATABASE_RETRY
+    builder.add_node(intake, timeout=timeouts["intake"], retry_policy=retry)
+    builder.add_node(load_profile, timeout=timeouts["load_profile"], retry_policy=retry)
+    builder.add_node(discover, timeout=timeouts["discover"], retry_policy=retry)
     builder.add_node(
-        "build_package", package_builder(package_steps), input_schema=BuildPackageInput, destinations=("review",)
+        "screen_job", screen_job, input_schema=ScreenJobInput, timeout=timeouts["screen_job"], retry_policy=retry
     )
-    builder.add_node(review)
+    builder.add_node(shortlist, retry_policy=retry)
+    builder.add_node(
+        "build_package",
+        package_builder(package_steps),
+        input_schema=BuildPackageInput,
+        destinations=("review",),
+        retry_policy=retry,
+    )
+    builder.add_node(review, retry_policy=retry)
     builder.add_node("deliver", deliver, input_schema=DeliverPackageInput, timeout=timeouts["deliver"])
-    builder.add_node(record)
+    builder.add_node(record, retry_policy=retry)
 
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "load_profile")
@@ -101,7 +115,7 @@ def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
     builder.add_edge("screen_job", "shortlist")
     builder.add_conditional_edges("shortlist", route_to_packages, ["build_package", "record"])
     builder.add_edge("build_package", "review")
-    builder.add_conditional_edges("review", route_after_review, ["build_package", "deliver", "record"])
+    builder.add_conditional_edges("review", route_after_review, ["build_package", "deliver", "review", "record"])
     builder.add_edge("deliver", "record")
     builder.add_edge("record", END)
     return builder
@@ -123,5 +137,5 @@ async def open_graph(
 
 
 def make_graph(node_timeouts: Mapping[str, float] | None = None) -> CompiledStateGraph:
-    """The graph without persistence; langgraph.json serves graph.studio.graph, which adds Settings defaults."""
+    """The graph without persistence; langgraph.json serves jobland.studio.graph, which adds Settings defaults."""
     return build_graph(node_timeouts).compile(name="jobland")

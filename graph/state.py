@@ -62,6 +62,8 @@ class JobLandState(TypedDict, total=False):
     screenings: Annotated[list[ScreeningVerdict], operator.add]
     packages: PackageRefs
     decisions: list[Decision]
+    delivering: list[str]  # approved in the last review pass: delivered now
+    reviewing: bool  # packages are still undecided: the review comes back for them
     retrying: list[str]
     build_deadline: float
     deliveries: Annotated[list[DeliveryReceipt], operator.add]

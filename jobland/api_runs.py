@@ -15,7 +15,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.context import Context
+from jobland.service import Context
 
 Event = dict[str, Any]
 CLOSING = ("done", "error")
@@ -97,13 +97,31 @@ class BackgroundRuns:
     def of(self, thread_id: str) -> ThreadRun:
         return self.threads.setdefault(thread_id, ThreadRun())
 
-    def start(self, thread_id: str, payload: Any, context: Context, finish: Finisher, *, delivering: bool) -> None:
-        """Run the graph from payload (input, Command or None to resume) until it pauses or ends."""
+    def start(
+        self,
+        thread_id: str,
+        payload: Any,
+        context: Context,
+        finish: Finisher,
+        *,
+        delivering: bool,
+        lease: contextlib.AbstractAsyncContextManager,
+    ) -> None:
+        """Run the graph from payload (input, Command or None to resume) until it pauses or ends.
+
+        `lease` is the thread's lease, already held; the run gives it up when it stops.
+        """
         run = self.of(thread_id)
         if run.running:
             raise RuntimeError(f"thread {thread_id} is already running")
         run.delivering, run.error, run.progress = delivering, None, Progress()
-        run.task = asyncio.create_task(self._drive(thread_id, run, payload, context, finish), name=thread_id)
+        drive = self._drive(thread_id, run, payload, context, finish)
+        run.task = asyncio.create_task(self._holding(lease, drive), name=thread_id)
+
+    @staticmethod
+    async def _holding(lease: contextlib.AbstractAsyncContextManager, drive: Awaitable[None]) -> None:
+        async with lease:
+            await drive
 
     async def _drive(self, thread_id: str, run: ThreadRun, payload: Any, context: Context, finish: Finisher) -> None:
         try:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import difflib
+import functools
 import json
 import os
 import secrets
+import shlex
+import signal
+import subprocess
 import sys
-import uuid
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
@@ -33,8 +38,8 @@ from rich.progress import (
 )
 from rich.prompt import Prompt
 from rich.table import Table
+from rich.text import Text
 
-from agents.review import is_retry_request, requested_package_id, requested_package_ids
 from domain.models import (
     SETTABLE_STATUSES,
     UNFINISHED_STATUSES,
@@ -42,28 +47,54 @@ from domain.models import (
     ApplicationPackage,
     DeadLetter,
     Decision,
+    PackageStatus,
+    PackageVersion,
     SearchRequest,
     ThreadRecord,
+    UnsupportedLine,
 )
 from domain.repository import RecordNotFound
+from domain.review import is_retry_request, requested_package_id, requested_package_ids, unconfirmed_lines
 from domain.text import id_matches
-from graph.builder import open_graph
 from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
-from jobland.session import Session, pending_review, review_requests
+from jobland.service import (
+    DATABASE_OUTAGES,
+    CVImportError,
+    DatabaseError,
+    DecisionRefused,
+    JobSourceError,
+    PackageBusy,
+    ServiceError,
+    Session,
+    ThreadBusy,
+    WebhookURLError,
+    check_decisions,
+    import_profile,
+    new_thread_id,
+    open_session,
+    outage_message,
+    pending_review,
+    resume_input,
+    review_command,
+    review_requests,
+    stage_of,
+)
 from jobland.settings import Settings
 from jobland.webhooks import announce_segment, check_run_webhook
 from templates import render
-from tools.cv_import import CVImportError, import_profile
-from tools.job_folder import JobSourceError
-from tools.postgres import DatabaseError
-from tools.ratelimit import ServiceError
-from tools.webhooks import WebhookURLError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 out = Console(soft_wrap=True)  # long paths stay on one line, for copying
 err = Console(stderr=True)
+
+
+@app.callback()
+def consoles() -> None:
+    """Fresh consoles for each command, sized to the terminal (or $COLUMNS) it runs in now."""
+    global out, err
+    out, err = Console(soft_wrap=True), Console(stderr=True)
 
 
 class Format(StrEnum):
@@ -97,9 +128,8 @@ async def session() -> AsyncIterator[Session]:
         settings = Settings()
     except ValidationError as exc:
         raise UserError("; ".join(e["msg"] for e in exc.errors())) from exc
-    settings.home.mkdir(parents=True, exist_ok=True)
-    async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
-        yield Session(settings, graph)
+    async with open_session(settings) as opened:
+        yield opened
 
 
 def run_async(main: Callable[[], Any]) -> Any:
@@ -115,8 +145,13 @@ def run_async(main: Callable[[], Any]) -> Any:
         ServiceError,
         WebhookURLError,
         DeadLetterResolved,
+        ThreadBusy,
+        PackageBusy,
+        DecisionRefused,
     ) as exc:
         fail(str(exc))
+    except DATABASE_OUTAGES as exc:  # the retries are spent: say what to do, not a traceback
+        fail(outage_message(exc))
 
 
 # ----------------------------------------------------------------------------- streaming with progress
@@ -190,9 +225,11 @@ async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_prog
             progress.update(step, total=1, completed=1)
 
 
-async def require_thread(s: Session, thread_id: str) -> None:
-    if await s.records.thread(thread_id) is None:
+async def require_thread(s: Session, thread_id: str) -> ThreadRecord:
+    record = await s.records.thread(thread_id)
+    if record is None:
         raise UserError(f"no thread {thread_id!r}; `jobland threads` lists them")
+    return record
 
 
 async def screened_rows(s: Session, thread_id: str) -> list[dict]:
@@ -233,7 +270,7 @@ def package_row(request: dict) -> dict:
     row = {k: args[k] for k in ("package_id", "company", "title", "match_score", "probability")}
     if is_retry_request(request):
         return {**row, "status": args["status"], "error": args["error"]}
-    return {**row, "flagged_claims": args["flagged_claims"]}
+    return {**row, "flagged_claims": args["flagged_claims"], "unsupported_lines": args.get("unsupported_lines", [])}
 
 
 def print_waiting(thread_id: str, requests: list[dict]) -> None:
@@ -310,11 +347,11 @@ def run(
         jobs_dir=str(jobs.resolve()),
         max_packages=max_packages,
     )
-    run_async(lambda: _run(request, query, thread_id or uuid.uuid4().hex[:12], fmt, webhook))
+    run_async(lambda: _run(request, query, thread_id or new_thread_id(), fmt, webhook))
 
 
 async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:
-    async with session() as s:
+    async with session() as s, s.advancing(thread_id):
         await start_and_report(s, request, message, thread_id, fmt, webhook_url=webhook)
 
 
@@ -329,14 +366,16 @@ async def start_and_report(
     webhook_url: str = "",
 ) -> tuple[str | None, list[dict]]:
     """Run a new thread to the review pause; print the verdicts and what awaits review."""
-    if await s.records.thread(thread_id) is not None:
+    if await s.records.thread(thread_id) is not None and (await s.graph.aget_state(s.config(thread_id))).values:
         raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
     if webhook_url:
         await check_run_webhook(s.settings, webhook_url)
-        owner = s.settings.context().user_id
-        await s.records.put_thread(  # intake keeps this record, and with it the webhook
-            ThreadRecord(thread_id=thread_id, owner=owner, request=request, webhook_url=webhook_url)
-        )
+    # Recorded before the graph calls out (intake keeps it, webhook included): a provider failing at
+    # the first step leaves a thread to resume, not a lost request.
+    owner = s.settings.context().user_id
+    await s.records.put_thread(
+        ThreadRecord(thread_id=thread_id, owner=owner, request=request, webhook_url=webhook_url or None)
+    )
     payload: dict[str, Any] = {"request": request}
     if message:
         payload["message"] = message
@@ -389,19 +428,79 @@ def _ask(requests: list[dict]) -> list[Decision]:
             decisions.append(Decision(package_id=args["package_id"], action="accept"))
         elif choice == "r":
             decisions.append(Decision(package_id=args["package_id"], action="reject"))
-        elif choice == "e":
-            path = Path(Prompt.ask("file with your edited CV (Markdown)", console=out))
-            decisions.append(Decision(package_id=args["package_id"], action="edit", cv_markdown=_read_edit(path)))
+        elif choice == "e" and (edited := _edit_decision(request, None, None, [])) is not None:
+            decisions.append(edited)
     return decisions
 
 
-def _read_edit(path: Path) -> str:
+def _read_edit(path: Path, what: str) -> str:
     if not path.is_file():
-        raise UserError(f"edited CV file not found: {path}")
+        raise UserError(f"edited {what} file not found: {path}")
     text = path.read_text(encoding="utf-8").strip()
     if not text:
-        raise UserError(f"{path} is empty; an edit must contain the full edited CV in Markdown")
+        raise UserError(f"{path} is empty; an edit must contain the whole edited {what} in Markdown")
     return text
+
+
+def _run_editor(current: str, what: str) -> str:
+    """The text after $VISUAL or $EDITOR edited it; UserError if there is none or it exits non-zero."""
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        raise UserError(
+            f"no editor to edit the {what} in: set $EDITOR (e.g. EDITOR=nano), or give --cv-file/--letter-file"
+        )
+    with tempfile.TemporaryDirectory(prefix="jobland-edit-") as folder:
+        path = Path(folder) / ("cv.md" if what == "CV" else "letter.md")
+        path.write_text(current, encoding="utf-8")
+        try:
+            finished = subprocess.run([*shlex.split(command), str(path)], check=False)
+        except OSError as exc:
+            raise UserError(f"the editor {command!r} could not be started ({exc})") from exc
+        if finished.returncode != 0:
+            raise UserError(f"the editor {command!r} exited {finished.returncode}: the {what} edit was not taken")
+        return _read_edit(path, what)
+
+
+def _edited_text(current: str, what: str, path: Path | None) -> str | None:
+    """The edited text of one document, from the file given or else from the editor; None when left as it was.
+
+    A missing file or a failing editor asks again in a terminal (another path, the editor again, or leave it);
+    elsewhere it is a UserError, raised before any decision is submitted.
+    """
+    while True:
+        try:
+            text = _read_edit(path, what) if path is not None else _run_editor(current, what)
+        except UserError as problem:
+            if not sys.stdin.isatty():
+                raise
+            err.print(f"[red]{problem}[/]", highlight=False)
+            answer = Prompt.ask(
+                f"file with your edited {what} (Enter: the editor again; s: leave the {what} as it is)",
+                default="",
+                show_default=False,
+                console=out,
+            ).strip()
+            if answer == "s":
+                return None
+            path = Path(answer).expanduser() if answer else None
+            continue
+        return None if text.strip() == current.strip() else text
+
+
+def _edit_decision(
+    request: dict, cv_file: Path | None, letter_file: Path | None, confirm: list[str]
+) -> Decision | None:
+    """An edit of one package: the files given, or $EDITOR on the current CV and then the letter."""
+    args = request["action_request"]["args"]
+    in_editor = cv_file is None and letter_file is None
+    texts = {}
+    for field, what, path in (("cv_markdown", "CV", cv_file), ("cover_letter_markdown", "cover letter", letter_file)):
+        if args[field] and (path is not None or in_editor):
+            texts[field] = _edited_text(args[field], what, path)
+    if not any(texts.values()):
+        err.print(f"{args['package_id']}: nothing was changed, so it is left undecided", highlight=False)
+        return None
+    return Decision(package_id=args["package_id"], action="edit", confirm_unsupported=confirm, **texts)
 
 
 @app.command()
@@ -412,15 +511,37 @@ def review(
     retry: Annotated[
         list[str], typer.Option(help="Id of a failed or timed-out package to build again (repeatable)")
     ] = [],  # noqa: B006
-    edit: Annotated[tuple[str, Path], typer.Option(help="Package id and a file with your edited CV Markdown")] = (
-        "",
-        Path(),
-    ),
+    edit: Annotated[
+        str, typer.Option(help="Package id to edit: opens $EDITOR on its CV, then its letter (or give the files)")
+    ] = "",
+    cv_file: Annotated[Path | None, typer.Option(help="With --edit: a file with the edited CV Markdown")] = None,
+    letter_file: Annotated[
+        Path | None, typer.Option(help="With --edit: a file with the edited letter Markdown")
+    ] = None,
+    confirm_unsupported: Annotated[
+        list[str],
+        typer.Option(help="Send anyway the edited line with this id the master CV does not support (repeatable)"),
+    ] = [],  # noqa: B006
+    done: Annotated[
+        bool, typer.Option("--done", help="Finish the review: packages left undecided stay as they are")
+    ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Approve, edit or reject the packages of a thread; approved ones are then delivered."""
-    edits = [edit] if edit[0] else []
-    run_async(lambda: _review(thread_id, approve, reject, retry, edits, fmt))
+    """Approve, edit or reject packages; approved ones are delivered at once, undecided ones keep waiting.
+
+    `jobland export THREAD ID` writes a package's files (cv.md, letter.md, ...) to edit them where you like.
+    """
+    if (cv_file or letter_file) and not edit:
+        fail("--cv-file and --letter-file belong to an edit: add --edit ID")
+    edits = ReviewEdit(edit, cv_file, letter_file) if edit else None
+    run_async(lambda: _review(thread_id, approve, reject, retry, edits, confirm_unsupported, done, fmt))
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewEdit:
+    package_id: str
+    cv_file: Path | None
+    letter_file: Path | None
 
 
 async def _review(
@@ -428,46 +549,96 @@ async def _review(
     approve: list[str],
     reject: list[str],
     retry: list[str],
-    edit: list[tuple[str, Path]],
+    edit: ReviewEdit | None,
+    confirm: list[str],
+    done: bool,
     fmt: Format,
 ) -> None:
-    async with session() as s:
+    async with session() as s, s.advancing(thread_id):
         await require_thread(s, thread_id)
         interrupt_id, requests = await pending_review(s, thread_id)
         if interrupt_id is None:
             packages = await s.records.packages(thread_id)
-            done = {p.id: p.status.value for p in packages}
-            raise UserError(f"thread {thread_id} is not waiting for review (packages: {done or 'none'})")
+            states = {p.id: p.status.value for p in packages}
+            raise UserError(f"thread {thread_id} is not waiting for review (packages: {states or 'none'})")
         known = [requested_package_id(r) for r in requests]
         ready = requested_package_ids(requests)
         missing = requested_package_ids(requests, missing=True)
         if approve or reject or edit or retry:
-            decisions = [Decision(package_id=p, action="accept") for p in _resolve_ids(approve, ready, "ready")]
+            decisions = [
+                Decision(package_id=p, action="accept", confirm_unsupported=confirm)
+                for p in _resolve_ids(approve, ready, "ready")
+            ]
             decisions += [Decision(package_id=p, action="reject") for p in _resolve_ids(reject, known)]
             decisions += [Decision(package_id=p, action="retry") for p in _resolve_ids(retry, missing, "missing")]
-            for pid, path in edit:
-                (full,) = _resolve_ids([pid], ready, "ready")
-                decisions.append(Decision(package_id=full, action="edit", cv_markdown=_read_edit(path)))
+            if edit is not None:
+                (full,) = _resolve_ids([edit.package_id], ready, "ready")
+                request = next(r for r in requests if requested_package_id(r) == full)
+                if (edited := _edit_decision(request, edit.cv_file, edit.letter_file, confirm)) is not None:
+                    decisions.append(edited)
+        elif done:
+            decisions = []
         elif sys.stdin.isatty():
             decisions = _ask(requests)
         else:
             raise UserError("no decisions given: pass --approve ID / --reject ID, or run in a terminal to be asked")
-        await submit_decisions(s, thread_id, interrupt_id, decisions, fmt)
+        await check_decisions(s, thread_id, requests, decisions)
+        await submit_decisions(s, thread_id, interrupt_id, decisions, fmt, done=done, confirm=sys.stdin.isatty())
+
+
+async def held_edits(s: Session, thread_id: str, decisions: list[Decision]) -> dict[str, list[UnsupportedLine]]:
+    """Packages the decisions would send whose edit has lines they did not confirm: stored, still waiting."""
+    packages = {p.id: p for p in await s.records.packages(thread_id)}
+    held = {d.package_id: unconfirmed_lines(packages[d.package_id], d) for d in decisions}
+    return {pid: lines for pid, lines in held.items() if lines and packages[pid].status == PackageStatus.ready}
+
+
+def _confirmations(held: dict[str, list[UnsupportedLine]]) -> list[Decision]:
+    """The second confirmation, asked in a terminal: each held package is sent only if the person says so."""
+    decisions = []
+    for package_id, lines in held.items():
+        out.print(f"[bold]{package_id}[/]: your edit has lines your master CV does not support:", highlight=False)
+        for line in lines:
+            out.print(f"  [red]{line.id}[/] “{line.text}” ({'; '.join(line.problems)})", highlight=False)
+        if Prompt.ask("send it with these lines anyway?", choices=["y", "n"], default="n", console=out) == "y":
+            ids = [line.id for line in lines]
+            decisions.append(Decision(package_id=package_id, action="accept", confirm_unsupported=ids))
+    return decisions
 
 
 async def submit_decisions(
-    s: Session, thread_id: str, interrupt_id: str, decisions: list[Decision], fmt: Format
+    s: Session,
+    thread_id: str,
+    interrupt_id: str,
+    decisions: list[Decision],
+    fmt: Format,
+    *,
+    done: bool = False,
+    confirm: bool = False,
 ) -> None:
-    """Resume the review interrupt (addressed by its id) with the decisions, deliver, and report."""
-    resume = Command(resume={interrupt_id: [d.model_dump() for d in decisions]})
+    """Resume the review interrupt with the decisions, deliver the approved ones at once, and report.
+
+    An edit with unsupported lines is stored and waits; `confirm` asks, in a terminal, whether to send it anyway.
+    """
+    resume = review_command(interrupt_id, decisions, done=done)
     await stream_run(s, resume, thread_id, show_progress=fmt is Format.table)
-    await _print_outcome(s, thread_id, fmt)
+    held = await held_edits(s, thread_id, decisions)
+    if confirm and held and (confirmed := _confirmations(held)):
+        interrupt_id, requests = await pending_review(s, thread_id)
+        if interrupt_id is not None:
+            await check_decisions(s, thread_id, requests, confirmed)
+            await stream_run(s, review_command(interrupt_id, confirmed), thread_id, show_progress=fmt is Format.table)
+            held = {pid: lines for pid, lines in held.items() if pid not in {d.package_id for d in confirmed}}
+    await _print_outcome(s, thread_id, fmt, held)
 
 
-async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
+async def _print_outcome(
+    s: Session, thread_id: str, fmt: Format, held: dict[str, list[UnsupportedLine]] | None = None
+) -> None:
     packages = await s.records.packages(thread_id)
     _, still_waiting = await pending_review(s, thread_id)
     receipts = {p.id: await s.records.delivery(p.id) for p in packages}
+    held = held or {}
     if fmt is Format.json:
         emit_json(
             {
@@ -476,7 +647,9 @@ async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
                     {
                         "package_id": p.id,
                         "status": p.status,
+                        "version": len(p.versions) + 1,
                         "delivered_to": receipts[p.id].location if receipts[p.id] else None,
+                        "needs_confirmation": [line.model_dump(mode="json") for line in held.get(p.id, [])],
                     }
                     for p in packages
                 ],
@@ -488,6 +661,14 @@ async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
         receipt = receipts[p.id]
         where = f" -> {receipt.location}" if receipt else ""
         out.print(f"{p.id}  {p.status.value:<9} {p.title} at {p.company}{where}")
+    for package_id, lines in held.items():
+        ids = " ".join(f"--confirm-unsupported {line.id}" for line in lines)
+        out.print(
+            f"[bold]{package_id}[/]: your edit is stored, but not sent: {len(lines)} line(s) your master CV does "
+            f"not support. Look at them with [bold]jobland show {thread_id} {package_id}[/]; to send it anyway: "
+            f"[bold]jobland review {thread_id} --approve {package_id} {ids}[/]",
+            highlight=False,
+        )
     if still_waiting:
         out.print(f"{len(still_waiting)} package(s) still await your decision: jobland review {thread_id}")
 
@@ -496,18 +677,25 @@ async def _print_outcome(s: Session, thread_id: str, fmt: Format) -> None:
 def screen(
     cv: Annotated[Path, typer.Option(help="Your master CV")],
     jobs: Annotated[Path, typer.Option(help="Folder of job postings")],
+    query: Annotated[str, typer.Option(help="What you are looking for, in words")] = "",
+    location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Screen postings against a CV and print the verdicts; builds nothing, sends nothing."""
+    """Screen postings against a CV (and your search, as `run` reads it) and print the verdicts; builds nothing."""
     _check_inputs(cv, jobs)
-    request = SearchRequest(cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), mode="screen")
-    run_async(lambda: _screen(request, fmt))
+    # Only given places are explicit: without --location, the places the query names apply.
+    places = {"locations": location} if location else {}
+    request = SearchRequest(
+        query=query, cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), mode="screen", **places
+    )
+    run_async(lambda: _screen(request, query, fmt))
 
 
-async def _screen(request: SearchRequest, fmt: Format) -> None:
-    thread_id = uuid.uuid4().hex[:12]
+async def _screen(request: SearchRequest, message: str, fmt: Format) -> None:
+    thread_id = new_thread_id()
+    payload: dict[str, Any] = {"request": request, **({"message": message} if message else {})}
     async with session() as s:
-        await stream_run(s, {"request": request}, thread_id, show_progress=fmt is Format.table)
+        await stream_run(s, payload, thread_id, show_progress=fmt is Format.table)
         rows = await screened_rows(s, thread_id)
         if fmt is Format.json:
             keys = (
@@ -567,7 +755,7 @@ async def _threads(fmt: Format) -> None:
         records = await s.records.threads()
         rows = []
         for record in records:
-            state = stage_of(await s.graph.aget_state(s.config(record.thread_id)), record.thread_id)
+            state = stage_of(await s.graph.aget_state(s.config(record.thread_id)))
             rows.append(
                 {
                     "thread_id": record.thread_id,
@@ -589,12 +777,22 @@ async def _threads(fmt: Format) -> None:
         out.print(table)
 
 
-def stage_of(snapshot: StateSnapshot, thread_id: str) -> str:
-    if snapshot.interrupts:
-        return "awaiting review"
-    if snapshot.next:
-        return f"interrupted in {', '.join(dict.fromkeys(snapshot.next))} ({len(snapshot.next)} tasks left): jobland resume {thread_id}"
+def stage_text(snapshot: StateSnapshot, thread_id: str) -> str:
+    """The thread's stage for a person, with what to do next."""
+    stage = stage_of(snapshot)
+    if stage == "awaiting_review":
+        return f"awaiting review: jobland review {thread_id}"
+    if stage == "interrupted" and snapshot.next:
+        steps = ", ".join(dict.fromkeys(snapshot.next))
+        return f"interrupted in {steps} ({len(snapshot.next)} tasks left): jobland resume {thread_id}"
+    if stage == "interrupted":
+        return f"stopped before its first step: jobland resume {thread_id}"
     return "finished"
+
+
+def stage_fields(snapshot: StateSnapshot, thread_id: str) -> dict[str, Any]:
+    """The stage as scripts read it (the same values as the HTTP API), with the person's text beside it."""
+    return {"stage": stage_of(snapshot), "stage_text": stage_text(snapshot, thread_id), "next_steps": list(snapshot.next)}
 
 
 @app.command()
@@ -609,7 +807,7 @@ def status_history(pkg: ApplicationPackage) -> str:
 
 async def _status(thread_id: str, fmt: Format) -> None:
     async with session() as s:
-        await require_thread(s, thread_id)
+        record = await require_thread(s, thread_id)
         snapshot = await s.graph.aget_state(s.config(thread_id))
         values = snapshot.values
         packages = await s.records.packages(thread_id)
@@ -617,9 +815,10 @@ async def _status(thread_id: str, fmt: Format) -> None:
         calls = await s.records.webhook_calls(thread_id)
         summary = {
             "thread_id": thread_id,
-            "stage": stage_of(snapshot, thread_id),
+            **stage_fields(snapshot, thread_id),
             "postings": len(values.get("posting_ids", [])),
             "discarded": [d.model_dump() for d in values.get("discarded", [])],
+            "source_failures": [f.model_dump() for f in record.source_failures],
             "screened": len(values.get("screenings", [])),
             "high": sum(v.probability == "High" for v in values.get("screenings", [])),
             "packages": [
@@ -642,9 +841,11 @@ async def _status(thread_id: str, fmt: Format) -> None:
             emit_json(summary)
             return
         out.print(
-            f"Thread {thread_id}: {summary['stage']}\n{summary['postings']} postings ({len(summary['discarded'])} discarded), "
+            f"Thread {thread_id}: {summary['stage_text']}\n{summary['postings']} postings ({len(summary['discarded'])} discarded), "
             f"{summary['screened']} screened, {summary['high']} High, {summary['delivered']} delivered"
         )
+        for f in record.source_failures:
+            out.print(f"  [yellow]source {f.source} gave up[/] (its postings are missing): {f.error}", highlight=False)
         for d in summary["discarded"]:
             out.print(f"  discarded {d['source']}: {d['reason']}")
         for p in packages:
@@ -667,27 +868,149 @@ async def _status(thread_id: str, fmt: Format) -> None:
             )
 
 
+VersionOption = Annotated[
+    int | None, typer.Option("--version", min=1, help="A version of the documents (1: as built; default: the current)")
+]
+
+
 @app.command()
-def show(thread_id: str, package_id: str, fmt: FormatOption = Format.table) -> None:
-    """Show one package: verdict, CV, letter, dossier, checks."""
-    run_async(lambda: _show(thread_id, package_id, fmt))
+def show(thread_id: str, package_id: str, version: VersionOption = None, fmt: FormatOption = Format.table) -> None:
+    """Show one package: verdict, CV, letter, dossier, checks; --version N shows an edit and its diff."""
+    run_async(lambda: _show(thread_id, package_id, version, fmt))
 
 
-async def _show(thread_id: str, package_id: str, fmt: Format) -> None:
+async def thread_package(s: Session, thread_id: str, package_id: str) -> ApplicationPackage:
+    """A package of the thread, by its full id or a unique start of it."""
+    await require_thread(s, thread_id)
+    packages = await s.records.packages(thread_id)
+    (full,) = _resolve_ids([package_id], [p.id for p in packages])
+    return next(p for p in packages if p.id == full)
+
+
+def chosen_version(pkg: ApplicationPackage, number: int | None) -> PackageVersion:
+    try:
+        return pkg.version(number)
+    except IndexError as exc:
+        raise UserError(str(exc)) from None
+
+
+def version_diff(pkg: ApplicationPackage, number: int) -> str:
+    """The unified diff of version `number`'s CV and letter against the version before it."""
+    if number == 1:
+        return ""
+    before, after = pkg.version(number - 1), pkg.version(number)
+    lines: list[str] = []
+    for name, old, new in (
+        ("cv.md", before.cv, after.cv),
+        ("letter.md", before.cover_letter, after.cover_letter),
+    ):
+        lines += difflib.unified_diff(
+            old.markdown.splitlines() if old else [],
+            new.markdown.splitlines() if new else [],
+            f"version {number - 1}/{name}",
+            f"version {number}/{name}",
+            lineterm="",
+        )
+    return "\n".join(lines)
+
+
+async def _show(thread_id: str, package_id: str, version: int | None, fmt: Format) -> None:
     async with session() as s:
-        await require_thread(s, thread_id)
-        packages = await s.records.packages(thread_id)
-        (full,) = _resolve_ids([package_id], [p.id for p in packages])
-        pkg = next(p for p in packages if p.id == full)
+        pkg = await thread_package(s, thread_id, package_id)
+        if version is not None:
+            shown = chosen_version(pkg, version)
+            if fmt is Format.json:
+                emit_json({**shown.model_dump(mode="json"), "diff": version_diff(pkg, version)})
+            else:
+                print_version(pkg, shown)
+            return
         if fmt is Format.json:
             emit_json(pkg.model_dump(mode="json"))
             return
         print_package(pkg, s.settings.home)
 
 
+@app.command()
+def export(
+    thread_id: str,
+    package_id: str,
+    folder: Annotated[Path | None, typer.Option("--dir", help="Where to write (default: ./PACKAGE_ID)")] = None,
+    version: VersionOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Write every file of a package (cv.md, cv.pdf, cv.tex, letter.md, letter.pdf, dossier.md) to a folder.
+
+    Edit cv.md or letter.md there and hand them back with `jobland review THREAD --edit ID --cv-file cv.md`.
+    """
+    run_async(lambda: _export(thread_id, package_id, folder, version, fmt))
+
+
+def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path) -> dict[str, bytes]:
+    """File name -> contents of every document of one version of a package."""
+    files: dict[str, bytes] = {}
+    for prefix, document in (("cv", version.cv), ("letter", version.cover_letter)):
+        if document is None:
+            continue
+        files[f"{prefix}.md"] = document.markdown.encode()
+        if document.pdf_file:
+            files[f"{prefix}.pdf"] = (home / document.pdf_file).read_bytes()
+    if version.cv and version.cv.latex_file:
+        files["cv.tex"] = (home / version.cv.latex_file).read_bytes()
+    if pkg.dossier:
+        files["dossier.md"] = render("dossier.md.j2", dossier=pkg.dossier).encode()
+    return files
+
+
+async def _export(thread_id: str, package_id: str, folder: Path | None, number: int | None, fmt: Format) -> None:
+    async with session() as s:
+        pkg = await thread_package(s, thread_id, package_id)
+        files = export_files(pkg, chosen_version(pkg, number), s.settings.home)
+    target = folder or Path(pkg.id)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (target / name).write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write the package's files to {target}: {exc}") from None
+    written = [str(target / name) for name in files]
+    if fmt is Format.json:
+        emit_json({"package_id": pkg.id, "dir": str(target), "files": written})
+        return
+    out.print(f"Wrote {len(written)} files of {pkg.id} to {target}:")
+    for path in written:
+        out.print(f"  {path}")
+    out.print(f"Edit cv.md or letter.md, then: jobland review {thread_id} --edit {pkg.id} --cv-file {target / 'cv.md'}")
+
+
+def version_line(version: PackageVersion) -> str:
+    who = f"edited by {version.edited_by}" if version.edited_by else "as JobLand built it"
+    when = f" at {version.made_at:%Y-%m-%d %H:%M} UTC" if version.made_at else ""
+    return f"version {version.number}: {who}{when}"
+
+
+def print_version(pkg: ApplicationPackage, version: PackageVersion) -> None:
+    """One version's documents and, for an edit, what it changed (a unified diff against the version before)."""
+    show = functools.partial(out.print, soft_wrap=False)
+    show(f"[bold]{pkg.title}[/] at [bold]{pkg.company}[/]: {version_line(version)}", highlight=False)
+    if version.cv:
+        show(Panel(Markdown(version.cv.markdown), title=f"CV, version {version.number}"))
+    if version.cover_letter:
+        show(Panel(Markdown(version.cover_letter.markdown), title=f"Cover letter, version {version.number}"))
+    for claim in version.flagged_claims:
+        show(f"[red]unsupported:[/] {claim}", highlight=False)
+    if diff := version_diff(pkg, version.number):
+        colours = {"+": "green", "-": "red", "@": "cyan"}
+        for line in diff.splitlines():
+            out.print(Text(line, style=colours.get(line[:1], "")), soft_wrap=True)  # a diff line is never re-wrapped
+    elif version.number > 1:
+        out.print("No change against the version before.")
+
+
 def print_package(pkg: ApplicationPackage, home: Path) -> None:
+    """The package as a person reads it: documents wrap at the terminal's width, words are never cut."""
+    show = functools.partial(out.print, soft_wrap=False)
     verdict = pkg.screening
-    out.print(
+    show(
         Panel(
             f"[bold]{pkg.title}[/] at [bold]{pkg.company}[/]: {verdict.match_score}/100 {verdict.probability} ({pkg.status.value})\n"
             + "\n".join(f"- {r}" for r in verdict.reasons)
@@ -695,29 +1018,35 @@ def print_package(pkg: ApplicationPackage, home: Path) -> None:
             title=pkg.id,
         )
     )
-    out.print(f"[dim]{status_history(pkg)}[/]", highlight=False)
+    show(f"[dim]{status_history(pkg)}[/]", highlight=False)
     if pkg.error:
-        out.print(f"[red]{pkg.error}[/]", highlight=False)
+        show(f"[red]{pkg.error}[/]", highlight=False)
     if pkg.cv:
-        out.print(Panel(Markdown(pkg.cv.markdown), title="Tailored CV"))
+        show(Panel(Markdown(pkg.cv.markdown), title="Tailored CV"))
     if pkg.cover_letter:
-        out.print(Panel(Markdown(pkg.cover_letter.markdown), title="Cover letter"))
+        show(Panel(Markdown(pkg.cover_letter.markdown), title="Cover letter"))
     if pkg.dossier:
         facts = [f"- {f.text} [dim]({f.source})[/]" for f in pkg.dossier.facts()]
         unknown = ", ".join(pkg.dossier.unknown_topics())
-        out.print(Panel("\n".join(facts) + (f"\nUnknown: {unknown}" if unknown else ""), title="Dossier"))
+        show(Panel("\n".join(facts) + (f"\nUnknown: {unknown}" if unknown else ""), title="Dossier"))
     for check in pkg.checks:
         mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
-        out.print(f"{mark} {check.name}: " + "; ".join(check.details))
+        show(f"{mark} {check.name}: " + "; ".join(check.details))
     for claim in pkg.flagged_claims:
-        out.print(f"[red]unsupported:[/] {claim}")
+        show(f"[red]unsupported:[/] {claim}")
+    for line in pkg.unsupported_lines:
+        show(f"[red]not sent without your confirmation:[/] {line.id} “{line.text}”", highlight=False)
+    if pkg.versions:
+        for version in [*pkg.versions, pkg.version()]:
+            show(f"[dim]{version_line(version)}[/]", highlight=False)
+        show(f"What an edit changed: [bold]jobland show THREAD {pkg.id} --version N[/]", highlight=False)
     for document in (pkg.cv, pkg.cover_letter):
         if document and document.pdf_file:
-            out.print(f"PDF: {home / document.pdf_file}")
+            out.print(f"PDF: {home / document.pdf_file}")  # a path stays on one line, for copying
     if pkg.cv and pkg.cv.latex_file:
         out.print(f"LaTeX source: {home / pkg.cv.latex_file}")
     if pkg.interview_prep:
-        out.print(Panel(Markdown(render("interview_prep.md.j2", prep=pkg.interview_prep)), title="Interview prep"))
+        show(Panel(Markdown(render("interview_prep.md.j2", prep=pkg.interview_prep)), title="Interview prep"))
 
 
 @app.command()
@@ -736,8 +1065,8 @@ def demo(
 
 
 async def _demo(request: SearchRequest, approve_all: bool, fmt: Format, webhook: str) -> None:
-    thread_id = uuid.uuid4().hex[:12]
-    async with session() as s:
+    thread_id = new_thread_id()
+    async with session() as s, s.advancing(thread_id):
         # With --approve-all, scripts get one JSON document: the outcome.
         report = not (approve_all and fmt is Format.json)
         interrupt_id, requests = await start_and_report(
@@ -765,21 +1094,23 @@ def resume(thread_id: str, fmt: FormatOption = Format.table) -> None:
 
 
 async def _resume(thread_id: str, fmt: Format) -> None:
-    async with session() as s:
+    async with session() as s, s.advancing(thread_id):
         await require_thread(s, thread_id)
         snapshot = await s.graph.aget_state(s.config(thread_id))
-        if snapshot.interrupts:
+        stage = stage_of(snapshot)
+        if stage == "awaiting_review":
             raise UserError(f"thread {thread_id} is waiting for your review: jobland review {thread_id}")
-        if not snapshot.next:
+        if stage == "finished":
             raise UserError(f"thread {thread_id} has finished; nothing to resume")
-        await stream_run(s, None, thread_id, show_progress=fmt is Format.table)
+        record = await s.records.thread(thread_id)
+        await stream_run(s, resume_input(snapshot, record), thread_id, show_progress=fmt is Format.table)
         after = await s.graph.aget_state(s.config(thread_id))
         _, requests = review_requests(after)
         if fmt is Format.json:
             emit_json(
                 {
                     "thread_id": thread_id,
-                    "stage": stage_of(after, thread_id),
+                    **stage_fields(after, thread_id),
                     "awaiting_review": [package_row(r) for r in requests],
                 }
             )
@@ -794,7 +1125,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Serve the HTTP API, its docs (/docs) and the review page (/review/THREAD)."""
+    """Serve the HTTP API, its docs (/docs), the home page (/) and the review page (/review/THREAD)."""
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -803,8 +1134,13 @@ def serve(
         # One local user; the token lives only as long as this server, and server.create_app reads it.
         os.environ["JOBLAND_API_TOKEN"] = secrets.token_urlsafe(24)
         err.print(f"API token (Authorization: Bearer ...): [bold]{os.environ['JOBLAND_API_TOKEN']}[/]")
+        # The fragment never reaches a request or a log; the page's sign-in form reads it.
+        err.print(f"Open in a browser: http://{host}:{port}/#token={os.environ['JOBLAND_API_TOKEN']}")
+    else:
+        err.print(f"Open in a browser: http://{host}:{port}/ (sign in with your API token)")
     err.print(f"API docs: http://{host}:{port}/docs")
-    uvicorn.run("server:create_app", factory=True, host=host, port=port)
+    # A request still running 5 s after SIGTERM is cancelled (a CV being read: its child process is killed).
+    uvicorn.run("server:create_app", factory=True, host=host, port=port, timeout_graceful_shutdown=5)
 
 
 # ----------------------------------------------------------------------------- application tracker
@@ -988,12 +1324,14 @@ async def _resolve_dead_letter(package_id: str, choice: str, fmt: Format) -> Non
     async with session() as s:
         context = s.settings.context()
         letter = await open_dead_letter(s, context.user_id, package_id)
-        if choice == "retry":
-            payload = retry_delivery(letter)
-        else:
-            payload = await mark_delivered(s, letter, context.user_email)
-        await stream_run(s, payload, letter.thread_id, show_progress=fmt is Format.table)
-        await _print_outcome(s, letter.thread_id, fmt)
+        async with s.advancing(letter.thread_id):
+            letter = await open_dead_letter(s, context.user_id, package_id)  # again under the lease: a second try fails
+            if choice == "retry":
+                payload = retry_delivery(letter)
+            else:
+                payload = await mark_delivered(s, letter, context.user_email)
+            await stream_run(s, payload, letter.thread_id, show_progress=fmt is Format.table)
+            await _print_outcome(s, letter.thread_id, fmt)
 
 
 @app.command()
@@ -1020,5 +1358,12 @@ def doctor(fmt: FormatOption = Format.table) -> None:
         raise typer.Exit(1)
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    # Python's default for SIGTERM ends the process without atexit, which is where the embedded
+    # PostgreSQL is stopped; exiting by exception runs it (SIGINT does so already).
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # uvicorn (`serve`) restores and re-raises it at shutdown
     app()

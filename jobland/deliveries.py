@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from langgraph.types import Command, Send
 
-from agents.deliver import mark_sent
-from domain.models import DeadLetter
-from domain.repository import RecordNotFound
+from domain.models import DeadLetter, DeliveryReceipt, PackageStatus
+from domain.repository import RecordNotFound, Records
 from domain.text import id_matches
 from graph.state import DeliverPackageInput
-from jobland.session import Session
+from jobland.service import Session
+from tools.leases import Guards, PackageBusy
 
 
 class DeadLetterResolved(ValueError):
@@ -35,6 +35,32 @@ async def open_dead_letter(s: Session, owner: str, package_id: str) -> DeadLette
     return letter
 
 
+async def mark_sent(records: Records, guards: Guards, thread_id: str, package_id: str, who: str) -> DeliveryReceipt:
+    """The person says a dead letter's message did go out (or they sent it themselves): never send it again."""
+    async with guards.package_lock(package_id, wait_s=5) as held:
+        if not held:
+            raise PackageBusy(f"package {package_id} is being sent right now; look again in a minute")
+        letter = await records.dead_letter(package_id)
+        if letter is None or letter.thread_id != thread_id:
+            raise RecordNotFound(f"no dead letter for package {package_id}; `jobland deliveries` lists them")
+        pkg = await records.package(thread_id, package_id)
+        receipt = await records.delivery(package_id)  # a retry that got through meanwhile keeps its own receipt
+        if receipt is None:
+            receipt = DeliveryReceipt(
+                package_id=package_id,
+                message_id=letter.message_id,
+                recipient=who,
+                location="marked as sent by the person",
+            )
+            await guards.claim_send(package_id, thread_id, retry=False)  # a send record to close, if none was made
+            await guards.finish_send(package_id, "sent", receipt.location)  # first: from now on nothing sends it
+            await records.put_delivery(receipt)
+        if pkg.status != PackageStatus.sent:
+            await records.move_package(thread_id, pkg, PackageStatus.sent, receipt.location)
+        await records.put_dead_letter(letter.resolved("marked_sent"))
+        return receipt
+
+
 def retry_delivery(letter: DeadLetter) -> Command:
     """The graph input that sends the package again (the mailer looks for an earlier copy first)."""
     return Command(
@@ -44,5 +70,5 @@ def retry_delivery(letter: DeadLetter) -> Command:
 
 async def mark_delivered(s: Session, letter: DeadLetter, recipient: str) -> Command:
     """Record the package as sent by the person's word; the returned input logs it in the application log."""
-    await mark_sent(s.records, letter.thread_id, letter.package_id, recipient)
+    await mark_sent(s.records, s.guards, letter.thread_id, letter.package_id, recipient)
     return Command(goto="record")

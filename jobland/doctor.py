@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
-from agents.deliver import make_mailer
 from graph.context import Context
 from jobland.settings import Settings
+from tools.mailers import make_mailer
 from tools.postgres import resolve_database_url
 
 SERPAPI_DEFAULT = "https://serpapi.com"

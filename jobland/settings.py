@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import re
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+import pydantic
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from graph.context import Context
+from graph.context import SECRET_VARIABLES, Context
 
 DEFAULT_HOME = Path("~/.jobland")
 EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
@@ -46,31 +49,40 @@ class ApiUser(BaseModel):
         return value
 
 
-PROVIDER_FIELDS = (
-    "llm_base_url",
-    "llm_api_key",
-    "llm_model",
-    "llm_role_models",
-    "job_sources",
-    "serpapi_api_key",
-    "serpapi_base_url",
-    "serpapi_max_results",
-    "exa_api_key",
-    "exa_base_url",
-    "mailer",
-    "gmail_token_file",
-    "gmail_api_endpoint",
-    "smtp_host",
-    "smtp_port",
-    "smtp_username",
-    "smtp_password",
-    "smtp_starttls",
-    "smtp_ca_file",
-    "service_limits",
-)
+# Context fields that Settings holds under names of their own (or not at all: the owner comes from the API user).
+OWN_NAMES = {
+    "user_id": None,
+    "user_email": "email",
+    "user_name": "name",
+    "home": "home",
+    "default_cv": "cv",
+    "default_jobs_dir": "jobs_dir",
+}
+# Every other Context field is a run setting of the same name, defined in graph/context.py only.
+RUN_FIELDS = tuple(f.name for f in dataclasses.fields(Context) if f.name not in OWN_NAMES)
+_BOUNDS = ("ge", "gt", "le", "lt")
 
 
-class Settings(BaseSettings):
+def _run_setting(f: dataclasses.Field) -> tuple[Any, Any]:
+    """A Context field as a settings field: the same type, default, description and bounds; keys as SecretStr."""
+    hint = typing.get_type_hints(Context)[f.name]
+    kwargs: dict[str, Any] = {k: v for k, v in f.metadata.items() if k in _BOUNDS}
+    kwargs["description"] = f.metadata.get("description")
+    if f.name in SECRET_VARIABLES:
+        hint, kwargs["validation_alias"] = SecretStr | None, AliasChoices(*SECRET_VARIABLES[f.name])
+    elif "env" in f.metadata:
+        kwargs["validation_alias"] = AliasChoices(*f.metadata["env"])
+    if f.default_factory is not dataclasses.MISSING:
+        return hint, Field(default_factory=f.default_factory, **kwargs)
+    return hint, Field(default=f.default, **kwargs)
+
+
+def _revealed(value: object) -> object:
+    """A secret's value for the run's Context (kept in memory only; Studio runs read keys from the environment)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class _Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBLAND_", env_file=".env", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=DEFAULT_HOME, description="Data folder: database, packages, outbox.")
@@ -84,17 +96,6 @@ class Settings(BaseSettings):
         description="PostgreSQL for checkpoints and records; unset = embedded PostgreSQL under the data folder.",
     )
     max_concurrency: int = Field(default=16, ge=1, le=256, description="Graph tasks run at once.")
-    render_pdf: bool = True
-    high_threshold: int = Field(default=70, ge=0, le=100)
-    medium_threshold: int = Field(default=50, ge=0, le=100)
-    cv_max_lines: int = Field(default=18, ge=3, le=80)
-    cv_style: Literal["classic", "modern"] = Field(default="classic", description="CV layout.")
-    cv_pages: int = Field(default=2, ge=1, le=2, description="Pages the CV PDF may fill.")
-    letter_max_words: int = Field(default=350, ge=120, le=1000, description="Words a cover letter may hold.")
-    batch_budget_s: float = Field(
-        default=3600.0, gt=0, description="Seconds a batch of packages may take to build (JOBLAND_BATCH_BUDGET_S)."
-    )
-    send_timeout_s: float = Field(default=120.0, gt=0, description="Seconds an email send may take.")
     node_timeouts: dict[str, float] = Field(
         default_factory=dict,
         description='Per-step time limits in seconds, over the defaults, as JSON: {"write_cv": 600}.',
@@ -106,7 +107,15 @@ class Settings(BaseSettings):
     api_token: str | None = Field(
         default=None, description="Bearer token of the one local API user when api_tokens is empty."
     )
-    jobs_dir: Path = Field(default=EXAMPLE_JOBS, description="Folder of postings the HTTP API searches.")
+    browser_session_s: float = Field(
+        default=12 * 3600, gt=0, le=30 * 86400, description="Seconds a review-page sign-in lasts."
+    )
+    jobs_dir: Path = Field(
+        default=EXAMPLE_JOBS, description="Folder of postings the HTTP API, chat and Studio search by default."
+    )
+    cv: Path | None = Field(
+        default=None, description="Your master CV, used when a request names none (Studio, chat with a message only)."
+    )
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest CV the API accepts.")
     webhook_secret: str | None = Field(
         default=None, description="Signs every webhook call (X-JobLand-Signature-256); runs with a webhook need it."
@@ -115,6 +124,20 @@ class Settings(BaseSettings):
         default=False, description="Let webhooks call loopback addresses (127.0.0.0/8, ::1): for tests only."
     )
     profiling_concurrency: int = Field(default=2, ge=1, le=32, description="CVs the API parses at once.")
+    parse_timeout_s: float = Field(
+        default=8.0, gt=0, description="Seconds the API's reading of one CV may take (in a process of its own)."
+    )
+    parse_max_memory_bytes: int = Field(
+        default=768 * 1024 * 1024, ge=64 * 1024 * 1024, description="Memory the reading of one CV may take."
+    )
+    parse_max_unpacked_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes the compressed parts of a CV (DOCX members, PDF streams) may unpack to.",
+    )
+    uploads_per_user: int = Field(
+        default=2, ge=1, le=64, description="CV uploads one API user may have being read at once (more: 429)."
+    )
 
     @field_validator("email")
     @classmethod
@@ -147,47 +170,17 @@ class Settings(BaseSettings):
             return {self.api_token: ApiUser(user_id="local", email=self.email, name=self.name)}
         return {}
 
-    # Providers (unset = embedded). Keys also read from the services' usual variable names.
-    llm_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("JOBLAND_LLM_BASE_URL", "OPENAI_BASE_URL")
-    )
-    llm_api_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("JOBLAND_LLM_API_KEY", "OPENAI_API_KEY")
-    )
-    llm_model: str = "gpt-4.1-mini"
-    llm_role_models: dict[str, str] = Field(default_factory=dict)
-    job_sources: tuple[str, ...] = ("folder",)
-    serpapi_api_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("JOBLAND_SERPAPI_API_KEY", "SERPAPI_API_KEY")
-    )
-    serpapi_base_url: str | None = None
-    serpapi_max_results: int = Field(default=30, ge=1, le=500)
-    exa_api_key: str | None = Field(default=None, validation_alias=AliasChoices("JOBLAND_EXA_API_KEY", "EXA_API_KEY"))
-    exa_base_url: str | None = None
-    mailer: Literal["outbox", "gmail", "smtp"] = "outbox"
-    gmail_token_file: str | None = None
-    gmail_api_endpoint: str | None = None
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = True
-    smtp_ca_file: str | None = None
-    service_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
-
     def context(self) -> Context:
-        return Context(
-            user_email=self.email,
-            user_name=self.name,
-            home=str(self.home),
-            high_threshold=self.high_threshold,
-            medium_threshold=self.medium_threshold,
-            cv_max_lines=self.cv_max_lines,
-            cv_style=self.cv_style,
-            cv_pages=self.cv_pages,
-            letter_max_words=self.letter_max_words,
-            batch_budget_s=self.batch_budget_s,
-            send_timeout_s=self.send_timeout_s,
-            render_pdf=self.render_pdf,
-            **{name: getattr(self, name) for name in PROVIDER_FIELDS},
-        )
+        own = {"user_email": self.email, "user_name": self.name, "home": str(self.home)}
+        own |= {"default_cv": str(self.cv) if self.cv else None, "default_jobs_dir": str(self.jobs_dir)}
+        return Context(**own, **{name: _revealed(getattr(self, name)) for name in RUN_FIELDS})
+
+
+# One Settings object: its own fields above, and every run setting as Context defines it.
+Settings = pydantic.create_model(
+    "Settings",
+    __base__=_Settings,
+    __module__=__name__,
+    __doc__="JobLand's configuration: environment, `.env`, then the config file, then the defaults.",
+    **{f.name: _run_setting(f) for f in dataclasses.fields(Context) if f.name in RUN_FIELDS},
+)

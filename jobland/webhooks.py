@@ -14,11 +14,11 @@ from typing import Any
 
 from langgraph.types import StateSnapshot
 
-from agents.review import is_retry_request
 from domain.models import WebhookCall, WebhookEvent
+from domain.review import is_retry_request
 from domain.text import stable_id
 from jobland.api_runs import Progress
-from jobland.session import Session, review_requests
+from jobland.service import Session, review_requests, stage_of
 from jobland.settings import Settings
 from tools.ratelimit import ServiceError, configured_limiter
 from tools.webhooks import (
@@ -48,11 +48,8 @@ def event_for(snapshot: StateSnapshot, error: str | None) -> WebhookEvent | None
     """Which event a segment that ended at snapshot (with error, if it raised) means; None for no event."""
     if error:
         return "failed"
-    if snapshot.interrupts:
-        return "review_ready"
-    if snapshot.values and not snapshot.next:
-        return "completed"
-    return None  # stopped midway (killed, cancelled): a resume goes on, nothing to announce
+    # Stopped midway (killed, cancelled): a resume goes on, nothing to announce.
+    return {"awaiting_review": "review_ready", "finished": "completed"}.get(stage_of(snapshot))
 
 
 def delivery_id(thread_id: str, event: str, checkpoint_id: str) -> str:
@@ -77,6 +74,8 @@ async def event_payload(
         payload["sent"] = [{"package_id": p.id, "title": p.title, "company": p.company} for p in sent]
     else:
         payload["error"] = error
+    record = await s.records.thread(thread_id)
+    payload["source_failures"] = [f.model_dump() for f in record.source_failures] if record is not None else []
     return payload
 
 

@@ -37,12 +37,20 @@ def markdown_escape(value: object) -> str:
     return text
 
 
-_HYPHENATED = re.compile(r"[^\s<>&]*\w-\w[^\s<>&]*")
+_HYPHENATED = re.compile(r"\S*\w-\w\S*")
 
 
 def html_unbroken(value: object) -> Markup:
-    """HTML-escaped text whose hyphenated words cannot break at the hyphen (class "nobr" in document.css)."""
-    return Markup(_HYPHENATED.sub(lambda m: f'<span class="nobr">{m.group(0)}</span>', str(escape(value))))
+    """HTML-escaped text whose hyphenated words cannot break at the hyphen (class "nobr" in document.css).
+
+    Words are found in the text before it is escaped, and each piece is escaped on its own: a span never
+    lands inside an entity ("R&amp;D-led" read as "R&" + "amp;D-led" showed "&amp;" literally).
+    """
+    text, pieces, position = str(value), [], 0
+    for word in _HYPHENATED.finditer(text):
+        pieces += [escape(text[position : word.start()]), Markup('<span class="nobr">%s</span>') % word.group(0)]
+        position = word.end()
+    return Markup("").join([*pieces, escape(text[position:])])
 
 
 @cache

@@ -7,16 +7,9 @@
   const THREAD_ID = document.body.dataset.threadId;
   const API_BASE = document.body.dataset.apiBase;
   const API = `${API_BASE}/threads/${encodeURIComponent(THREAD_ID)}`;
+  const { h, request, showNotice, isWebLink, localTime, STAGE_LABELS } = window.JobLand;
   const POLL_MS = 2000;
   const ACTIVE_STAGES = new Set(["running", "delivering"]);
-  const STAGE_LABELS = {
-    running: "Searching and building packages",
-    awaiting_review: "Waiting for your review",
-    delivering: "Delivering approved packages",
-    finished: "Finished",
-    interrupted: "Interrupted",
-    failed: "Failed",
-  };
   const BUILT = new Set(["ready", "approved", "rejected", "sending", "sent", "failed", "timeout"]);
   const ACTIONS = [
     { action: "accept", label: "Accept" },
@@ -55,56 +48,9 @@
     pollTimer: null,
   };
 
-  // ------------------------------------------------------------------ DOM helpers (text only)
+  // ------------------------------------------------------------------ API (templates/page.js adds the CSRF token)
 
-  /** An element with attributes and children; strings become text nodes, never markup. */
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child !== null && child !== undefined && child !== false) node.append(child);
-    }
-    return node;
-  }
-
-  const isWebLink = (value) => /^https?:\/\//i.test(String(value || ""));
-
-  function showNotice(message, kind = "error") {
-    view.notice.hidden = !message;
-    view.notice.dataset.kind = kind;
-    view.notice.textContent = message || "";
-  }
-
-  // ------------------------------------------------------------------ API
-
-  async function api(path, options = {}, base = API) {
-    const response = await fetch(base + path, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) },
-      ...options,
-    });
-    const text = await response.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = null;
-    }
-    if (!response.ok) {
-      const detail = data && data.detail;
-      const message = typeof detail === "string" ? detail : `${response.status} ${response.statusText}`;
-      const error = new Error(message);
-      error.status = response.status;
-      throw error;
-    }
-    return data;
-  }
+  const api = (path, options = {}, base = API) => request(base + path, options);
 
   // ------------------------------------------------------------------ the CV diff
 
@@ -334,8 +280,6 @@
     );
   }
 
-  const timeOf = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-
   /** Every status the package went through, with its time (and the note, e.g. why it failed). */
   function timelineView(pkg) {
     return h(
@@ -347,7 +291,7 @@
           { "data-status": change.status, title: change.note || "" },
           h("span", { class: "timeline-status", text: change.status }),
           " ",
-          h("time", { datetime: change.at, text: timeOf(change.at) }),
+          localTime(change.at),
         ),
       ),
     );
@@ -483,7 +427,6 @@
         ),
       ),
       failureView(pkg),
-      timelineView(pkg),
       flaggedView(pkg),
       verdictView(pkg),
       section(pkg, "cv", "Tailored CV", pkg.cv ? documentFrame(pkg.cv.html, `Tailored CV for ${pkg.company}`) : null),
@@ -500,16 +443,18 @@
           : null,
       ),
       section(pkg, "dossier", `Company dossier: ${pkg.company}`, dossierView(pkg)),
-      section(pkg, "checks", checksSummary(pkg), checksView(pkg)),
+      // Check names and timestamps are the machinery's: behind a toggle, with the outcome in its title.
+      section(pkg, "details", detailsSummary(pkg), [checksView(pkg), timelineView(pkg)]),
       downloadsView(pkg),
       isDecidable(pkg) ? decisionView(pkg) : outcomeView(pkg),
     );
   }
 
-  function checksSummary(pkg) {
+  function detailsSummary(pkg) {
     const checks = pkg.checks || [];
     const failed = checks.filter((c) => !c.passed).length;
-    return failed ? `Checks: ${failed} of ${checks.length} failed` : `Checks: all ${checks.length} passed`;
+    const outcome = failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`;
+    return `Details: ${outcome}, status history`;
   }
 
   function outcomeView(pkg) {

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_A
 pytest_plugins = tuple(f"tests.local_world.{name}" for name in ("openai", "serpapi", "exa", "gmail", "smtp"))
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 EXAMPLE_CV = ROOT / "examples" / "cv" / "alex-morgan.md"
 EXAMPLE_JOBS = ROOT / "examples" / "jobs"
 
@@ -98,17 +99,37 @@ def jobland_command(*args: str) -> list[str]:
 def run_cli(
     home: Path, database_url: str, *args: str, check: bool = True, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        jobland_command(*args),
-        env=cli_env(home, database_url, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    """`jobland ARGS` with the test's data folder and database: in this process (typer's CliRunner), or in a
+    process of its own when a failpoint may kill it."""
+    if "JOBLAND_FAILPOINTS" in env:
+        result = subprocess.run(
+            jobland_command(*args),
+            env=cli_env(home, database_url, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+    else:
+        result = _run_in_process(cli_env(home, database_url, **env), args)
     if check and result.returncode != 0:
         raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def _run_in_process(env: dict[str, str], args: tuple[str, ...]) -> subprocess.CompletedProcess:
+    from typer.testing import CliRunner
+
+    from jobland.cli import app
+
+    # The process's own JOBLAND_* variables are unset for the command, as in a fresh process.
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("JOBLAND_") and k not in env}
+    overrides.update({k: v for k, v in env.items() if os.environ.get(k) != v})
+    result = CliRunner().invoke(app, list(args), env=overrides, catch_exceptions=True)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)
 
 
 def run_json(home: Path, database_url: str, *args: str, **env: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_threads_status_show_and_an_edited_package(
     first, second = (p["package_id"] for p in started["awaiting_review"])
 
     threads = json.loads(run_cli(home, database_url, "threads", "--format", "json").stdout)
-    assert threads[0]["thread_id"] == thread and threads[0]["stage"] == "awaiting review"
+    assert threads[0]["thread_id"] == thread and threads[0]["stage"] == "awaiting_review"
     status = json.loads(run_cli(home, database_url, "status", thread, "--format", "json").stdout)
     assert status["high"] >= 2 and len(status["packages"]) == 2
     assert any("expired" in d["reason"] for d in status["discarded"])
@@ -86,6 +87,15 @@ def test_threads_status_show_and_an_edited_package(
     assert shown["id"] == first and shown["cv"]["lines"] and shown["dossier"]["company"]
     table = run_cli(home, database_url, "show", thread, first).stdout
     assert "Tailored CV" in table and "Cover letter" in table and "Dossier" in table
+    for columns in (80, 140):
+        narrow = run_cli(home, database_url, "show", thread, first, COLUMNS=str(columns)).stdout
+        lines = narrow.splitlines()
+        documents = [line for line in lines if not line.startswith(("PDF: ", "LaTeX source: "))]
+        assert max(map(len, documents)) <= columns, "documents wrap at the terminal's width"
+        shown_words = set(re.findall(r"[\w@.+-]+", narrow))
+        for line in shown["cv"]["lines"] + shown["cover_letter"]["lines"]:
+            cut = [w for w in re.findall(r"[\w@.+-]+", line["text"]) if w not in shown_words]
+            assert not cut, f"words cut at {columns} columns: {cut}"
 
     edited = tmp_path / "edited.md"
     edited.write_text(shown["cv"]["markdown"].replace("Summary", "Summary (edited by me)", 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -15,6 +16,7 @@ from markdown_it import MarkdownIt
 from domain.models import Highlight, Profile
 from domain.text import content_hash, stable_id
 from tests.conftest import FIXTURES
+from tests.test_hostile_uploads import docx_file, flate_bomb_pdf, looping_pdf, nested_json, zip_bomb_docx
 from tools.cv_import import CVImportError, import_profile
 
 AWESOME_CV = FIXTURES / "resumes" / "awesome-cv-resume.pdf"
@@ -526,3 +528,21 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_error_is_a_value_error() -> None:
     assert issubclass(CVImportError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("bomb.docx", zip_bomb_docx, "bomb.docx unpacks to over 32.0 MB, more than a CV holds"),
+        ("bomb.pdf", flate_bomb_pdf, "bomb.pdf unpacks to over 32.0 MB, more than a CV holds"),
+        ("loop.pdf", looping_pdf, "loop.pdf is not a readable PDF"),
+        ("deep.json", nested_json, "deep.json nests its JSON deeper than a JSON Resume does"),
+        ("parts.docx", lambda: docx_file([b""], images=1000), "parts.docx holds 1003 files, more than the 1000"),
+    ],
+)
+def test_bombs_loops_and_deep_nesting_are_refused_before_anything_is_unpacked(
+    tmp_path: Path, name: str, make: Callable[[], bytes], message: str
+) -> None:
+    with pytest.raises(CVImportError) as error:
+        import_profile(write(tmp_path, name, make()), max_unpacked_bytes=32 * 1024 * 1024)
+    assert message in str(error.value)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from agents.review import is_retry_request, requested_package_ids
 from domain import failpoints
 from domain.models import (
     PACKAGE_TRANSITIONS,
@@ -22,10 +21,11 @@ from domain.models import (
     SearchRequest,
 )
 from domain.repository import Records
+from domain.review import is_retry_request, requested_package_ids
 from graph.builder import open_graph
 from graph.context import Context
 from jobland.deliveries import mark_delivered, open_dead_letter, retry_delivery
-from jobland.session import Session
+from jobland.service import Session
 from jobland.settings import Settings
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 from tests.local_world.base import Fault, Reply

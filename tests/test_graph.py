@@ -73,11 +73,11 @@ async def test_pipeline_pauses_at_one_review_and_sends_only_the_approved(databas
             payload = {pending.id: [d.model_dump() for d in decisions]}
             await graph.ainvoke(Command(resume=payload), config, context=context_for(home), durability="sync")
 
-        # A partial answer: the undecided packages are asked about again and nothing is sent yet.
+        # A partial answer takes effect at once: the approved package goes out, the undecided ones are asked again.
         await answer([Decision(package_id=approve, action="accept")])
         again = await graph.aget_state(config)
         assert [r["action_request"]["args"]["package_id"] for r in again.interrupts[0].value] == rejected
-        assert outbox_messages(home) == []
+        assert [m["X-JobLand-Package"] for m in outbox_messages(home)] == [approve]
 
         await answer([Decision(package_id=p, action="reject") for p in rejected])
         assert (await graph.aget_state(config)).next == ()

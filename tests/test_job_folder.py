@@ -349,7 +349,8 @@ def test_demo_set_merges_the_duplicate_pairs(demo: JobBatch) -> None:
 def test_demo_set_language_and_deal_breaker_postings(demo: JobBatch) -> None:
     by_source = {p.source: p for p in demo.postings}
     german = by_source["folder:isarsoft-senior-python-entwickler.html"]
-    assert german.languages == ["German"] and german.seniority == "senior" and german.workplace == "hybrid"
+    # "Gute Englischkenntnisse" stands in "Dein Profil": required too, at B2.
+    assert german.languages == ["German", "English"] and german.seniority == "senior" and german.workplace == "hybrid"
     assert "Deine Aufgaben" in german.description and len(german.responsibilities) == 4
     assert "on-call 24/7" in by_source["folder:blitzlogistik-senior-backend-engineer.json"].full_text()
     crypto = by_source["folder:coinharbor-senior-backend-engineer.html"].full_text().lower()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
+from typing_extensions import NotRequired, TypedDict
 
 from tests.local_world.base import Fault
 from tests.local_world.openai import API_KEY, FakeOpenAI
@@ -40,13 +43,38 @@ MESSAGES = [SystemMessage("You grade things."), HumanMessage("Grade this.")]
 GOOD = {"score": 7, "label": "fine", "tags": ["a"]}
 
 
-def test_no_base_url_means_the_embedded_engine_and_models_are_per_role_and_cached() -> None:
+async def test_no_base_url_means_the_embedded_engine_and_models_are_per_role_and_cached() -> None:
     assert load_chat_model(Settings(), "screener") is None
     settings = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_role_models={"writer": "big-model"})
     writer, screener = load_chat_model(settings, "writer"), load_chat_model(settings, "screener")
     assert writer is not None and writer.model_name == "big-model" and writer.max_retries == 0
     assert screener is not None and screener.model_name == "local-model" and screener.temperature == 0
-    assert load_chat_model(settings, "intake") is screener
+    assert load_chat_model(settings, "intake") is screener, "one model per name and event loop"
+
+
+class Asked(TypedDict):
+    question: str
+    answer: NotRequired[dict]
+
+
+def test_two_event_loops_in_one_process_each_get_their_own_clients(openai_server: FakeOpenAI) -> None:
+    """A server, a worker or a test that runs asyncio.run twice: no client of the first loop is reused."""
+    settings = settings_for(openai_server)
+
+    async def ask(state: Asked) -> dict:
+        model = load_chat_model(settings, "screener")
+        verdict = await structured_call(model, Verdict, [HumanMessage(state["question"])], limiter=llm_limiter(settings))
+        return {"answer": {"verdict": verdict.model_dump(), "model": id(model)}}
+
+    builder = StateGraph(Asked)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    graph = builder.compile()
+    openai_server.answer("Verdict", GOOD, GOOD)
+    first = asyncio.run(graph.ainvoke({"question": "first"}))["answer"]
+    second = asyncio.run(graph.ainvoke({"question": "second"}))["answer"]  # failed with "Event loop is closed"
+    assert first["verdict"] == second["verdict"] == GOOD
+    assert len(openai_server.chat_requests()) == 2
 
 
 async def test_json_schema_round_trip_into_a_pydantic_model(openai_server: FakeOpenAI) -> None:

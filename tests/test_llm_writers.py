@@ -30,7 +30,9 @@ NORTHWIND_ABOUT = (
     "Northwind Logistics builds a routing platform for carriers across Europe."
 )
 _MATERIAL = re.compile(r"^\[(\d+)\] (\S+)\n<material>\n(.*?)\n</material>", re.DOTALL | re.MULTILINE)
-_LISTED = re.compile(r"^- \[(\w+)\] (.+)$", re.MULTILINE)
+LISTED = re.compile(r"^- \[(\w+)\] (.+)$", re.MULTILINE)
+FIRST_FACT = re.compile(r"^\[1\] (.+)$", re.MULTILINE)
+COMPANY_CLOSE = "I would welcome the chance to contribute to that."
 _FENCES = re.compile(r"<(posting|material|facts)>\n.*?\n</\1>", re.DOTALL)
 
 
@@ -51,13 +53,14 @@ def research_answer(request: ChatRequest) -> dict[str, Any]:
 
 def cv_answer(request: ChatRequest) -> dict[str, Any]:
     """Each highlight it is asked to rewrite, with a few words added that claim nothing."""
-    wanted = _LISTED.findall(request.text("user"))
+    wanted = LISTED.findall(request.text("user"))
     return {"lines": [{"highlight_ids": [hid], "text": f"{text}, for the posting"} for hid, text in wanted]}
 
 
 def letter_answer(request: ChatRequest) -> dict[str, Any]:
-    """A paragraph from the first two highlights, one citing the first fact, two citing what they were not given."""
-    wanted = _LISTED.findall(request.text("user"))
+    """A paragraph from the first two highlights, one on the first fact, two citing what they were not given."""
+    wanted = LISTED.findall(request.text("user"))
+    (fact,) = FIRST_FACT.findall(request.text("user"))
     return {
         "paragraphs": [
             {
@@ -65,7 +68,7 @@ def letter_answer(request: ChatRequest) -> dict[str, Any]:
                 "highlight_ids": [h for h, _ in wanted[:2]],
                 "fact_numbers": [],
             },
-            {"text": "I would welcome the chance to contribute to that.", "highlight_ids": [], "fact_numbers": [1]},
+            {"text": f"{fact} {COMPANY_CLOSE}", "highlight_ids": [], "fact_numbers": [1]},
             {"text": "INVENTED paragraph citing fact 42.", "highlight_ids": [], "fact_numbers": [42]},
             {
                 "text": "INVENTED paragraph citing an unknown highlight.",
@@ -164,6 +167,7 @@ async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
         "ats": True,
         "pdf": True,
         "posting_contacts": True,
+        "outside_contacts": True,
     }
     selected = {h.id: h.text for _, h in profile.all_highlights()}
     cv_lines = [line for line in package.cv.lines if line.highlight_ids]
@@ -171,10 +175,10 @@ async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
     assert f"- {K8S_HIGHLIGHT}, for the posting" in package.cv.markdown
 
     body = [line for line in package.cover_letter.lines if line.section == "body"]
-    assert [line.text for line in body][1:] == ["I would welcome the chance to contribute to that."]
+    fact = package.dossier.mission[0]
+    assert [line.text for line in body][1:] == [f"{fact.text} {COMPANY_CLOSE}"]
     assert "INVENTED" not in package.cover_letter.markdown  # fact 42 and hl_nope were never given
     assert body[0].highlight_ids and set(body[0].highlight_ids) <= {i for line in cv_lines for i in line.highlight_ids}
-    fact = package.dossier.mission[0]
     assert fact.source in body[1].source_fields and fact.source.startswith("https://")
     assert package.cover_letter.lines[0].section == "sender" and package.cover_letter.lines[-1].section == "signature"
 

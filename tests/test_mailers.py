@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from agents.deliver import make_mailer, message_id_for
+from agents.deliver import message_id_for
 from domain.models import Decision, SearchRequest
 from domain.repository import Records
 from graph.builder import open_graph
@@ -23,6 +23,7 @@ from tests.local_world.base import Fault, Reply
 from tests.local_world.gmail import FakeGmail
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
 from tools.gmail import GmailMailer
+from tools.mailers import make_mailer
 from tools.ratelimit import ServiceError, ServiceLimiter
 from tools.smtp import SmtpMailer
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agents.cover_letter_writer import LETTER_PHRASES, posting_language, text_language, word_count, write_letter
+from agents.cv_document import CV_STYLES
 from agents.cv_writer import (
-    CV_STYLES,
     FittedCV,
     choose_highlights,
     fit_to_pages,

@@ -28,6 +28,7 @@ from domain.models import (
     ApplicationPackage,
     Basics,
     CertificateItem,
+    CoverLetter,
     EducationItem,
     Highlight,
     JobPosting,
@@ -164,7 +165,10 @@ def make_posting(
     )
 
 
-def make_package(profile: Profile, posting: JobPosting, cv: TailoredCV | None = None) -> ApplicationPackage:
+def make_package(
+    profile: Profile, posting: JobPosting, cv: TailoredCV | None = None, letter: CoverLetter | None = None
+) -> ApplicationPackage:
+    """A ready-to-check package: the embedded writers' CV and letter unless given."""
     dossier = dossier_from_posting(posting)
     cv = cv or tailor_cv(profile, posting, max_lines=8)
     return ApplicationPackage(
@@ -176,7 +180,7 @@ def make_package(profile: Profile, posting: JobPosting, cv: TailoredCV | None = 
         screening=JobScreeningOutput(match_score=82, probability="High"),
         dossier=dossier,
         cv=cv,
-        cover_letter=write_letter(profile, posting, dossier, cv),
+        cover_letter=letter or write_letter(profile, posting, dossier, cv),
     )
 
 
@@ -310,7 +314,12 @@ def test_an_untampered_package_passes_every_check() -> None:
     profile, posting = make_profile(), make_posting()
     checks, flagged = check_package_contents(profile, posting, make_package(profile, posting))
     assert flagged == []
-    assert {c.name: c.passed for c in checks} == {"truth": True, "ats": True, "posting_contacts": True}
+    assert {c.name: c.passed for c in checks} == {
+        "truth": True,
+        "ats": True,
+        "posting_contacts": True,
+        "outside_contacts": True,
+    }
     ats = next(c for c in checks if c.name == "ats")
     assert any(d.startswith("required-skill coverage: master CV 2/4, tailored CV 2/4") for d in ats.details)
 
@@ -535,6 +544,7 @@ async def test_the_four_nodes_build_a_ready_package_with_files_on_disk(tmp_path:
         "ats": True,
         "pdf": True,
         "posting_contacts": True,
+        "outside_contacts": True,
     }
     assert package.company == "Northwind Logistics" and package.screening.match_score == 84
     assert package.dossier == await Records(store).dossier(f"northwind-logistics:{posting.id}")

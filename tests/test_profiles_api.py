@@ -19,7 +19,7 @@ import pytest
 from domain.models import ProfilingJob, utcnow
 from domain.repository import Records
 from domain.text import content_hash
-from jobland.profiling import store_upload
+from jobland.profiling import MAX_PARSES, store_upload, stored_upload
 from jobland.settings import ApiUser, Settings
 from tests.conftest import EXAMPLE_CV, FIXTURES
 from tests.test_server import api_settings, client, running_server
@@ -158,7 +158,7 @@ def test_a_cv_read_by_post_api_cv_is_not_parsed_again(base_url: str) -> None:
         assert api.get(job["result_url"]).json()["basics"]["name"] == "Alex Morgan"
 
 
-def leave_processing(database_url: str, home: Path, data: bytes) -> ProfilingJob:
+def leave_processing(database_url: str, home: Path, data: bytes, parses: int = 1) -> ProfilingJob:
     """What a server that died while parsing leaves behind: the stored upload and a job marked processing."""
     store_upload(home, "carol", "alex.md", data)
     job = ProfilingJob(
@@ -167,7 +167,7 @@ def leave_processing(database_url: str, home: Path, data: bytes) -> ProfilingJob
         file_name="alex.md",
         status="processing",
         started_at=utcnow(),
-        parses=1,
+        parses=parses,
     )
 
     async def put() -> None:
@@ -195,3 +195,16 @@ def test_a_job_left_processing_by_a_crash_is_finished_after_a_restart(database_u
         assert status["status"] == "completed" and status["parses"] == 2, status
         assert api.get(status["result_url"]).json()["basics"]["name"] == "Alex Morgan"
         assert api.post("/api/threads", json={"cv_id": job.profile_id, "max_packages": 1}).status_code == 202
+
+
+def test_a_file_being_read_at_every_stop_is_failed_at_the_next_start_not_read_again(
+    database_url: str, home: Path
+) -> None:
+    job = leave_processing(database_url, home, fresh_markdown(), parses=MAX_PARSES)
+    with running_server(profiles_settings(database_url, home)) as base, client(base, CAROL) as api:
+        status = api.get(f"/api/profiles/{job.profile_id}").json()
+        assert status["status"] == "failed" and status["parses"] == MAX_PARSES, status
+        assert f"alex.md was being read each of the {MAX_PARSES} times the server stopped" in status["error"]
+        assert api.get(status["result_url"]).status_code == 422
+        assert stored_upload(home, "carol", job.profile_id) is None, "not kept: no usable cv_id"
+        assert api.post("/api/threads", json={"cv_id": job.profile_id}).status_code == 422

@@ -144,7 +144,7 @@ def test_kill_during_screening_then_resume(home: Path, database_url: str, jobs_d
     assert process.wait() == SIGKILLED, process.stderr.read().decode()
     saved = _saved_screening_writes(database_url, thread)
     status = run_json(home, database_url, "status", thread)
-    assert status["stage"].startswith("interrupted in screen_job (")
+    assert status["stage"] == "interrupted" and set(status["next_steps"]) == {"screen_job"}
     assert 5 <= saved < status["postings"], "killed while screening, with finished verdicts saved"
 
     outcome = _finish(home, database_url, thread)
@@ -182,7 +182,7 @@ def test_kill_at_review_loses_nothing_and_sends_nothing(home: Path, database_url
     process.wait()
     assert eml_files(home) == []
     status = run_json(home, database_url, "status", thread)
-    assert status["stage"] == "awaiting review"
+    assert status["stage"] == "awaiting_review"
     assert {p["status"] for p in status["packages"]} == {"ready"}
     ids = [w["package_id"] for w in summary["awaiting_review"]]
     args = ["review", thread, "--approve", ids[0]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -29,7 +30,41 @@ async def test_retry_after_is_honoured_then_success() -> None:
         return answer
 
     assert await svc.call(call) == "ok"
-    assert waits == [2.5]
+    assert len(waits) == 1 and 2.4 < waits[0] <= 2.5
+
+
+async def test_retry_after_holds_back_every_caller_of_the_service() -> None:
+    svc = ServiceLimiter("svc", max_concurrency=4)
+    started: dict[str, float] = {}
+    told = False
+
+    async def call(name: str) -> None:
+        nonlocal told
+        started[name] = time.monotonic()
+        if not told:
+            told = True
+            raise RetryableError("429", status=429, retry_after=0.5)
+
+    first = time.monotonic()
+    await svc.call(lambda: call("first"))  # told to wait, waited, succeeded
+    await svc.call(lambda: call("second"))
+    assert started["first"] - first >= 0.5 and started["second"] >= started["first"]
+
+    svc, waits = limiter()
+    svc._not_before = time.monotonic() + 60  # a pause another caller was told about
+    await svc.call(lambda: asyncio.sleep(0))
+    assert len(waits) == 1 and waits[0] > 59
+
+
+async def test_retry_after_beyond_the_ceiling_gives_up_naming_the_wait() -> None:
+    svc, waits = limiter(max_retry_after=60)
+
+    async def call() -> None:
+        raise RetryableError("HTTP 429", status=429, retry_after=120)
+
+    with pytest.raises(ServiceError, match=r"asked to wait 120 s .*longer than the 60 s") as info:
+        await svc.call(call)
+    assert waits == [] and info.value.attempts == 1
 
 
 async def test_backoff_grows_and_the_budget_is_bounded() -> None:

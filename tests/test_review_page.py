@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port
 from tests.local_world.smtp import LocalSmtp
@@ -132,6 +132,30 @@ def start_search(base: str, token: str) -> str:
         return created.json()["thread_id"]
 
 
+def sign_in(page: Page, base: str, thread_id: str, token: str) -> None:
+    """Open the review link (the token in its fragment) and press Sign in, as the person does."""
+    page.goto(f"{base}/review/{thread_id}#token={token}")
+    assert page.url == f"{base}/review/{thread_id}", "the token leaves the address bar before anything is sent"
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#thread-id")).to_have_text(thread_id)
+
+
+def console_errors(page: Page) -> list[str]:
+    """Errors the page's scripts raise or log, CSP violations among them ("Refused to ..."); filled as they come.
+
+    A response's status (the sign-in form's 401, a missing favicon) is the tests' own business, not an error.
+    """
+    errors: list[str] = []
+
+    def logged(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    page.on("console", logged)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
 def card(page: Page, text: str):
     return page.locator("article.card", has_text=text)
 
@@ -146,9 +170,9 @@ def test_review_page_approve_one_reject_the_rest_and_see_delivery(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{base}/review/{thread_id}?token={token}")
-    assert page.url == f"{base}/review/{thread_id}", "the token leaves the address bar for an HttpOnly cookie"
-    expect(page.locator("#thread-id")).to_have_text(thread_id)
+    errors = console_errors(page)
+    sign_in(page, base, thread_id, token)
+    expect(page.locator("#signed-in-as")).to_have_text("alex.morgan@example.com")
 
     # The run pauses for review; every package shows its verdict.
     expect(page.locator("#stage")).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
@@ -216,10 +240,11 @@ def test_review_page_approve_one_reject_the_rest_and_see_delivery(
     package_id = ledgerline.get_attribute("data-package-id")
     assert message["X-JobLand-Package"] == package_id
     assert dialogs == [], f"script from a posting ran: {dialogs}"
+    assert errors == [], f"the page broke under its Content-Security-Policy: {errors}"
 
     # A phone: the same page, no sideways scrolling.
     phone = browser.new_page(viewport={"width": 390, "height": 844})
-    phone.goto(f"{base}/review/{thread_id}?token={token}")
+    sign_in(phone, base, thread_id, token)
     expect(phone.locator("article.card")).to_have_count(3)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
@@ -232,7 +257,8 @@ def test_review_page_shows_what_is_missing_builds_it_again_and_resolves_dead_let
     with serving(home, database_url, review_jobs, JOBLAND_FAILPOINTS=BROKEN_BUILD, **env) as (base, token):
         thread_id = start_search(base, token)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{base}/review/{thread_id}?token={token}")
+        errors = console_errors(page)
+        sign_in(page, base, thread_id, token)
         expect(page.locator("#stage")).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
 
         # The package that failed says why, shows its history, and offers to be built again.
@@ -273,4 +299,5 @@ def test_review_page_shows_what_is_missing_builds_it_again_and_resolves_dead_let
         letters.get_by_role("button", name="Send again").click()
         expect(rebuilt.locator(".status")).to_have_text("sent", timeout=60_000)
         expect(letters).to_be_hidden()
+        assert errors == [], errors
     assert len(smtp_server.handler.deliveries) == 1

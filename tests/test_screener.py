@@ -15,13 +15,14 @@ from typing_extensions import TypedDict
 
 from agents.screener import (
     ScreeningError,
+    cascade_verdict,
     posting_digest,
     prefilter,
     profile_digest,
     required_skills,
-    role_family,
     screen_job,
     screen_posting,
+    screening_messages,
 )
 from domain.models import (
     Basics,
@@ -40,6 +41,7 @@ from domain.models import (
     WorkItem,
 )
 from domain.repository import Records
+from domain.roles import role_family
 from graph.context import Context
 from graph.state import ScreeningVerdict, ScreenJobInput
 from tools.embeddings import get_async_embedder, get_embedder
@@ -171,9 +173,9 @@ def test_strong_backend_match_is_high_and_says_why() -> None:
     assert result.probability == "High"
     assert result.match_score >= 70
     assert result.deal_breakers == []
-    assert result.missing_skills == ["Kafka"]
-    assert result.reasons[0] == "Covers 5 of 6 required skills: Python, FastAPI, PostgreSQL, Kubernetes, AWS"
-    assert "Missing: Kafka" in result.reasons
+    # "Experience with Kafka is a plus": a nice-to-have, not a gap, though the skills list names it.
+    assert result.missing_skills == []
+    assert result.reasons[0] == "Covers 5 of 5 required skills: Python, FastAPI, PostgreSQL, Kubernetes, AWS"
     text = "\n".join(result.reasons)
     assert (
         "Seniority fits: posting asks senior; profile is senior (8 years, latest as 'Senior Backend Engineer')" in text
@@ -271,7 +273,7 @@ def test_another_field_is_never_high_whatever_the_similarity(job: JobPosting) ->
     result = screen(profile, job, 1.0)
     assert result.probability == "Low"
     assert result.deal_breakers[0].startswith("Different field: ")
-    assert "you work in software engineering" in result.deal_breakers[0]
+    assert "you work in backend" in result.deal_breakers[0]
 
 
 def test_another_field_sharing_a_skill_is_capped_not_high() -> None:
@@ -346,8 +348,9 @@ def test_remote_only_person_and_a_posting_silent_about_remote_is_not_high() -> N
 
 
 def test_thresholds_come_from_the_arguments() -> None:
-    profile, job = backend_profile(), posting()
+    profile, job = backend_profile(), posting(skills=[*posting().skills, "Scala"])
     score = screen(profile, job).match_score
+    assert score < 99
     assert screen(profile, job, high_threshold=score).probability == "High"
     assert screen(profile, job, high_threshold=score + 1).probability == "Medium"
     assert screen(profile, job, high_threshold=score + 2, medium_threshold=score + 1).probability == "Low"
@@ -395,8 +398,33 @@ def test_role_family_reads_the_head_of_a_title() -> None:
     assert role_family("Healthcare Software Engineer") == "software engineering"
     assert role_family("Sales Engineer (m/f/d)") == "sales"
     assert role_family("Registered Nurse (ICU)") == "healthcare"
-    assert role_family("Data Engineer") == "software engineering"
+    assert role_family("Data Engineer") == "data engineering"
+    assert role_family("Senior Backend Engineer (Python)") == "backend"
+    assert role_family("Engineering Manager, Backend (Python)") == "backend"
     assert role_family("Chief Happiness Wizard") is None
+
+
+def test_the_llm_lifts_a_verdict_one_step_at_most_and_says_so() -> None:
+    rules_medium = JobScreeningOutput(match_score=62, probability="Medium", reasons=["Covers 3 of 4"])
+    rules_low = JobScreeningOutput(match_score=40, probability="Low", reasons=["Covers 1 of 4"])
+    eager = JobScreeningOutput(match_score=90, probability="High", reasons=["Strong fit"])
+    lifted = cascade_verdict(rules_medium, eager)
+    assert lifted.probability == "High"
+    assert "Lifted by the LLM screener from the rules' Medium to High (one step at most)" in lifted.reasons
+    capped = cascade_verdict(rules_low, eager)
+    assert capped.probability == "Medium"
+    assert "Lifted by the LLM screener from the rules' Low to Medium (one step at most)" in capped.reasons
+    agreed = cascade_verdict(rules_medium, rules_medium)
+    assert not any(r.startswith("Lifted") for r in agreed.reasons)
+
+
+def test_the_llm_sees_the_posting_facts_as_quoted_data() -> None:
+    job = posting(
+        description="Requirements:\n- Python\n- Snowflake, BigQuery or Redshift\nRemote (US only).", workplace=None
+    )
+    human = screening_messages(backend_profile(), job, Context())[1].content
+    assert human.startswith("<posting>") and '"facts"' in human
+    assert '"Snowflake",' in human and '"United States"' in human and '"sections"' not in human
 
 
 # --------------------------------------------------------------------------- the node in a graph
@@ -438,7 +466,7 @@ async def test_screen_job_node_screens_stores_and_reuses_in_a_real_graph() -> No
 
     verdicts = await run("first")
     assert verdicts[backend.id].probability == "High"
-    assert verdicts[backend.id].top_reason.startswith("Covers 5 of 6 required skills")
+    assert verdicts[backend.id].top_reason.startswith("Covers 5 of 5 required skills")
     assert verdicts[nurse.id].probability == "Low"
     assert verdicts[nurse.id].top_reason.startswith("Ruled out: Different field")
 

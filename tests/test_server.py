@@ -211,10 +211,10 @@ def test_a_run_through_the_api_pauses_for_review_and_sends_only_the_approved(bas
         assert eml.status_code == 200 and eml.headers["content-type"] == "message/rfc822"
         assert b"alice@example.com" in eml.content
 
-        # The review page: the token from the link becomes an HttpOnly cookie and leaves the URL.
-        with httpx.Client(base_url=base_url) as browser:
+        # The review page: its sign-in form trades the token for an HttpOnly session cookie.
+        with httpx.Client(base_url=base_url, headers={"Origin": base_url}) as browser:
             assert browser.get(f"/review/{thread_id}").status_code == 401
-            signed_in = browser.get(f"/review/{thread_id}?token={ALICE}")
+            signed_in = browser.post(f"/review/{thread_id}/sign-in", data={"token": ALICE})
             assert signed_in.status_code == 303 and signed_in.headers["location"] == f"/review/{thread_id}"
             assert "httponly" in signed_in.headers["set-cookie"].lower()
             page = browser.get(f"/review/{thread_id}")

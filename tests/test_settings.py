@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,27 @@ def test_langgraph_json_graph_compiles_with_every_node() -> None:
         "record",
     }
     assert expected <= nodes
+
+
+def test_keys_are_secret_in_settings_and_runs_read_them_from_the_environment(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graph.context import Context
+    from jobland.studio import context_with_defaults
+
+    monkeypatch.setenv("JOBLAND_LLM_API_KEY", "sk-local-secret-1234")
+    monkeypatch.setenv("JOBLAND_SMTP_PASSWORD", "smtp-secret-5678")
+    settings = Settings()
+    assert "sk-local-secret-1234" not in repr(settings) and "smtp-secret-5678" not in repr(settings)
+    context = settings.context()
+    assert context.llm_api_key == "sk-local-secret-1234" and "sk-local-secret-1234" not in repr(context)
+    # Studio's context form shows no key, and a run whose context carries none reads it from the server's environment.
+    studio_context = context_with_defaults(context)
+    assert studio_context().llm_api_key == "sk-local-secret-1234"
+    secret_defaults = [
+        f.default for f in dataclasses.fields(studio_context) if f.name.endswith(("api_key", "password"))
+    ]
+    assert secret_defaults and all(d is None for d in secret_defaults)
+    monkeypatch.delenv("JOBLAND_LLM_API_KEY")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-variable")
+    assert Context().llm_api_key == "sk-openai-variable", "the services' usual variable names count too"

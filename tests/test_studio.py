@@ -6,6 +6,7 @@ langgraph.json, its paths pointed back at the repository.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -26,7 +27,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, free_port
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, free_port, run_json
 
 USER_EMAIL = "alex.morgan@example.com"
 # Nothing may leave the machine: no tracing, no CLI analytics, no version check against PyPI.
@@ -73,6 +74,7 @@ def studio(tmp_path: Path, home: Path, database_url: str) -> Iterator[Studio]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_")}
     env.update(OFFLINE_ENV, DATABASE_URL=database_url, JOBLAND_HOME=str(home), JOBLAND_EMAIL=USER_EMAIL)
+    env.update(JOBLAND_CV=str(EXAMPLE_CV), JOBLAND_JOBS_DIR=str(EXAMPLE_JOBS))  # what a message alone searches with
     log = (workdir / "server.log").open("w")
     command = [sys.executable, "-m", "langgraph_cli", "dev", "--config", str(config)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-browser", "--no-reload"]
@@ -162,3 +164,33 @@ async def test_studio_run_pauses_for_review_and_delivers_the_approved_package(
     with psycopg.connect(database_url) as conn:
         [(checkpoints,)] = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", (thread_id,))
     assert checkpoints > 0
+
+
+async def test_a_message_alone_runs_and_a_thread_started_by_the_cli_is_resumed_through_the_sdk(
+    studio: Studio, home: Path, database_url: str
+) -> None:
+    client = get_client(url=studio.url)
+    # A thread the CLI started (its id is a UUID, as the LangGraph server requires) ...
+    started = await asyncio.to_thread(
+        run_json, home, database_url, "run", "--cv", str(EXAMPLE_CV), "--jobs", str(EXAMPLE_JOBS), "--max-packages", "1",
+        JOBLAND_EMAIL=USER_EMAIL,
+    )  # fmt: skip
+    thread_id, [waiting] = started["thread_id"], started["awaiting_review"]
+    await client.threads.create(thread_id=thread_id, if_exists="do_nothing", graph_id="jobland")
+    state = await client.threads.get_state(thread_id)
+    [pending] = state["interrupts"]
+    assert [r["action_request"]["args"]["package_id"] for r in pending["value"]] == [waiting["package_id"]]
+    # ... is resumed through the SDK, answered the way LangChain's human-in-the-loop middleware answers.
+    await _run(client, studio, thread_id, command={"resume": {"decisions": [{"type": "approve"}]}})
+    assert (await client.threads.get_state(thread_id))["next"] == []
+    [email] = (home / "outbox").glob("*.eml")
+    assert message_from_bytes(email.read_bytes())["X-JobLand-Package"] == waiting["package_id"]
+    status = await asyncio.to_thread(run_json, home, database_url, "status", thread_id)
+    assert status["stage"] == "finished", "the CLI sees it finished"
+
+    # Studio's simplest input: a message; the CV and the postings come from the configuration.
+    thread = await client.threads.create()
+    await _run(client, studio, thread["thread_id"], input={"message": "senior Python backend, Berlin or remote"})
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["values"]["request"]["cv_path"] == str(EXAMPLE_CV)
+    assert state["interrupts"], "the search ran to the review"

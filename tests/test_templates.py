@@ -53,8 +53,17 @@ VALUES: dict[str, Callable[[], dict[str, object]]] = {
     "email.txt.j2": _email,
     "interview_prep.md.j2": lambda: {"prep": prepare_interview(HOSTILE_PROFILE, HOSTILE_POSTING, _email()["package"])},
     # The review page is a shell that templates/review.js fills; only the thread id reaches its HTML.
-    "review.html.j2": lambda: {"thread_id": HOSTILE_HTML, "api_base": "/api"},
+    "review.html.j2": lambda: {
+        "thread_id": HOSTILE_HTML,
+        "api_base": "/api",
+        "csrf_token": "csrf-0123",
+        "user_name": HOSTILE_HTML,
+    },
+    "sign_in.html.j2": lambda: {"thread_id": HOSTILE_HTML, "problem": HOSTILE_HTML},
+    "docs.html.j2": lambda: {"openapi_url": "/openapi.json"},
 }
+# Pages the server serves, with the one script each loads from its own origin (the CSP allows no other).
+PAGE_SCRIPTS = {"review.html.j2": "review.js", "sign_in.html.j2": "sign_in.js", "docs.html.j2": "docs.js"}
 
 
 def test_every_template_has_values_here() -> None:
@@ -68,9 +77,10 @@ def test_template_renders_and_escapes_for_its_target(name: str) -> None:
     text = render(name, **VALUES[name]())
     assert len(text) > 200
 
-    if name == "review.html.j2":
-        assert HOSTILE_HTML not in text and "&lt;script&gt;" in text
-        assert 'src="/static/review.js"' in text and "http" not in text, "everything from the same origin"
+    if name in PAGE_SCRIPTS:
+        assert HOSTILE_HTML not in text and "<script>" not in text, "no inline script"
+        assert "&lt;script&gt;" in text or name == "docs.html.j2", "a hostile thread id shows as text"
+        assert f'src="/static/{PAGE_SCRIPTS[name]}"' in text and "http" not in text, "everything from the same origin"
     elif name.endswith(".html.j2"):
         assert "<script>" not in text and "&lt;script&gt;" in text
         assert "R&amp;D_Labs 100% \\ {Ltd} $5 #1 ~^" in text

@@ -18,7 +18,7 @@ import pytest
 
 from domain.models import SearchRequest, ThreadRecord
 from graph.builder import open_graph
-from jobland.session import Session
+from jobland.service import Session
 from jobland.settings import ApiUser, Settings
 from jobland.webhooks import WebhookNotConfigured, announce, check_run_webhook
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, free_port, run_cli

@@ -19,6 +19,8 @@ import re
 import statistics
 import sys
 import types
+import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from docling_core.types.doc.document import DoclingDocument
 
 MAX_PDF_PAGES = 30
+MAX_DOCX_PARTS = 1000  # files in a .docx archive; Word writes a few dozen
 
 _FORMATS = {
     ".pdf": "pdf",
@@ -73,12 +76,19 @@ class CVImportError(ValueError):
     """A CV that cannot be imported; the message says what to do about it."""
 
 
-def import_profile(path: Path, *, max_bytes: int = 20 * 1024 * 1024) -> Profile:
-    """Read the CV at path into a Profile whose id and content_hash depend only on the file's bytes."""
+def import_profile(
+    path: Path, *, max_bytes: int = 20 * 1024 * 1024, max_unpacked_bytes: int = 100 * 1024 * 1024
+) -> Profile:
+    """Read the CV at path into a Profile whose id and content_hash depend only on the file's bytes.
+
+    max_unpacked_bytes bounds what the file's compressed parts (a DOCX's members, a PDF's Flate streams) may
+    unpack to; a file over it is refused before any parser unpacks it.
+    """
     path = Path(path)
     data = _read_cv_bytes(path, max_bytes)
     digest = content_hash(data)
     kind = _FORMATS[path.suffix.lower()]
+    _check_unpacked_size(kind, data, path.name, max_unpacked_bytes)
     if kind == "json":
         fields = _json_resume_fields(data, path.name)
     else:
@@ -133,6 +143,64 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _check_unpacked_size(kind: str, data: bytes, name: str, limit: int) -> None:
+    """Refuse a decompression bomb: a small file whose compressed parts unpack to far more than a CV holds."""
+    if kind == "docx":
+        unpacked = _docx_unpacked_size(data, name)
+    elif kind == "pdf":
+        unpacked = _pdf_unpacked_size(data, limit)
+    else:
+        return
+    if unpacked > limit:
+        raise CVImportError(
+            f"{name} unpacks to over {_size(limit)}, more than a CV holds (it may be a decompression bomb); "
+            "give a .md or .json version, or export the CV again."
+        )
+
+
+def _docx_unpacked_size(data: bytes, name: str) -> int:
+    """The sizes its members declare (zipfile stops at a declared size, and fails a member that lies about it)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise CVImportError(_UNREADABLE["docx"].format(name=name)) from error
+    if len(members) > MAX_DOCX_PARTS:
+        raise CVImportError(
+            f"{name} holds {len(members)} files, more than the {MAX_DOCX_PARTS} a Word document has; "
+            "save it again as .docx in Word or LibreOffice, or give a .pdf/.md version."
+        )
+    return sum(member.file_size for member in members)
+
+
+_PDF_STREAM_START = re.compile(rb"(?<!end)stream\r?\n")
+
+
+def _pdf_unpacked_size(data: bytes, limit: int) -> int:
+    """What the PDF's Flate streams inflate to, counted up to just over limit without keeping any of it.
+
+    A stream that does not inflate is not counted (another filter, or an image); nested filters count their
+    first layer only, and the parse's memory limit bounds the rest.
+    """
+    unpacked = 0
+    for start in _PDF_STREAM_START.finditer(data):
+        end = data.find(b"endstream", start.end())
+        pending = data[start.end() : end if end != -1 else len(data)]
+        inflater = zlib.decompressobj()
+        try:
+            while pending and unpacked <= limit:
+                produced = inflater.decompress(pending, 1 << 20)
+                if not produced:
+                    break
+                unpacked += len(produced)
+                pending = inflater.unconsumed_tail
+        except zlib.error:
+            continue
+        if unpacked > limit:
+            break
+    return unpacked
+
+
 def _decode_text(data: bytes, name: str) -> str:
     if b"\x00" in data:
         raise CVImportError(f"{name} holds binary data, not text; give {_SUPPORTED}.")
@@ -145,15 +213,26 @@ def _decode_text(data: bytes, name: str) -> str:
 # --------------------------------------------------------------------------- Docling
 
 
+# docling.document_converter imports its speech pipeline, whose transformers decoder imports torch at module
+# level (docling issue 3997). docling-slim comes without torch and JobLand converts no audio, so only when torch
+# is absent does a stub stand in for that one module; set here, on import, so that whoever imports docling next
+# (the converter below, the fork server of bounded parses) finds it.
+if importlib.util.find_spec("torch") is None:
+    _speech_stub = types.ModuleType("docling.pipeline.asr_transformers")
+    _speech_stub.TransformersAsrDecoder = None  # type: ignore[attr-defined]
+    sys.modules.setdefault(_speech_stub.__name__, _speech_stub)
+
+# What a process that parses many CVs imports once, in this order (the stub above first).
+PARSER_MODULES = (
+    "tools.cv_import",
+    "docling.datamodel.base_models",
+    "docling.document_converter",
+    "docling.pipeline.native_pdf_pipeline",
+)
+
+
 @cache
 def _docling_converter() -> DocumentConverter:
-    # docling.document_converter imports its speech pipeline, whose transformers decoder imports torch at module
-    # level (docling issue 3997). docling-slim comes without torch and JobLand converts no audio, so only when
-    # torch is absent does a stub stand in for that one module.
-    if importlib.util.find_spec("torch") is None:
-        stub = types.ModuleType("docling.pipeline.asr_transformers")
-        stub.TransformersAsrDecoder = None  # type: ignore[attr-defined]
-        sys.modules.setdefault(stub.__name__, stub)
     from docling.datamodel.base_models import InputFormat
     from docling.document_converter import DocumentConverter, PdfFormatOption
     from docling.pipeline.native_pdf_pipeline import NativePdfPipeline
@@ -198,6 +277,7 @@ class _Block:
     asides: list[str] = field(default_factory=list)
     starts_entry: bool = False  # a sub-heading or a bold line: a new job, school or project begins
     starts_paragraph: bool = True
+    wrapped: list[str] = field(default_factory=list)  # the lines its text wraps onto, joined once all are read
 
 
 def _document_blocks(kind: str, data: bytes, name: str) -> list[_Block]:
@@ -211,7 +291,7 @@ def _document_blocks(kind: str, data: bytes, name: str) -> list[_Block]:
     else:
         blocks = _markdown_blocks(_decode_text(data, name))
     for block in blocks:
-        block.text = _clean(block.text)
+        block.text = _clean(_join_wrapped([block.text, *block.wrapped]))
         block.asides = [a for a in (_clean(a) for a in block.asides) if a]
     return [b for b in blocks if b.text]
 
@@ -225,17 +305,29 @@ def _clean(text: str) -> str:
 _HYPHENATION_MARKS = ("\x02", "\ufffe", "\u00ad")
 
 
-def _join_wrapped(first: str, rest: str) -> str:
-    """Re-join a line that wraps onto the next one."""
-    if first.endswith(_HYPHENATION_MARKS):
-        # A word broken by hyphenation loses the hyphen; links, addresses and numbers are never hyphenated,
-        # so a hyphen there is their own.
-        broken_token = first[:-1].rsplit(None, 1)[-1] if first[:-1].strip() else ""
-        hyphen = "-" if re.search(r"[/@.\d]", broken_token) else ""
-        return first[:-1] + hyphen + rest
-    if re.search(r"[^\W\d]-$", first) and rest[:1].islower():
-        return first + rest
-    return f"{first} {rest}"
+# How far back from its end a wrapped text is read to decide how the next line joins it (the broken word).
+_JOIN_LOOKBACK = 256
+
+
+def _join_wrapped(lines: list[str]) -> str:
+    """Re-join lines that wrap onto each other.
+
+    Each join reads only the end of the text so far, never all of it: a paragraph of many lines is joined in
+    linear time (re-reading the whole text per line made a long upload cost the square of its lines).
+    """
+    parts = [lines[0]]
+    for rest in lines[1:]:
+        end = "".join(parts[-8:])[-_JOIN_LOOKBACK:]
+        if end.endswith(_HYPHENATION_MARKS):
+            # A word broken by hyphenation loses the hyphen; links, addresses and numbers are never hyphenated,
+            # so a hyphen there is their own.
+            broken_token = end[:-1].rsplit(None, 1)[-1] if end[:-1].strip() else ""
+            parts[-1] = parts[-1][:-1]
+            parts.append("-" if re.search(r"[/@.\d]", broken_token) else "")
+        elif not (re.search(r"[^\W\d]-$", end) and rest[:1].islower()):
+            parts.append(" ")
+        parts.append(rest)
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------- PDF
@@ -275,7 +367,10 @@ def _pdf_text_cells(data: bytes, name: str) -> list[_Cell]:
             raise CVImportError(
                 f"{name} has {len(pdf)} pages, more than the {MAX_PDF_PAGES} a CV import reads; give the CV alone."
             )
-        text_pages = [page.get_textpage() for page in pdf]
+        try:
+            text_pages = [page.get_textpage() for page in pdf]
+        except pypdfium2.PdfiumError as error:  # a broken page tree (a loop, a missing page)
+            raise CVImportError(_UNREADABLE["pdf"].format(name=name)) from error
         if not any(page.count_chars() for page in text_pages):
             raise CVImportError(
                 f"{name} has no text layer (it is probably a scan); export the CV from your editor as a PDF "
@@ -381,7 +476,7 @@ def _pdf_line_blocks(lines: list[list[_Cell]]) -> list[_Block]:
                 else abs(main.left - block_start.left) < 2
             )
         ):
-            blocks[-1].text = _join_wrapped(blocks[-1].text, main.text)
+            blocks[-1].wrapped.append(main.text)
         elif not asides and (
             (main.height >= 1.35 * body_height and len(text.split()) <= 6) or _section_kind(text, loose=False)
         ):
@@ -429,7 +524,7 @@ def _markdown_blocks(text: str) -> list[_Block]:
 def _markdown_lines(text: str) -> list[_MarkdownLine]:
     lines: list[_MarkdownLine] = []
     blank = True
-    for raw in re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL).splitlines():
+    for raw in _without_comments(text).splitlines():
         if not raw.strip():
             blank = True
             continue
@@ -459,6 +554,17 @@ def _markdown_lines(text: str) -> list[_MarkdownLine]:
         lines.append(line)
         blank = False
     return lines
+
+
+def _without_comments(text: str) -> str:
+    """The text without its <!-- --> comments; an unclosed one stays. (A lazy regex rescans the rest of the
+    text for every unclosed "<!--": quadratic.)"""
+    kept, position = [], 0
+    while (start := text.find("<!--", position)) != -1 and (end := text.find("-->", start + 4)) != -1:
+        kept.append(text[position:start])
+        position = end + 3
+    kept.append(text[position:])
+    return "".join(kept)
 
 
 def _inline(text: str) -> str:
@@ -497,7 +603,7 @@ def _blocks_from_markdown_lines(lines: list[_MarkdownLine]) -> list[_Block]:
             and not line.cells
             and (line.indent >= 2 or line.text[:1].islower())
         ):
-            blocks[-1].text = _join_wrapped(blocks[-1].text, line.text)
+            blocks[-1].wrapped.append(line.text)
         elif not line.cells and len(line.text) <= 60 and _section_kind(line.text, loose=False):
             blocks.append(_Block("heading", line.text))
         else:
@@ -811,14 +917,14 @@ def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
 
 
 def _paragraphs(blocks: list[_Block]) -> str:
-    paragraphs: list[str] = []
+    paragraphs: list[list[str]] = []  # each paragraph's lines
     for block in blocks:
         text = " ".join([block.text, *block.asides])
         if paragraphs and not block.starts_paragraph and block.kind == "line":
-            paragraphs[-1] = _join_wrapped(paragraphs[-1], text)
+            paragraphs[-1].append(text)
         else:
-            paragraphs.append(text)
-    return "\n\n".join(paragraphs)
+            paragraphs.append([text])
+    return "\n\n".join(_join_wrapped(lines) for lines in paragraphs)
 
 
 # --------------------------------------------------------------------------- header: name, label, contact
@@ -1049,9 +1155,11 @@ def _has_title_word(text: str) -> bool:
 class _Entry:
     lines: list[_Block] = field(default_factory=list)
     bullets: list[str] = field(default_factory=list)
+    has_dates: bool = False  # kept up to date by add_line: rescanning every line per new line made reading quadratic
 
-    def has_dates(self) -> bool:
-        return any(_has_dates(line) for line in self.lines)
+    def add_line(self, block: _Block) -> None:
+        self.lines.append(block)
+        self.has_dates = self.has_dates or _has_dates(block)
 
 
 def _has_dates(block: _Block) -> bool:
@@ -1076,7 +1184,7 @@ def _entries(blocks: list[_Block]) -> list[_Entry]:
                 current.bullets
                 or block.starts_entry
                 or (
-                    current.has_dates()
+                    current.has_dates
                     and (_has_dates(block) or len(current.lines) >= 2)
                     and not _looks_like_location(block.text)  # the place may follow the dates
                 )
@@ -1084,7 +1192,7 @@ def _entries(blocks: list[_Block]) -> list[_Entry]:
         ):
             current = _Entry()
             entries.append(current)
-        current.lines.append(block)
+        current.add_line(block)
     return entries
 
 
@@ -1416,6 +1524,10 @@ def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
         raise CVImportError(
             f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); fix it or "
             "export your JSON Resume again."
+        ) from error
+    except RecursionError as error:
+        raise CVImportError(
+            f"{name} nests its JSON deeper than a JSON Resume does; export your JSON Resume again."
         ) from error
     _check_json_resume_shape(resume, name)
 

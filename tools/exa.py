@@ -1,7 +1,8 @@
 """Exa: job-board pages as a job source, and sourced web material about a company.
 
 `ExaClient` runs exa_py's blocking calls in a thread under the service's ServiceLimiter (which owns
-all retries). `ExaJobSource` searches job boards' domains and reads each page with the folder
+all retries, and honours Exa's Retry-After: exa_py drops response headers, so its HTTP call is
+replaced by one that keeps them). `ExaJobSource` searches job boards' domains and reads each page with the folder
 source's text reader. `ExaResearch` gathers what the web says about a company, each excerpt with its
 URL; summarising it into a CompanyDossier is the researcher's job.
 """
@@ -9,18 +10,22 @@ URL; summarising it into a CompanyDossier is the researcher's job.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import requests
 from pydantic import BaseModel
 from requests import RequestException
 
 from domain.dedupe import company_key, dedupe_postings, freshness
 from domain.models import DiscardedPosting, JobPosting, SearchRequest
 from tools.job_folder import JobBatch, JobSourceError, UnusablePosting, draft_from_text, posting_from_draft
-from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter
+from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
 
 if TYPE_CHECKING:  # exa_py takes over a second to import: only runs that use Exa pay for it
     from exa_py import Exa
@@ -67,10 +72,8 @@ class ExaClient:
 
     def _client(self) -> Exa:
         if self._exa is None:
-            from exa_py import Exa
-
             options = {"base_url": self.base_url} if self.base_url else {}
-            self._exa = Exa(self.api_key, timeout=REQUEST_TIMEOUT, **options)
+            self._exa = _header_keeping_exa()(self.api_key, timeout=REQUEST_TIMEOUT, **options)
         return self._exa
 
     async def search(self, query: str, **options: Any) -> list[SourcedText]:
@@ -89,8 +92,50 @@ class ExaClient:
         return await self.limiter.call(lambda: asyncio.to_thread(_checked, request))
 
 
+class ExaRefused(ValueError):
+    """An HTTP error answer from Exa, with the headers exa_py would have dropped (Retry-After)."""
+
+    def __init__(self, status: int, text: str, headers: Mapping[str, str]) -> None:
+        super().__init__(f"Request failed with status code {status}: {text}")  # exa_py's own wording
+        self.status = status
+        self.headers = dict(headers)
+
+
+@cache
+def _header_keeping_exa() -> type[Exa]:
+    """exa_py's client whose POSTs (search, get_contents) raise ExaRefused, headers included."""
+    from exa_py import Exa
+    from exa_py.errors import typed_timeouts
+    from exa_py.request_options import merge_body, merge_headers, merge_query
+    from exa_py.websets.core.base import ExaJSONEncoder
+
+    class HeaderKeepingExa(Exa):
+        @typed_timeouts
+        def request(self, endpoint: str, data: Any = None, method: str = "POST", *args: Any, **options: Any) -> Any:
+            streams = isinstance(data, dict) and data.get("stream")
+            if method.upper() != "POST" or args or streams or options.get("params"):
+                return super().request(endpoint, data, method, *args, **options)  # nothing JobLand calls
+            headers = merge_headers({**self.headers, **(options.get("headers") or {})}, options.get("extra_headers"))
+            timeout = options.get("timeout") or self.timeout
+            response = requests.post(
+                self.base_url + endpoint,
+                data=json.dumps(merge_body(data, options.get("extra_body")), cls=ExaJSONEncoder),
+                headers=headers,
+                params=merge_query(None, options.get("extra_query")),
+                timeout=timeout,
+            )
+            if response.status_code >= 400:
+                raise ExaRefused(response.status_code, response.text, response.headers)
+            try:
+                return response.json()
+            except ValueError as error:
+                raise ValueError(f"Exa answered HTTP {response.status_code} with a body that is not JSON") from error
+
+    return HeaderKeepingExa
+
+
 def _checked(request: Any) -> Any:
-    """exa_py raises ValueError('Request failed with status code N: body'); sort it into retry or stop."""
+    """Sort exa_py's failures into another attempt (429, 5xx, timeouts, garbled answers) or a stop."""
     from exa_py.errors import ExaTimeoutError  # loaded already with the client
 
     try:
@@ -100,11 +145,13 @@ def _checked(request: Any) -> Any:
     except RequestException as error:
         raise RetryableError(f"cannot connect ({error})") from error
     except ValueError as error:
-        match = _STATUS.search(str(error))
-        status = int(match.group(1)) if match else None
+        status = error.status if isinstance(error, ExaRefused) else None
+        if status is None:
+            match = _STATUS.search(str(error))
+            status = int(match.group(1)) if match else None
         if status is None or status == 429 or status >= 500:
-            # exa_py does not hand back the response headers, so Retry-After is unknown: back off.
-            raise RetryableError(str(error)[:300], status=status) from error
+            headers = error.headers if isinstance(error, ExaRefused) else None
+            raise RetryableError(str(error)[:300], status=status, retry_after=retry_after_seconds(headers)) from error
         hint = " Check EXA_API_KEY." if status in (401, 403) else ""
         raise ServiceError(
             SERVICE, f"request refused (HTTP {status}): {str(error)[:300]}.{hint}", status=status

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import yaml
@@ -33,8 +33,13 @@ from domain.models import (
     Place,
     PostalAddress,
     SearchRequest,
-    Seniority,
 )
+from domain.posting_reader import (
+    listed_duties_and_qualifications,
+    read_posting,
+    required_languages,  # noqa: F401 (callers of the folder source read it from here)
+)
+from domain.roles import seniority_of as infer_seniority  # noqa: F401 (as above)
 from domain.skills import canonical_skill, extract_skills
 from domain.text import content_hash, normalize_text, stable_id, strip_bullet
 
@@ -176,6 +181,8 @@ class PostingDraft:
     languages: Any = None
     identifier: Any = None
     url: Any = None
+    location_text: Any = None
+    applicant_locations: Any = None
 
 
 def _text_of(value: Any) -> str:
@@ -309,6 +316,7 @@ def _draft_from_schema_org(node: dict) -> PostingDraft:
         experience=_experience_text(node.get("experienceRequirements")),
         identifier=identifier.get("value") if isinstance(identifier, dict) else identifier,  # a PropertyValue
         url=node.get("url"),
+        applicant_locations=node.get("applicantLocationRequirements"),
     )
 
 
@@ -355,6 +363,7 @@ def _draft_from_json_resume(node: dict) -> PostingDraft:
         experience=_text_of(node.get("experience")) or None,
         seniority_hint=node.get("experience"),
         url=node.get("url") or meta.get("canonical"),
+        location_text=location if isinstance(location, str) else None,
     )
 
 
@@ -473,6 +482,10 @@ _HEADER_KEYS = {
     "ort": "location",
     "standort": "location",
     "arbeitsort": "location",
+    "einsatzort": "location",
+    "dienstort": "location",
+    "worklocation": "location",
+    "officelocation": "location",
     "remote": "remote",
     "workplace": "remote",
     "workmodel": "remote",
@@ -544,6 +557,16 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     return fields, text[match.end() :]
 
 
+def _is_title_line(line: str, following: str) -> bool:
+    header = _HEADER_LINE.match(following.strip().replace("**", ""))
+    return (
+        len(line) <= 100
+        and not line.endswith((".", ":"))
+        and not _HEADER_LINE.match(line)
+        and bool(header and _header_key(header.group(1)))
+    )
+
+
 def _header_lines(lines: list[str]) -> tuple[dict[str, Any], str | None, list[str]]:
     """'Key: value' lines and a first heading at the top of a text posting, and the lines after them."""
     fields: dict[str, Any] = {}
@@ -555,6 +578,9 @@ def _header_lines(lines: list[str]) -> tuple[dict[str, Any], str | None, list[st
         heading_match = _MD_HEADING.match(line)
         if heading_match and heading is None and not fields:
             heading = heading_match.group(1)
+            continue
+        if heading is None and not fields and i + 1 < len(lines) and _is_title_line(line, lines[i + 1]):
+            heading = line  # a plain-text posting: its title, then "Company: ..." lines
             continue
         header = _HEADER_LINE.match(line)
         name = _header_key(header.group(1)) if header else None
@@ -588,6 +614,7 @@ def draft_from_text(text: str, *, title_hint: str = "") -> PostingDraft:
         seniority_hint=fields.get("seniority"),
         languages=fields.get("languages"),
         url=fields.get("url"),
+        location_text=" ".join(_text_of(fields.get(key)) for key in ("location", "remote")).strip(),
     )
 
 
@@ -603,56 +630,6 @@ def places_from_location(text: str) -> tuple[list[PostalAddress], str | None]:
         if address := _address_from_text(part.strip(" -–,()")):
             places.append(address)
     return places, workplace
-
-
-_QUALIFICATION_HEADINGS = re.compile(
-    r"(?:your |the |key |minimum |basic |our )?(?:requirements|qualifications|profile|must[- ]haves?)"
-    r"|what you(?:'ll| will)? bring|what we(?:'re| are) looking for|who you are|about you|you have|you bring"
-    r"|your skills|skills (?:and|&) experience|requirements (?:and|&) qualifications"
-    r"|(?:ihr|dein) profil|anforderungen|das bringst du mit|das bringen sie mit|was (?:du|sie) mitbringst?",
-    re.I,
-)
-_RESPONSIBILITY_HEADINGS = re.compile(
-    r"(?:your |key |the |main )?(?:responsibilities|tasks|duties)|what you(?:'ll| will)? do|what you will be doing"
-    r"|your role|the role|in this role(?: you will)?|your mission|day[- ]to[- ]day"
-    r"|(?:ihre |deine )?aufgaben(?:gebiet)?|das erwartet (?:dich|sie)",
-    re.I,
-)
-
-
-def _heading_text(line: str) -> str | None:
-    """The text of a line that introduces a section, or None for ordinary lines."""
-    if match := _MD_HEADING.match(line):
-        return match.group(1).strip("*: ")
-    if match := re.fullmatch(r"\*\*(.+?)\*\*:?", line):
-        return match.group(1).strip(": ")
-    plain = line.rstrip(":").strip()
-    if len(line) <= 60 and not strip_bullet(line)[1]:
-        if line.endswith(":") or _QUALIFICATION_HEADINGS.fullmatch(plain) or _RESPONSIBILITY_HEADINGS.fullmatch(plain):
-            return plain
-    return None
-
-
-def _sections(markdown: str) -> tuple[list[str], list[str]]:
-    """List items under 'Responsibilities'-like and 'Requirements'-like headings."""
-    found: dict[str, list[str]] = {"responsibilities": [], "qualifications": []}
-    current: list[str] | None = None
-    for raw in markdown.split("\n"):
-        line = raw.strip()
-        heading = _heading_text(line)
-        if heading is not None:
-            heading = heading.replace("\u2019", "'").rstrip("?!.").strip()
-            if _QUALIFICATION_HEADINGS.fullmatch(heading):
-                current = found["qualifications"]
-            elif _RESPONSIBILITY_HEADINGS.fullmatch(heading):
-                current = found["responsibilities"]
-            else:
-                current = None
-            continue
-        item, is_bullet = strip_bullet(re.sub(r"^\d{1,2}[.)]\s+", "- ", line))
-        if current is not None and is_bullet and item:
-            current.append(item.replace("**", ""))
-    return found["responsibilities"], found["qualifications"]
 
 
 def _plain_markdown(markdown: str) -> str:
@@ -815,154 +792,6 @@ def _employment_types(value: Any) -> list[str]:
     return list(found)
 
 
-_HYBRID_CUES = re.compile(
-    r"\bhybrid\b(?![- ]cloud)|\bhybrides? arbeiten|\bmobiles arbeiten"
-    # "two days a week in the office", "2-3 office days per week"; five days is simply on-site
-    r"|\b(?:[1-4]|one|two|three|four)(?:\s*(?:-|–|to|or)\s*(?:[1-4]|two|three|four))?"
-    r"\s+(?:office\s+)?days? (?:a|per|each) week\b",
-    re.I,
-)
-_REMOTE_CUES = re.compile(
-    r"\b(?:fully|100\s?%|completely|entirely)[ -]remote\b|\bremote[- ](?:first|only)\b|\bremote\s*\("
-    r"|\bremote (?:within|across|from anywhere)\b|\bwork from anywhere\b|\bvollständig remote\b",
-    re.I,
-)
-_ONSITE_CUES = re.compile(r"\bon[- ]?site\b|\bin[- ]office\b|\bin[- ]person\b|\boffice[- ]based\b|\bvor ort\b", re.I)
-
-
-Workplace = Literal["remote", "hybrid", "onsite"]
-
-
-def _workplace_from_hint(hint: Any) -> Workplace | None:
-    if isinstance(hint, bool):
-        return "remote" if hint else "onsite"
-    text = _text_of(hint).casefold().strip()
-    if not text:
-        return None
-    if "hybrid" in text or text == "partial":
-        return "hybrid"
-    first_word = text.split()[0].strip(",.;:()")
-    if "remote" in text or first_word in {"full", "yes", "true", "fully"}:
-        return "remote"
-    if first_word in {"none", "no", "false"} or _ONSITE_CUES.search(text) or "office" in text:
-        return "onsite"
-    return None
-
-
-def infer_workplace(location_type: str | None, hint: Any, text: str) -> Workplace | None:
-    """remote | hybrid | onsite from an explicit field (TELECOMMUTE, JSON Resume 'remote'), else clear text cues."""
-    if explicit := _workplace_from_hint(hint):
-        return explicit
-    if location_type and "TELECOMMUTE" in location_type.upper():
-        return "remote"
-    cues: tuple[tuple[Workplace, re.Pattern[str]], ...] = (
-        ("hybrid", _HYBRID_CUES),
-        ("remote", _REMOTE_CUES),
-        ("onsite", _ONSITE_CUES),
-    )
-    return next((workplace for workplace, pattern in cues if pattern.search(text)), None)
-
-
-_TITLE_SENIORITY: tuple[tuple[Seniority, re.Pattern[str]], ...] = tuple(
-    (level, re.compile(pattern, re.I))
-    for level, pattern in (
-        ("intern", r"\b(?:intern|internship|praktikant\w*|praktikum|werkstudent\w*|working student)\b"),
-        ("executive", r"\b(?:head of|director|vp|vice president|chief \w+ officer|cto|cfo|ceo|coo|cpo|leiter\w*)\b"),
-        ("principal", r"\b(?:principal|distinguished|fellow)\b"),
-        # "Staff" only as an engineering level: a staff nurse is not a lead.
-        (
-            "lead",
-            r"\b(?:lead|team ?lead|tech ?lead|engineering manager|teamleit\w*)\b"
-            r"|\bstaff (?:engineer|software|developer|data|machine|ml|backend|frontend|platform|scientist|designer)",
-        ),
-        ("senior", r"\b(?:senior|sr|snr)\b"),
-        ("junior", r"\b(?:junior|jr|graduate|entry[- ]level|trainee|berufseinsteiger\w*)\b"),
-        ("mid", r"\b(?:mid|mid[- ]level|intermediate)\b"),
-    )
-)
-_YEARS = re.compile(r"(\d{1,2})\s*\+?\s*(?:(?:-|–|to)\s*\d{1,2}\s*)?\+?\s*(?:years?|yrs|jahre)", re.I)
-
-
-def infer_seniority(title: str, hint: Any = None, experience_text: str = "") -> Seniority | None:
-    """From the title first, then an explicit level ('Mid-level'), then the years of experience asked for."""
-    for text in (title, _text_of(hint)):
-        for level, pattern in _TITLE_SENIORITY:
-            if pattern.search(text):
-                return level
-    for line in experience_text.split("\n"):
-        if (match := _YEARS.search(line)) and re.search(r"experience|erfahrung", line, re.I):
-            years = int(match.group(1))
-            return "junior" if years < 2 else "mid" if years < 5 else "senior"
-    return None
-
-
-_LANGUAGE_NAMES = {
-    "english": "English",
-    "englisch": "English",
-    "german": "German",
-    "deutsch": "German",
-    "french": "French",
-    "französisch": "French",
-    "dutch": "Dutch",
-    "niederländisch": "Dutch",
-    "spanish": "Spanish",
-    "spanisch": "Spanish",
-    "portuguese": "Portuguese",
-    "portugiesisch": "Portuguese",
-    "italian": "Italian",
-    "italienisch": "Italian",
-    "polish": "Polish",
-    "polnisch": "Polish",
-}
-_LANGUAGE = r"(" + "|".join(_LANGUAGE_NAMES) + r")(?:sprachkenntnisse|kenntnisse)?\b"
-_PROFICIENCY = (
-    r"(?:fluent(?:ly)?|fluency|native(?:[- ]level)?|business[- ](?:fluent|level)|proficient|proficiency|excellent"
-    r"|very good|full professional|c1|c2|fließend\w*|verhandlungssicher\w*|sehr gute?[nrs]?|ausgezeichnete?[nrs]?"
-    r"|exzellente?[nrs]?|muttersprach\w*)"
-)
-# A proficiency word at most four words before the language ("fluent in English and German"),
-# or three after it ("German (C1)", "German at a native level").
-_PROFICIENCY_BEFORE = re.compile(rf"\b{_PROFICIENCY}\W+(?:[\w-]+\W+){{0,4}}$", re.I)
-_PROFICIENCY_AFTER = re.compile(rf"\W+(?:[\w-]+\W+){{0,3}}?{_PROFICIENCY}\b", re.I)
-_OPTIONAL_LANGUAGE = re.compile(
-    r"\b(?:plus|bonus|nice[- ]to[- ]have|advantage\w*|helpful|preferred|preferably|ideally|desirable|optional"
-    r"|welcome|beneficial|not|no|von vorteil|wünschenswert|idealerweise|gerne|kein\w*)\b",
-    re.I,
-)
-_ANY_LANGUAGE = re.compile(rf"\b{_LANGUAGE}", re.I)
-
-
-def required_languages(text: str, explicit: Any = None) -> list[str]:
-    """Spoken languages a posting clearly requires: a 'Languages:' field, or 'fluent German' and the like
-    in a clause that does not call it a plus."""
-    found: dict[str, None] = {}
-    for item in _items_of(explicit) if explicit else []:
-        if not _OPTIONAL_LANGUAGE.search(item):
-            for match in _ANY_LANGUAGE.finditer(item):
-                found.setdefault(_LANGUAGE_NAMES[match.group(1).casefold()], None)
-    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
-        if not _ANY_LANGUAGE.search(sentence):
-            continue
-        for clause_start, clause in _clauses(sentence):
-            if _OPTIONAL_LANGUAGE.search(clause):
-                continue
-            for match in _ANY_LANGUAGE.finditer(clause):
-                start, end = clause_start + match.start(), clause_start + match.end()
-                if _PROFICIENCY_BEFORE.search(sentence[max(0, start - 80) : start]) or _PROFICIENCY_AFTER.match(
-                    sentence[end : end + 60]
-                ):
-                    found.setdefault(_LANGUAGE_NAMES[match.group(1).casefold()], None)
-    return list(found)
-
-
-def _clauses(sentence: str) -> Iterator[tuple[int, str]]:
-    start = 0
-    for match in re.finditer(r"[,;]|\bbut\b|\baber\b", sentence):
-        yield start, sentence[start : match.start()]
-        start = match.end()
-    yield start, sentence[start:]
-
-
 def _http_url(value: Any) -> str | None:
     text = _text_of(value).strip()
     parsed = urlparse(text)
@@ -993,14 +822,26 @@ def posting_from_draft(draft: PostingDraft, source: str, now: datetime) -> JobPo
     company = _one_line(draft.company)
     markdown = _description_markdown(draft.description)
     description = _plain_markdown(markdown)
-    listed_responsibilities, listed_qualifications = _sections(markdown)
+    listed_responsibilities, listed_qualifications = listed_duties_and_qualifications(markdown)
     responsibilities = _items_of(draft.responsibilities) or listed_responsibilities
     qualifications = _items_of(draft.qualifications) or listed_qualifications
-    requirements_text = "\n".join(
-        [_text_of(draft.seniority_hint), _text_of(draft.experience), *qualifications, description]
-    )
     places = [Place(address=address) for address in draft.places]
-    workplace = infer_workplace(_text_of(draft.location_type) or None, draft.workplace_hint, f"{title}\n{description}")
+    facts = read_posting(
+        title=title,
+        text=markdown,
+        qualifications=_items_of(draft.qualifications),
+        responsibilities=_items_of(draft.responsibilities),
+        skills=[name for name in _items_of(draft.skills) if len(name) <= 60],
+        languages=_items_of(draft.languages),
+        addresses=draft.places,
+        location_text=_text_of(draft.location_text),
+        location_type=_text_of(draft.location_type) or None,
+        workplace_hint=draft.workplace_hint,
+        applicant_locations=_items_of(draft.applicant_locations),
+        seniority_hint=_text_of(draft.seniority_hint),
+        experience=_text_of(draft.experience),
+    )
+    workplace = facts.workplace
     salary_currency = _text_of(draft.salary_currency).upper() or None
     fields: dict[str, Any] = {
         "title": title,
@@ -1021,10 +862,11 @@ def posting_from_draft(draft: PostingDraft, source: str, now: datetime) -> JobPo
         "qualifications": qualifications,
         "responsibilities": responsibilities,
         "experienceRequirements": _one_line(draft.experience) or None,
-        "seniority": infer_seniority(title, draft.seniority_hint, requirements_text),
-        "languages": required_languages("\n".join([*qualifications, description]), draft.languages),
+        "seniority": facts.seniority,
+        "languages": [need.name for need in facts.languages if need.required],
         "identifier": _one_line(draft.identifier) or None,
         "url": _http_url(draft.url),
+        "facts": facts,
     }
     digest = content_hash(json.dumps(to_jsonable_python(fields), sort_keys=True))
     location = places[0].label() if places else ("Remote" if workplace == "remote" else "")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Mapping
-from functools import cache
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from langchain_core.exceptions import OutputParserException
@@ -27,11 +26,13 @@ if TYPE_CHECKING:  # the OpenAI client takes a second to import: only runs that 
 
 Role = Literal["screener", "researcher", "writer", "intake"]
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
+T = TypeVar("T")
 
 SERVICE = "openai"
 DEFAULT_TIMEOUT = 60.0
-# The limiter's defaults; context.service_limits["openai"] overrides any of them (and "timeout").
-DEFAULT_LIMITS: dict[str, float] = {"max_concurrency": 8, "max_attempts": 4}
+# The limiter's defaults (its attempt budget is ServiceLimiter's); context.service_limits["openai"]
+# overrides any of them (and "timeout").
+DEFAULT_LIMITS: dict[str, float] = {"max_concurrency": 8}
 _RETRIED_STATUSES = (408, 409)  # the statuses the SDK itself would retry, besides 429 and 5xx
 
 
@@ -53,11 +54,40 @@ def _limits(settings: LLMSettings) -> dict[str, float]:
     return {**DEFAULT_LIMITS, **settings.service_limits.get(SERVICE, {})}
 
 
-@cache
-def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
-    from langchain_openai import ChatOpenAI
+# Clients and asyncio primitives belong to the event loop that made them: a server, a worker or a test that
+# runs a second asyncio.run would otherwise reuse a client bound to a closed loop ("Event loop is closed").
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, object]] = weakref.WeakKeyDictionary()
 
-    return ChatOpenAI(model=model, base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, temperature=0)
+
+def _of_this_loop(key: tuple, make: Callable[[], T]) -> T:
+    """The object made for key on the running loop (made now if it is the first ask on this loop)."""
+    try:
+        kept = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    except RuntimeError:  # no loop: nothing to share it with
+        return make()
+    if key not in kept:
+        kept[key] = make()
+    return kept[key]  # type: ignore[return-value]
+
+
+def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
+    def make() -> ChatOpenAI:
+        import httpx
+        from langchain_openai import ChatOpenAI
+
+        # An HTTP client of our own: langchain-openai's default one is cached for the whole process.
+        client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        return ChatOpenAI(
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=timeout,
+            temperature=0,
+            http_async_client=client,
+        )
+
+    return _of_this_loop(("model", base_url, model, api_key, timeout), make)
 
 
 def load_chat_model(settings: LLMSettings, role: Role) -> ChatOpenAI | None:
@@ -69,20 +99,11 @@ def load_chat_model(settings: LLMSettings, role: Role) -> ChatOpenAI | None:
     return _chat_model(settings.llm_base_url, model_name(settings, role), settings.llm_api_key or "none", timeout)
 
 
-# asyncio primitives belong to one event loop, so limiters are kept per loop (in practice: per process).
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, ServiceLimiter]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def llm_limiter(settings: LLMSettings) -> ServiceLimiter:
     """The one limiter for this process's calls to settings.llm_base_url (call it from async code)."""
     limits = _limits(settings)
-    key = (settings.llm_base_url, tuple(sorted(limits.items())))
-    per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
-    if key not in per_loop:
-        per_loop[key] = configured_limiter(SERVICE, limits)
-    return per_loop[key]
+    key = ("limiter", settings.llm_base_url, tuple(sorted(limits.items())))
+    return _of_this_loop(key, lambda: configured_limiter(SERVICE, limits))
 
 
 def _headers(exc: openai.APIStatusError) -> Mapping[str, str]:

@@ -17,7 +17,9 @@ _TEX_TIMEOUT_S = 120
 
 
 # PDFium and Docling's PDF parser are not thread-safe, and packages are built in parallel worker
-# threads: every use of either in this process holds this lock (reentrant: a reader may nest).
+# threads: every use of either in this process holds this lock (reentrant: a reader may nest). The server
+# reads uploaded CVs in child processes of their own (jobland.profiling, tools.bounded), so a hostile upload
+# never holds it: here it only orders the reading back of JobLand's own rendered PDFs.
 PDF_LIBRARIES = threading.RLock()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -20,6 +21,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived: tests measure waits between requests
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -57,6 +59,9 @@ class LocalService:
         self.requests: list[Request] = []
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
+        self.flaky_faults: list[Fault] = []
+        self.flaky_rate = 0.0
+        self._random = random.Random(0)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -66,6 +71,10 @@ class LocalService:
 
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
+
+    def fail_randomly(self, rate: float, *faults: Fault, seed: int = 0) -> None:
+        """From now on, each request fails with probability `rate`, with one of `faults` (seeded: repeatable)."""
+        self.flaky_rate, self.flaky_faults, self._random = rate, list(faults), random.Random(seed)
 
     @property
     def url(self) -> str:
@@ -79,6 +88,8 @@ class LocalService:
                 if fault.path is None or path.startswith(fault.path):
                     self.faults.remove(fault)
                     return fault
+            if self.flaky_faults and self._random.random() < self.flaky_rate:
+                return self._random.choice(self.flaky_faults)
         return None
 
     def _dispatch(self, request: Request) -> Reply:

@@ -18,10 +18,15 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
-from graph.builder import build_graph, checkpoint_serializer
-from graph.context import Context
+from jobland.service import (
+    SECRET_VARIABLES,
+    Context,
+    build_graph,
+    checkpoint_serializer,
+    postgres_persistence,
+    resolve_database_url,
+)
 from jobland.settings import Settings
-from tools.postgres import postgres_persistence, resolve_database_url
 
 # The server opens the checkpointer and the Store separately, each with its own small pool.
 POOL_SIZE = 5
@@ -35,10 +40,6 @@ def graph() -> CompiledStateGraph:
     return builder.compile(name="jobland")
 
 
-# Studio shows context defaults to anyone who opens it: keys stay out (pass them in a run's context).
-SECRET_FIELDS = frozenset({"llm_api_key", "serpapi_api_key", "exa_api_key", "smtp_password"})
-
-
 def _default(value: object, metadata: typing.Mapping) -> dataclasses.Field:
     if isinstance(value, dict | list):  # a mutable default must be a factory
         return dataclasses.field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
@@ -50,7 +51,8 @@ def context_with_defaults(defaults: Context) -> type[Context]:
     types = typing.get_type_hints(Context)
     fields = []
     for f in dataclasses.fields(Context):
-        value = None if f.name in SECRET_FIELDS else getattr(defaults, f.name)
+        # Studio shows context defaults to anyone who opens it: keys stay out, and runs read them from the environment.
+        value = None if f.name in SECRET_VARIABLES else getattr(defaults, f.name)
         fields.append((f.name, types[f.name], _default(value, f.metadata)))
     return dataclasses.make_dataclass("Context", fields, bases=(Context,), kw_only=True)
 

@@ -1,0 +1,169 @@
+"""Spoken languages: any ISO 639-1 language by its English or German name, CEFR levels from the words
+people use for them, what a posting requires and what a person speaks (from any CV shape).
+
+The one table of spoken languages: the posting reader, the screener and the letter writer ask here.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+from domain.places import fold
+from domain.posting_facts import CEFR_LEVELS, CefrLevel, LanguageNeed
+
+# Level words, most specific first; each maps to the CEFR level a recruiter would read into it.
+_LEVEL_WORDS: tuple[tuple[str, CefrLevel], ...] = (
+    (r"native|mother tongue|muttersprach\w*|first language|bilingual", "native"),
+    (r"jlpt n1|hsk 6", "C1"),
+    (r"jlpt n2|hsk 5", "B2"),
+    (
+        r"full professional|business[- ]fluent|verhandlungssicher\w*|fluent(?:ly)?|fluency|flie(?:ss|ß)end\w*"
+        r"|excellent|exzellente?\w*|ausgezeichnete?\w*|proficient|proficiency|sehr gute?\w*|very good|advanced",
+        "C1",
+    ),
+    (r"business[- ]level|professional working|working proficiency|gute?[nrs]?|good|solid|conversational", "B2"),
+    (r"intermediate", "B1"),
+    (r"basic|elementary|grundkenntnisse|beginner", "A2"),
+)
+_CEFR = re.compile(r"\b([ABC][12])\b")
+_LEVEL = re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p, _ in _LEVEL_WORDS) + r")\b", re.I)
+_REQUIRED_WORDS = re.compile(
+    r"\b(?:required|requirement|must|essential|mandatory|zwingend\w*|voraussetzung|setzen wir voraus|erforderlich)\b",
+    re.I,
+)
+_OPTIONAL_WORDS = re.compile(
+    r"\b(?:plus|bonus|nice[- ]to[- ]have|advantage\w*|helpful|preferred|preferably|ideally|desirable|optional"
+    r"|welcome|beneficial|not required|not|no|von vorteil|wünschenswert|idealerweise|gerne|kein\w*)\b",
+    re.I,
+)
+# Names that are ordinary words before a place ("Latin America") are no language there.
+_NOT_LANGUAGE_AFTER = re.compile(r"^\s+(?:America|Quarter)\b")
+
+
+@cache
+def _names() -> dict[str, tuple[str, str]]:
+    """Language names (English and German, with German compounds) -> (ISO 639-1 code, English name)."""
+    import pycountry
+
+    german = gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=["de"], fallback=True)
+    found: dict[str, tuple[str, str]] = {}
+    for language in pycountry.languages:
+        code = getattr(language, "alpha_2", None)
+        if not code:
+            continue
+        english = language.name.split(" (")[0].split(";")[0]
+        for name in {english, german.gettext(language.name).split(" (")[0]}:
+            if len(name) >= 4:
+                found[name] = (code, english)
+                if not name.endswith(("e", "i")):  # Deutschkenntnisse, Englischkenntnisse, Polnischkenntnisse
+                    found[name + "kenntnisse"] = (code, english)
+                    found[name + "sprachkenntnisse"] = (code, english)
+    found.update({"Mandarin": ("zh", "Chinese"), "Cantonese": ("zh", "Chinese"), "Farsi": ("fa", "Persian")})
+    found["Spanish"] = ("es", "Spanish")  # pycountry: "Spanish; Castilian"
+    return found
+
+
+@cache
+def _name_pattern() -> re.Pattern[str]:
+    # Capitalised as both languages write a language's name: "polish your skills" is no language.
+    names = sorted(_names(), key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
+def language_code(name: str) -> tuple[str, str] | None:
+    """(ISO 639-1 code, English name) of a language named in any case or by its code ("de", "German")."""
+    text = name.strip()
+    by_name = {fold(k): v for k, v in _names().items()}
+    if match := re.match(r"[A-Za-zÄÖÜäöüß]+", text):
+        word = fold(match.group(0))
+        if word in by_name:
+            return by_name[word]
+        codes = {code: english for code, english in _names().values()}
+        if word in codes and len(word) == 2:
+            return word, codes[word]
+    return None
+
+
+def level_of(text: str) -> CefrLevel | None:
+    """The CEFR level a phrase states: "C1", "fluent" (C1), "native", "good" (B2), "basic" (A2)."""
+    if match := _CEFR.search(text):
+        return match.group(1)  # type: ignore[return-value]
+    if match := _LEVEL.search(text):
+        word = match.group(0).lower()
+        return next(level for pattern, level in _LEVEL_WORDS if re.fullmatch(pattern, word, re.I))
+    return None
+
+
+def at_least(level: CefrLevel | None, needed: CefrLevel | None) -> bool:
+    """Whether a person at `level` meets `needed`; an unstated level meets any but native or C2."""
+    if needed is None:
+        return True
+    have = level or "B2"
+    return CEFR_LEVELS.index(have) >= CEFR_LEVELS.index(needed)
+
+
+def _mentions(text: str) -> Iterator[tuple[int, int, str, str]]:
+    for match in _name_pattern().finditer(text):
+        if not _NOT_LANGUAGE_AFTER.match(text[match.end() :]):
+            code, english = _names()[match.group(1)]
+            yield match.start(), match.end(), code, english
+
+
+def _clauses(sentence: str) -> Iterator[str]:
+    yield from (c for c in re.split(r"[,;]|\bbut\b|\baber\b|\bda\b|\bbecause\b", sentence) if c.strip())
+
+
+def language_needs(text: str, *, explicit: Iterable[str] = (), optional_context: bool = False) -> list[LanguageNeed]:
+    """Languages a text asks for, with the level and whether they are required.
+
+    A language counts when a level or a "required" word stands with it in its clause ("German C1 (zwingend)",
+    "fluent English and German", "Deutschkenntnisse ab B1"); a clause that calls it a plus makes it optional,
+    and so does `optional_context` (a nice-to-have section). Lines of an explicit "Languages:" field count
+    without a level word.
+    """
+    found: dict[str, LanguageNeed] = {}
+
+    def add(need: LanguageNeed) -> None:
+        old = found.get(need.code)
+        if old is None or (need.required and not old.required):
+            found[need.code] = need
+        elif old.required == need.required and need.level and not at_least(old.level, need.level):
+            found[need.code] = old.model_copy(update={"level": need.level})
+
+    for sentence in [*explicit, *re.split(r"(?<=[.!?])\s+|\n", text)]:
+        is_field = sentence in explicit
+        for clause in _clauses(sentence):
+            mentions = list(_mentions(clause))
+            optional = optional_context or bool(_OPTIONAL_WORDS.search(clause))
+            for i, (start, end, code, english) in enumerate(mentions):
+                after = clause[end : mentions[i + 1][0] if i + 1 < len(mentions) else len(clause)]
+                before = clause[mentions[i - 1][1] if i else 0 : start]
+                # "fluent English and German": a level word before the first name counts for the names after it.
+                shared_before = clause[: mentions[0][0]] if len(re.findall(r"\w+", before)) <= 1 else before
+                level = level_of(after[:40]) or level_of(" ".join(shared_before.split()[-4:]))
+                asked = level or _REQUIRED_WORDS.search(clause) or is_field
+                if asked:
+                    add(LanguageNeed(code=code, name=english, level=level, required=not optional, text=clause.strip()))
+    return list(found.values())
+
+
+def spoken(entries: Iterable[tuple[str, str | None]]) -> dict[str, CefrLevel | None]:
+    """ISO code -> level from (language, fluency) pairs: "German", "B1"; "English (C2)", None; "de", "Native"."""
+    levels: dict[str, CefrLevel | None] = {}
+    for name, fluency in entries:
+        for part in re.split(r"[,;/·|]", name) if fluency is None else [name]:
+            known = language_code(part) or next(((c, e) for _, _, c, e in _mentions(part)), None)
+            if known is None:
+                continue
+            level = level_of(fluency or part[len(part.split()[0]) :] if part.split() else "")
+            code = known[0]
+            if code not in levels or not at_least(levels[code], level):
+                levels[code] = level
+    return levels
+
+
+def language_name(code: str) -> str:
+    return next((english for c, english in _names().values() if c == code), code)

@@ -1,0 +1,181 @@
+"""What a recruiter reads about the person from their Profile, whatever shape the CV came in:
+spoken languages with levels, home, where they may work, their role families and level, people
+management, and the evidence index (each skill or concept -> the highlights that show it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from domain.languages import spoken
+from domain.models import Profile, Seniority, WorkItem
+from domain.places import EU, country_of_demonym, find_area
+from domain.posting_facts import Area, CefrLevel
+from domain.roles import is_management_title, level_for_years, role_family, title_level
+from domain.skills import canonical_skill, extract_terms
+
+SKILLS_LIST = "skills"
+_DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_LANGUAGE_HEADINGS = re.compile(r"^(?:spoken )?languages?|^sprach(?:en|kenntnisse)|^langues|^idiomas", re.I)
+_LANGUAGE_LINE = re.compile(r"(?:spoken languages|languages|sprachen|sprachkenntnisse)\s*:\s*(.+)", re.I)
+_CITIZEN = re.compile(r"\b(EU|European|[A-Z][a-z]+) (?:citizen(?:ship)?|passport|national(?:ity)?)\b")
+_MANAGED = re.compile(
+    r"\b(?:managed|manage|managing)\s+(?:a\s+)?(?:team|\d+|two|three|four|five|six|seven|eight)\b|\bline manag\w+"
+    r"|\bpeople manag\w+|\bhired and (?:managed|led)\b|\bdirect reports\b",
+    re.I,
+)
+
+
+def _parse_date(value: str | None, now: date) -> date | None:
+    if not value or value.strip().lower() in {"present", "now", "current", "today", "heute"}:
+        return now
+    match = _DATE.search(value)
+    if not match:
+        return None
+    month = int(match.group(2) or 0) or next((n for m, n in _MONTHS.items() if m in value.lower()), 1)
+    return date(int(match.group(1)), min(max(month, 1), 12), 1)
+
+
+def work_latest_first(profile: Profile) -> list[WorkItem]:
+    return sorted(profile.work, key=lambda w: _parse_date(w.startDate, date.min) or date.min, reverse=True)
+
+
+def years_of_experience(profile: Profile, now: date) -> float:
+    """Years covered by work entries, overlapping periods counted once."""
+    spans = sorted(
+        (start, max(start, end))
+        for w in profile.work
+        if w.startDate and (start := _parse_date(w.startDate, now)) and (end := _parse_date(w.endDate, now))
+    )
+    days, reach = 0, date.min
+    for start, end in spans:
+        start = max(start, reach)
+        if end > start:
+            days += (end - start).days
+            reach = end
+    return days / 365.25
+
+
+def profile_titles(profile: Profile) -> list[str]:
+    titles = [profile.basics.label or ""] + [w.position or "" for w in work_latest_first(profile)]
+    # A label such as "DevOps Engineer · Software Architect" holds two titles.
+    return [t.strip() for title in titles for t in re.split(r"[·|/]", title) if t.strip()]
+
+
+def profile_text(profile: Profile) -> str:
+    """Every sentence of the profile that can mention a skill."""
+    parts: list[str] = [profile.basics.label or "", profile.basics.summary or ""]
+    for item in [*profile.work, *profile.volunteer]:
+        parts += [item.position or "", item.summary or "", *(h.text for h in item.highlights)]
+    for project in profile.projects:
+        parts += [project.name, project.description or "", *project.keywords, *(h.text for h in project.highlights)]
+    parts += [c.name for c in profile.certificates]
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    languages: dict[str, CefrLevel | None]
+    home: Area | None
+    authorised: list[Area]
+    families: list[str]
+    titles: list[str]
+    level: Seniority | None
+    level_evidence: str
+    manages_people: bool
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    text: str = ""
+    clearance: bool = False
+
+
+def _spoken_entries(profile: Profile) -> list[tuple[str, str | None]]:
+    entries: list[tuple[str, str | None]] = [(lang.language, lang.fluency) for lang in profile.languages]
+    for skill in profile.skills:
+        if _LANGUAGE_HEADINGS.match(skill.name):
+            entries += [(k, None) for k in skill.keywords]
+    for line in (profile.basics.summary or "").split("\n"):
+        if match := _LANGUAGE_LINE.search(line):
+            entries.append((match.group(1), None))
+    entries += [(name, None) for name in profile.preferences.required_languages]
+    return entries
+
+
+def _work_areas(code: str) -> list[Area]:
+    """Where a national of `code` (alpha-2, or "EU") may work: the country, and the EU for EU members."""
+    names = ([] if code == "EU" else [code]) + (["EU"] if code == "EU" or code in EU else [])
+    return [a for name in names if (a := find_area(name))]
+
+
+def _authorised(text: str, home: Area | None) -> list[Area]:
+    """Where the CV says the person may work ("EU citizen", "German passport"); else where they live."""
+    codes = [c for m in _CITIZEN.finditer(text) if (c := country_of_demonym(m.group(1)))]
+    if not codes and home and home.countries:
+        codes = [home.countries[0]]
+    found = {a.name: a for code in codes for a in _work_areas(code)}
+    return list(found.values())
+
+
+def _evidence(profile: Profile) -> dict[str, list[str]]:
+    """Canonical skill or concept -> ids of the highlights naming it ("skills" for the skills list)."""
+    index: dict[str, list[str]] = {}
+    for name in profile.skill_names():
+        for term in {canonical_skill(name), *(t for t, _ in extract_terms(name))}:
+            index.setdefault(term, []).append(SKILLS_LIST)
+    for _, highlight in profile.all_highlights():
+        for term, _ in extract_terms(highlight.text):
+            index.setdefault(term, []).append(highlight.id)
+    for text in [
+        profile.basics.summary or "",
+        *(w.summary or "" for w in profile.work),
+        *(w.position or "" for w in profile.work),
+    ]:
+        for term, _ in extract_terms(text):
+            index.setdefault(term, []).append("profile")
+    for project in profile.projects:
+        for term in {canonical_skill(k) for k in project.keywords}:
+            index.setdefault(term, []).append("profile")
+    return {term: list(dict.fromkeys(ids)) for term, ids in index.items()}
+
+
+def read_person(profile: Profile, now: date) -> PersonFacts:
+    titles = profile_titles(profile)
+    latest = work_latest_first(profile)[:1]
+    # The person's own families are what they are now: the label and the latest position.
+    current = [profile.basics.label or "", *(w.position or "" for w in latest)]
+    families = list(dict.fromkeys(f for t in current for part in re.split(r"[·|/]", t) if (f := role_family(part))))
+    years = years_of_experience(profile, now)
+    level, evidence = None, ""
+    for title in [profile.basics.label or "", *(w.position or "" for w in latest if w.position)]:
+        if level := title_level(title):
+            evidence = f"{years:.0f} years, latest as '{title}'" if years else f"titled '{title}'"
+            break
+    if level is None and years:
+        level, evidence = level_for_years(years), f"{years:.0f} years of experience"
+    location = profile.basics.location
+    home = None
+    if location:
+        home = next(
+            (
+                a
+                for part in (location.city, location.address, location.countryCode)
+                if part and (a := find_area(part.split(",")[0]))
+            ),
+            None,
+        )
+    text = profile_text(profile)
+    return PersonFacts(
+        languages=spoken(_spoken_entries(profile)),
+        home=home,
+        authorised=_authorised(text, home),
+        families=families,
+        titles=titles,
+        level=level,
+        level_evidence=evidence,
+        manages_people=any(is_management_title(t) for t in titles) or bool(_MANAGED.search(text)),
+        evidence=_evidence(profile),
+        text=text,
+        clearance=bool(re.search(r"\bclearance\b|sicherheitsüberprüfung", text, re.I)),
+    )

@@ -1,0 +1,182 @@
+"""The application service: one owner of a thread's lifecycle under every face.
+
+The CLI, the HTTP server (chat, review page, webhooks) and the Studio adapter all go through here:
+one maker of thread ids, one answer to "what stage is this thread in", one check of decisions, one
+resume input, and the thread lease that every process advancing a thread holds. The faces import
+nothing from agents/, tools/ or graph/ but what this module re-exports (a test walks their imports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, StateSnapshot
+
+from domain.models import Decision, ThreadRecord
+from domain.repository import Records
+from domain.review import ACCEPTED_SHAPES, UnreadableAnswer, can_apply, misfits, parse_answer, requested_package_id
+from graph.builder import build_graph, checkpoint_serializer, open_graph
+from graph.context import SECRET_VARIABLES, Context
+from jobland.settings import Settings
+from tools.cv_import import CVImportError, import_profile
+from tools.job_folder import JobSourceError
+from tools.leases import Guards, PackageBusy, ThreadBusy, guards_for
+from tools.postgres import DATABASE_OUTAGES, DatabaseError, outage_message, postgres_persistence, resolve_database_url
+from tools.ratelimit import ServiceError
+from tools.webhooks import WebhookURLError
+
+# The service's whole surface: its own lifecycle functions, and what the faces may use from the layers below.
+__all__ = [
+    "ACCEPTED_SHAPES",
+    "DATABASE_OUTAGES",
+    "CVImportError",
+    "Context",
+    "DatabaseError",
+    "DecisionRefused",
+    "JobSourceError",
+    "PackageBusy",
+    "SECRET_VARIABLES",
+    "ServiceError",
+    "Session",
+    "Stage",
+    "ThreadBusy",
+    "WebhookURLError",
+    "build_graph",
+    "check_decisions",
+    "checkpoint_serializer",
+    "import_profile",
+    "new_thread_id",
+    "open_session",
+    "outage_message",
+    "pending_review",
+    "postgres_persistence",
+    "read_answer",
+    "resolve_database_url",
+    "resume_input",
+    "review_command",
+    "review_requests",
+    "stage_of",
+    "unfinished_steps",
+]
+
+
+def new_thread_id() -> str:
+    """The one maker of thread ids: UUIDs, which the LangGraph server and SDK require too."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Session:
+    """An open graph with its settings."""
+
+    settings: Settings
+    graph: CompiledStateGraph
+
+    @property
+    def records(self) -> Records:
+        return Records(self.graph.store)
+
+    @property
+    def guards(self) -> Guards:
+        return guards_for(self.graph.store)
+
+    @contextlib.asynccontextmanager
+    async def advancing(self, thread_id: str) -> AsyncIterator[None]:
+        """Hold the thread's lease while this process reads, decides on and runs it (ThreadBusy if taken)."""
+        async with self.guards.thread_lease(thread_id):
+            yield
+
+    def config(self, thread_id: str) -> dict:
+        return {"configurable": {"thread_id": thread_id}, "max_concurrency": self.settings.max_concurrency}
+
+
+Stage = Literal["awaiting_review", "interrupted", "finished"]
+
+
+def unfinished_steps(snapshot: StateSnapshot) -> list[str]:
+    """Steps a stop left unfinished, other than a question waiting for the person (e.g. a delivery)."""
+    return [t.name for t in snapshot.tasks if not t.interrupts and t.result is None]
+
+
+def stage_of(snapshot: StateSnapshot) -> Stage:
+    """The one answer to "where is this thread" from its checkpoint (every face asks this).
+
+    A thread stopped while approved packages were being delivered, with others still undecided, is
+    "interrupted" until a resume finishes the deliveries; then it awaits review again.
+    """
+    if not snapshot.values:  # no checkpoint yet: stopped before its first step, so it can run
+        return "interrupted"
+    if snapshot.interrupts and not unfinished_steps(snapshot):
+        return "awaiting_review"
+    if snapshot.next:
+        return "interrupted"
+    return "finished"
+
+
+def resume_input(snapshot: StateSnapshot, record: ThreadRecord) -> dict[str, Any] | None:
+    """What continues an interrupted thread: its checkpoint, or its request if it stopped before the first one."""
+    return None if snapshot.values else {"request": record.request}
+
+
+@contextlib.asynccontextmanager
+async def open_session(settings: Settings) -> AsyncIterator[Session]:
+    """The graph on its PostgreSQL (the embedded one if DATABASE_URL is unset), with these settings."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
+        yield Session(settings, graph)
+
+
+def review_requests(snapshot: StateSnapshot) -> tuple[str | None, list[dict]]:
+    """The interrupt id and the review requests a checkpoint is waiting on, if any."""
+    for pending in snapshot.interrupts:
+        return pending.id, list(pending.value)
+    return None, []
+
+
+async def pending_review(s: Session, thread_id: str) -> tuple[str | None, list[dict]]:
+    """The interrupt id and the review requests a thread is waiting on, if any."""
+    return review_requests(await s.graph.aget_state(s.config(thread_id)))
+
+
+class DecisionRefused(ValueError):
+    """Decisions that do not fit what the thread waits on; `conflict` when the thread moved on meanwhile."""
+
+    def __init__(self, message: str, *, conflict: bool = False):
+        super().__init__(message)
+        self.conflict = conflict
+
+
+async def check_decisions(s: Session, thread_id: str, requests: list[dict], decisions: list[Decision]) -> None:
+    """The one check of decisions before a review is resumed (CLI, server, chat): DecisionRefused says why not."""
+    packages = {p.id: p for p in await s.records.packages(thread_id)}
+    if unknown := sorted({d.package_id for d in decisions} - packages.keys()):
+        raise DecisionRefused(f"unknown package id(s) {unknown}: `jobland status {thread_id}` lists them")
+    pending = {requested_package_id(r) for r in requests}
+    if decided := sorted({d.package_id for d in decisions} - pending):
+        raise DecisionRefused(f"package(s) {decided} were decided already", conflict=True)
+    if unfit := misfits(decisions, requests):
+        raise DecisionRefused("; ".join(f"package {pid} {why}" for pid, why in unfit.items()))
+    if final := sorted(d.package_id for d in decisions if not can_apply(packages[d.package_id], d)):
+        states = ", ".join(f"{pid} is {packages[pid].status.value}" for pid in final)
+        raise DecisionRefused(f"{states}: that decision was stored before a stop and is final", conflict=True)
+
+
+def read_answer(answer: Any, requests: list[dict]) -> tuple[list[Decision], bool]:
+    """An answer in any accepted shape (domain/review.py) as decisions and a done flag; DecisionRefused if unreadable."""
+    try:
+        decisions, done = parse_answer(answer, requests)
+    except UnreadableAnswer as exc:
+        raise DecisionRefused(f"{exc}; accepted shapes: {ACCEPTED_SHAPES}") from exc
+    if not decisions and not done:
+        raise DecisionRefused(f"no decision for a package this thread asks about; accepted shapes: {ACCEPTED_SHAPES}")
+    return decisions, done
+
+
+def review_command(interrupt_id: str, decisions: list[Decision], *, done: bool = False) -> Command:
+    """The resume that answers the review interrupt (addressed by its id) with checked decisions."""
+    return Command(resume={interrupt_id: {"decisions": [d.model_dump() for d in decisions], "done": done}})

@@ -1,0 +1,231 @@
+"""At most once across processes: concurrent CLI approvals, two servers, slow mailers, two resumes.
+
+Every process here is a real `jobland` process on the same PostgreSQL; the mail servers are the local
+SMTP server (aiosmtpd) and the local Gmail API, which count what they receive. The thread lease and the
+send claim (tools/leases.py) are what make these hold.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from domain.models import SearchRequest, ThreadRecord
+from domain.repository import Records
+from tests.conftest import EXAMPLE_CV, cli_env, free_port, jobland_command, run_cli, run_json
+from tests.local_world.gmail import FakeGmail
+from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
+from tools.postgres import postgres_persistence
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "concurrency-token-0123456789"
+
+
+def smtp_env(smtp: LocalSmtp) -> dict[str, str]:
+    return {
+        "JOBLAND_MAILER": "smtp",
+        "JOBLAND_SMTP_HOST": smtp.host,
+        "JOBLAND_SMTP_PORT": str(smtp.port),
+        "JOBLAND_SMTP_USERNAME": USERNAME,
+        "JOBLAND_SMTP_PASSWORD": PASSWORD,
+        "JOBLAND_SMTP_CA_FILE": str(smtp.ca_file),
+        "JOBLAND_RENDER_PDF": "false",
+    }
+
+
+def gmail_env(gmail: FakeGmail, folder: Path) -> dict[str, str]:
+    return {
+        "JOBLAND_MAILER": "gmail",
+        "JOBLAND_GMAIL_TOKEN_FILE": str(gmail.write_token_file(folder / "gmail-token.json")),
+        "JOBLAND_GMAIL_API_ENDPOINT": gmail.url,
+        "JOBLAND_RENDER_PDF": "false",
+    }
+
+
+def run_to_review(home: Path, database_url: str, jobs: Path, packages: int, **env: str) -> tuple[str, list[str]]:
+    summary = run_json(
+        home, database_url, "run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs), "--max-packages", str(packages), **env
+    )
+    ids = [w["package_id"] for w in summary["awaiting_review"]]
+    assert len(ids) == packages, summary
+    return summary["thread_id"], ids
+
+
+def review_args(thread: str, approve: list[str], reject: list[str]) -> list[str]:
+    args = ["review", thread]
+    for pid in approve:
+        args += ["--approve", pid]
+    for pid in reject:
+        args += ["--reject", pid]
+    return args
+
+
+def at_once(home: Path, database_url: str, commands: list[list[str]], **env: str) -> list[subprocess.CompletedProcess]:
+    """Start every command before waiting for any, as a person double-clicking or a script would."""
+    processes = [
+        subprocess.Popen(
+            jobland_command(*args),
+            env=cli_env(home, database_url, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in commands
+    ]
+    results = []
+    for args, process in zip(commands, processes, strict=True):
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(args, process.returncode, stdout, stderr))
+    return results
+
+
+def assert_clear_refusals(results: list[subprocess.CompletedProcess]) -> None:
+    """Whoever did not get the thread was told so in one line; nobody crashed."""
+    for result in results:
+        assert "Traceback" not in result.stderr, result.stderr
+        if result.returncode != 0:
+            assert result.returncode == 2, result.stderr
+            assert "is being advanced by pid" in result.stderr or "not waiting for review" in result.stderr, (
+                result.stderr
+            )
+
+
+def sent_package_ids(messages: list) -> Counter[str]:
+    return Counter(m["X-JobLand-Package"] for m in messages)
+
+
+def test_twenty_concurrent_cli_approvals_send_each_package_once_over_smtp(
+    home: Path, database_url: str, jobs_dir: Path, smtp_server: LocalSmtp
+) -> None:
+    env = smtp_env(smtp_server)
+    thread, ids = run_to_review(home, database_url, jobs_dir, 4, **env)
+    approve, reject = ids[:3], ids[3:]
+    results = at_once(home, database_url, [review_args(thread, approve, reject)] * 20, **env)
+
+    assert sum(r.returncode == 0 for r in results) == 1, "exactly one process applied the decisions"
+    assert_clear_refusals(results)
+    sent = sent_package_ids([d.message for d in smtp_server.handler.deliveries])
+    assert sent == Counter({pid: 1 for pid in approve}), "each approved package once, no rejected one"
+    status = run_json(home, database_url, "status", thread, **env)
+    assert {p["package_id"]: p["status"] for p in status["packages"]} == {
+        **{pid: "sent" for pid in approve},
+        **{pid: "rejected" for pid in reject},
+    }
+
+
+def test_concurrent_cli_approvals_with_a_gmail_that_answers_slowly_send_once(
+    home: Path, database_url: str, jobs_dir: Path, gmail_api: FakeGmail, tmp_path: Path
+) -> None:
+    env = gmail_env(gmail_api, tmp_path)
+    thread, ids = run_to_review(home, database_url, jobs_dir, 2, **env)
+    gmail_api.latency = 3.0  # every answer takes 3 s: the others arrive while the first is still sending
+    results = at_once(home, database_url, [review_args(thread, ids, [])] * 8, **env)
+
+    assert sum(r.returncode == 0 for r in results) == 1
+    assert_clear_refusals(results)
+    assert sent_package_ids(gmail_api.messages) == Counter({pid: 1 for pid in ids})
+
+
+def test_two_resumes_at_once_run_the_thread_once(home: Path, database_url: str, jobs_dir: Path) -> None:
+    crashed = run_cli(
+        home, database_url, "run", "--cv", str(EXAMPLE_CV), "--jobs", str(jobs_dir), "--max-packages", "3",
+        check=False, JOBLAND_FAILPOINTS="check_package.after_store=2",
+    )  # fmt: skip
+    assert crashed.returncode != 0
+    thread = run_json(home, database_url, "threads")[0]["thread_id"]
+    results = at_once(home, database_url, [["resume", thread, "--format", "json"]] * 2)
+    resumed = [r for r in results if r.returncode == 0]
+    assert len(resumed) == 1, [r.stderr for r in results]
+    (other,) = [r for r in results if r.returncode != 0]
+    assert "is being advanced by pid" in other.stderr or "waiting for your review" in other.stderr, other.stderr
+    assert len(json.loads(resumed[0].stdout)["awaiting_review"]) == 3
+
+
+@contextmanager
+def jobland_server(home: Path, database_url: str, **env: str) -> Iterator[httpx.Client]:
+    """A real `jobland serve` process; its client authenticates as the one local user."""
+    port = free_port()
+    process = subprocess.Popen(
+        jobland_command("serve", "--port", str(port)),
+        env=cli_env(home, database_url, JOBLAND_API_TOKEN=TOKEN, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                if api.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        yield api
+    finally:
+        api.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_two_servers_on_one_database_send_each_approved_package_once(
+    home: Path, database_url: str, jobs_dir: Path, smtp_server: LocalSmtp
+) -> None:
+    env = smtp_env(smtp_server)
+    thread, ids = run_to_review(home, database_url, jobs_dir, 3, **env)
+    decisions = {"decisions": [{"package_id": pid, "action": "accept"} for pid in ids]}
+    with jobland_server(home, database_url, **env) as first, jobland_server(home, database_url, **env) as second:
+        answers = []
+        for _ in range(3):  # double clicks on both servers
+            answers += [first.post(f"/api/threads/{thread}/decisions", json=decisions)]
+            answers += [second.post(f"/api/threads/{thread}/decisions", json=decisions)]
+        codes = Counter(a.status_code for a in answers)
+        assert codes[202] == 1 and codes[409] == len(answers) - 1, [a.text for a in answers]
+        deadline = time.monotonic() + 120
+        while first.get(f"/api/threads/{thread}").json()["stage"] != "finished":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert sent_package_ids([d.message for d in smtp_server.handler.deliveries]) == Counter({pid: 1 for pid in ids})
+
+
+def test_a_decision_asked_again_after_a_crash_may_change_until_it_is_final(
+    home: Path, database_url: str, jobs_dir: Path
+) -> None:
+    thread, (first, second) = run_to_review(home, database_url, jobs_dir, 2)
+    # Killed after the decisions were stored and before the checkpoint that holds them.
+    crashed = run_cli(
+        home, database_url, *review_args(thread, [first], [second]), check=False,
+        JOBLAND_FAILPOINTS="review.after_store=1",
+    )  # fmt: skip
+    assert crashed.returncode != 0
+    assert run_json(home, database_url, "status", thread)["stage"] == "awaiting_review"
+    refused = run_cli(home, database_url, *review_args(thread, [first, second], []), check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "is rejected: that decision was stored before a stop and is final" in refused.stderr
+    changed = run_json(home, database_url, *review_args(thread, [], [first, second]))
+    assert {p["package_id"]: p["status"] for p in changed["packages"]} == {first: "rejected", second: "rejected"}
+    assert not (home / "outbox").exists() or not list((home / "outbox").glob("*.eml")), "nothing was sent"
+
+
+async def test_a_thread_recorded_before_its_first_checkpoint_runs_and_every_face_says_so(
+    home: Path, database_url: str, jobs_dir: Path
+) -> None:
+    thread = "2f0c8a52-59e1-4d4e-9a55-3e1c0a7d6b10"
+    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs_dir), max_packages=1)
+    async with postgres_persistence(database_url) as (_, store):
+        await Records(store).put_thread(ThreadRecord(thread_id=thread, request=request))
+    assert run_json(home, database_url, "status", thread)["stage"] == "interrupted"
+    resumed = run_json(home, database_url, "resume", thread)
+    assert len(resumed["awaiting_review"]) == 1

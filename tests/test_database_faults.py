@@ -1,0 +1,116 @@
+"""PostgreSQL connections terminated under a run, a server and a command: retried, never a lost package.
+
+The faults are real: the test ends the app's backends with pg_terminate_backend, as a database
+restart, a failover or an idle-connection reaper would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from langgraph.types import Command
+
+from domain.models import PackageStatus, SearchRequest
+from domain.repository import Records
+from graph.builder import open_graph
+from graph.context import Context
+from jobland.cli import run_async
+from jobland.settings import Settings
+from server import create_app
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
+
+TERMINATE_OTHERS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
+def terminate_app_connections(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute(TERMINATE_OTHERS).fetchone()[0]
+
+
+@contextlib.asynccontextmanager
+async def terminating(database_url: str, every_s: float) -> AsyncIterator[list[int]]:
+    """Ends every other connection to the database every `every_s` seconds; yields the counts ended."""
+    ended: list[int] = []
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                ended.append((await (await conn.execute(TERMINATE_OTHERS)).fetchone())[0])
+
+        task = asyncio.create_task(loop())
+        try:
+            yield ended
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_run_whose_connections_keep_being_terminated_finishes_with_every_package(
+    database_url: str, home: Path
+) -> None:
+    context = Context(user_email="alex.morgan@example.com", home=str(home), render_pdf=False)
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=4)
+    async with open_graph(database_url, home) as graph:
+        async with terminating(database_url, every_s=1.0) as ended:
+            await graph.ainvoke({"request": request}, config, context=context, durability="sync")
+            snapshot = await graph.aget_state(config)
+            [pending] = snapshot.interrupts
+            ids = [r["action_request"]["args"]["package_id"] for r in pending.value]
+            answer = {pending.id: [{"package_id": pid, "action": "accept"} for pid in ids]}
+            await graph.ainvoke(Command(resume=answer), config, context=context, durability="sync")
+        assert sum(ended) >= 5, f"the faults did not happen: {ended}"
+
+        values = (await graph.aget_state(config)).values
+        assert len(values["screenings"]) == len(values["posting_ids"]) >= 30
+        assert len(ids) == len(values["shortlist"]) >= 2
+        packages = await Records(graph.store).packages(values["thread_id"])
+        assert {p.id for p in packages} == set(ids)
+        assert {p.status for p in packages} == {PackageStatus.sent}, [(p.status, p.error) for p in packages]
+        assert len(list((home / "outbox").glob("*.eml"))) == len(ids)
+
+
+def test_the_first_request_after_idle_connections_were_terminated_answers(database_url: str, home: Path) -> None:
+    settings = Settings(home=home, database_url=database_url, email="owner@example.com", api_token="token-0123456789")
+    with TestClient(create_app(settings), headers={"Authorization": "Bearer token-0123456789"}) as api:
+        assert api.get("/api/threads").status_code == 200
+        assert terminate_app_connections(database_url) >= 1  # the pool's idle connections
+        assert api.get("/api/threads").status_code == 200
+        assert terminate_app_connections(database_url) >= 1
+        assert api.get("/api/threads").status_code == 200
+
+
+async def test_a_command_whose_connections_are_terminated_goes_on(database_url: str, home: Path) -> None:
+    async with open_graph(database_url, home) as graph:
+        records = Records(graph.store)
+        before = await records.threads()
+        assert terminate_app_connections(database_url) >= 1
+        assert await records.threads() == before  # a fresh connection, not an error
+        assert terminate_app_connections(database_url) >= 1
+        assert (await graph.aget_state({"configurable": {"thread_id": "nobody"}})).values == {}
+
+
+def test_an_outage_the_retries_cannot_bridge_is_one_line_saying_what_to_do(capsys: pytest.CaptureFixture) -> None:
+    async def lost() -> None:
+        raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+    with pytest.raises(typer.Exit) as exit_info:
+        run_async(lost)
+    assert exit_info.value.exit_code == 2
+    said = capsys.readouterr().err
+    line = " ".join(said.split())  # one message; the console wraps it to the terminal's width
+    assert said.startswith("error: lost the connection to PostgreSQL (consuming input failed") and "Traceback" not in said
+    assert "check that it is running" in line.lower() and "jobland resume" in line
