@@ -24,8 +24,6 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 
-from agents.cv_document import render_cv
-from agents.cv_writer import plan_cv
 from domain.models import (
     SETTABLE_STATUSES,
     ApplicationLogEntry,
@@ -67,6 +65,7 @@ from jobland.service import (
     ThreadBusy,
     WebhookURLError,
     check_decisions,
+    master_cv_markdown,
     new_thread_id,
     open_session,
     pending_review,
@@ -293,7 +292,7 @@ async def page_user(request: Request) -> ApiUser | None:
     if request.method not in SAFE_METHODS and not secrets.compare_digest(
         request.headers.get(CSRF_HEADER, "").encode(), signed_in.csrf_token.encode()
     ):
-        raise HTTPException(403, f"a change from the review page needs its {CSRF_HEADER} header; reload the page")
+        raise HTTPException(403, f"a change from a JobLand page needs its {CSRF_HEADER} header; reload the page")
     return signed_in.user
 
 
@@ -389,6 +388,15 @@ async def closing_events(s: Session, thread_id: str) -> list[Event]:
     return events
 
 
+def check_run_budget(request: Request, user: ApiUser) -> None:
+    """429 when the user has as many runs going on this server as they may."""
+    limit = request.app.state.settings.runs_per_user
+    if request.app.state.runs.running_for(user.user_id) >= limit:
+        raise HTTPException(
+            429, f"you have {limit} runs going already; wait for one to pause or finish", headers={"Retry-After": "30"}
+        )
+
+
 async def hold_thread(s: Session, thread_id: str) -> AsyncExitStack:
     """The thread's lease for this server process, kept until the run it guards ends; 409 if another holds it."""
     lease = AsyncExitStack()
@@ -410,6 +418,12 @@ async def start_run(
 ) -> None:
     """Run the thread in the background under its lease (taken here unless the caller holds it already)."""
     state = request.app.state
+    try:
+        check_run_budget(request, user)
+    except HTTPException:
+        if lease is not None:
+            await lease.aclose()
+        raise
     lease = lease or await hold_thread(state.session, thread_id)
     try:
         state.runs.start(
@@ -608,12 +622,15 @@ async def create_thread(
     """Start a search; it runs in the background until the review pause. Poll status_url or listen to events_url."""
     cv_path = uploaded_cv(settings, user, body.cv_id)
     given = body.model_dump(include={"query", "locations", "max_packages"}, exclude_none=True)
+    if body.message and not given.get("query"):
+        given["query"] = body.message  # the thread list shows it, and a resume before the first step keeps it
     search = SearchRequest(cv_path=str(cv_path), jobs_dir=str(settings.jobs_dir), **given)
     if body.webhook_url:
         try:
             await check_run_webhook(settings, body.webhook_url)
         except WebhookURLError as exc:
             raise HTTPException(422, str(exc)) from None
+    check_run_budget(request, user)  # before the thread is recorded: a refused request leaves nothing behind
     thread_id = await new_thread(s, user, search, webhook_url=body.webhook_url)
     payload: dict[str, Any] = {"request": search}
     if body.message:
@@ -627,8 +644,7 @@ async def create_thread(
 async def new_thread(s: Session, user: ApiUser, search: SearchRequest, webhook_url: str | None = None) -> str:
     """A thread id, owned by user from now on (intake keeps this record)."""
     thread_id = new_thread_id()
-    record = ThreadRecord(thread_id=thread_id, owner=user.user_id, request=search, webhook_url=webhook_url)
-    await s.records.put_thread(record)
+    await s.record_thread(thread_id, user.user_id, search, webhook_url)
     return thread_id
 
 
@@ -672,7 +688,7 @@ PackageDep = Annotated[ApplicationPackage, Depends(owned_package)]
 async def get_package(pkg: PackageDep, s: SessionDep, settings: SettingsDep) -> PackageDetail:
     profile, posting = await asyncio.gather(s.records.profile(pkg.profile_id), s.records.posting(pkg.posting_id))
     # Every highlight, laid out as the tailored CV is, so that the page's diff shows choices, not formatting.
-    master = await asyncio.to_thread(lambda: render_cv(plan_cv(profile, posting, max_lines=10_000)).markdown)
+    master = await asyncio.to_thread(master_cv_markdown, profile, posting)
     return PackageDetail(**pkg.model_dump(), master_cv_markdown=master)
 
 

@@ -12,7 +12,6 @@ number, a paragraph citing anything else is left out, and the truth check holds 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -24,10 +23,11 @@ from agents.cv_writer import (
     profile_for_prompt,
     rank_highlights,
     reverse_chronological,
-    skill_importance,
 )
 from agents.package_files import render_pdf_file
 from agents.researcher import dossier_key
+from agents.screener import requirement_evidence
+from domain.languages import at_least, language_name
 from domain.models import (
     CompanyDossier,
     CoverLetter,
@@ -35,11 +35,14 @@ from domain.models import (
     Highlight,
     JobPosting,
     Profile,
+    RequirementEvidence,
     SourcedFact,
     TailoredCV,
 )
+from domain.person import is_ongoing, spoken_languages
+from domain.posting_reader import facts_of
 from domain.repository import RecordNotFound, Records
-from domain.skills import extract_skills
+from domain.skills import extract_skills, satisfies
 from graph.context import Context
 from graph.state import PackageBuildState
 from prompts import load_prompt, quoted_data
@@ -95,14 +98,6 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "and": "und",
     },
 }
-# Names a profile may give each letter language, and fluencies too weak to write a letter in.
-LANGUAGE_NAMES: dict[str, tuple[str, ...]] = {"en": ("english", "englisch"), "de": ("german", "deutsch")}
-_WEAK_FLUENCY = ("a1", "a2", "basic", "beginner", "elementary", "grundkenntnisse")
-# Frequent short words of each language: counting them tells a posting's language.
-STOP_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to in for with we you our is are a an on as at be will this that your".split()),
-    "de": frozenset("und der die das mit für wir du ist von zu den auf ein eine unsere uns bei im sind dich".split()),
-}
 MAX_WORDS = 350  # the default of letter_max_words
 # The posting fields every letter names: the title and the company.
 POSTING_FIELDS = ("posting.title", "posting.hiringOrganization.name")
@@ -113,31 +108,13 @@ _MAX_FACT_WORDS = 45
 _FACT_TOPICS = ("mission", "products", "culture", "recent_news")
 
 
-def text_language(text: str) -> str:
-    """ "de" or "en": the language whose stop words the text uses most (English on a tie)."""
-    words = re.findall(r"[^\W\d_]+", text.casefold())
-    counts = {language: sum(w in stop for w in words) for language, stop in STOP_WORDS.items()}
-    return max(counts, key=lambda language: (counts[language], language == "en"))
-
-
-def posting_language(posting: JobPosting) -> str:
-    return text_language(" ".join([posting.title, posting.full_text()]))
-
-
-def speaks(profile: Profile, language: str) -> bool:
-    """Whether the profile lists the language at a level good enough for a letter."""
-    names = LANGUAGE_NAMES.get(language, ())
-    return any(
-        any(name in item.language.casefold() for name in names)
-        and not any(weak in (item.fluency or "").casefold() for weak in _WEAK_FLUENCY)
-        for item in profile.languages
-    )
-
-
 def letter_language(profile: Profile, posting: JobPosting) -> str:
-    """The posting's language when the profile speaks it, otherwise English."""
-    language = posting_language(posting)
-    return language if language in LETTER_PHRASES and speaks(profile, language) else "en"
+    """The posting's language when the person speaks it well enough to write a letter in it (B1 or
+    better, or a level the CV does not state), otherwise English."""
+    language = facts_of(posting).written_in
+    levels = spoken_languages(profile)
+    fluent = language in levels and at_least(levels[language], "B1")
+    return language if language in LETTER_PHRASES and fluent else "en"
 
 
 @dataclass(frozen=True)
@@ -145,6 +122,7 @@ class Evidence:
     owner: str
     field: str
     highlight: Highlight
+    shows: tuple[str, ...] = ()  # the skills it names that meet a must-have the screening matched it to
 
 
 def highlight_fields(profile: Profile) -> dict[str, tuple[str, str]]:
@@ -158,27 +136,37 @@ def highlight_fields(profile: Profile) -> dict[str, tuple[str, str]]:
 
 
 def strongest_evidence(
-    profile: Profile, posting: JobPosting, cv: TailoredCV, limit: int = MAX_EVIDENCE
+    profile: Profile, posting: JobPosting, cv: TailoredCV, matched: list[RequirementEvidence], limit: int = MAX_EVIDENCE
 ) -> list[Evidence]:
-    """CV highlights that between them show the posting's most important skills, most relevant first."""
+    """CV highlights the screening matched to the posting's must-haves, between them showing as many
+    must-haves as possible, most relevant first."""
     in_cv = {i for line in cv.lines for i in line.highlight_ids}
     owners = highlight_fields(profile)
-    importance = skill_importance(posting)
+    shows: dict[str, list[str]] = {}
+    for found in matched:
+        for highlight_id in found.highlight_ids:
+            shows.setdefault(highlight_id, []).append(found.requirement)
     ranked = [h for _, h in rank_highlights(profile, posting) if h.id in in_cv and h.id in owners]
     picked: list[Highlight] = []
     covered: set[str] = set()
     for highlight in ranked:
-        new_skills = {s for s in extract_skills(highlight.text) if s in importance} - covered
-        if new_skills and len(picked) < limit:
+        new = set(shows.get(highlight.id, ())) - covered
+        if new and len(picked) < limit:
             picked.append(highlight)
-            covered |= new_skills
-    # Then more proof of the same skills; when nothing shows a required skill, the most relevant work.
-    shows_required = [h for h in ranked if h not in picked and any(s in importance for s in extract_skills(h.text))]
-    picked += shows_required[: limit - len(picked)]
+            covered |= new
+    # Then more proof of the same must-haves; when nothing shows one, the most relevant work.
+    picked += [h for h in ranked if h not in picked and h.id in shows][: limit - len(picked)]
     if not picked:
         picked = ranked[: min(limit, 2)]
     picked.sort(key=ranked.index)
-    return [Evidence(owners[h.id][0], owners[h.id][1], h) for h in picked]
+    wanted = {r.label: r.any_of for r in facts_of(posting).must_haves}
+
+    def named(highlight: Highlight) -> tuple[str, ...]:
+        # A letter names what the highlight itself says ("PostgreSQL"), not the requirement's wording.
+        meets = [w for label in shows.get(highlight.id, ()) for w in wanted.get(label, ())]
+        return tuple(s for s in extract_skills(highlight.text) if any(satisfies(s, w) for w in meets))
+
+    return [Evidence(owners[h.id][0], owners[h.id][1], h, named(h)) for h in picked]
 
 
 def _listing(items: list[str], conjunction: str) -> str:
@@ -202,8 +190,7 @@ def _background(profile: Profile, phrases: dict[str, str]) -> EvidenceLine | Non
     index, item = reverse_chronological(profile.work)[0]
     if not item.name.strip():
         return None
-    current = not item.endDate or item.endDate.strip().lower() in {"present", "current", "now"}
-    key = ("current_" if current else "last_") + ("role" if item.position else "employer")
+    key = ("current_" if is_ongoing(item.endDate) else "last_") + ("role" if item.position else "employer")
     text = phrases[key].format(position=one_line(item.position or ""), employer=one_line(item.name))
     if text.endswith(".."):  # an employer written with a final period: "at Dunamu Inc."
         text = text[:-1]
@@ -219,9 +206,7 @@ def _letter_lines(
 ) -> list[EvidenceLine]:
     company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
     posting_fields = list(POSTING_FIELDS)
-    importance = skill_importance(posting)
-    shown = {s for e in evidence for s in extract_skills(e.highlight.text) if s in importance}
-    skills = sorted(shown, key=lambda s: -importance[s])[:4]
+    skills = list(dict.fromkeys(skill for e in evidence for skill in e.shows))[:4]
 
     lines = _letter_head(profile, posting, phrases)
     lead_in = (
@@ -293,12 +278,23 @@ def word_count(lines: list[EvidenceLine]) -> int:
 
 
 def write_letter(
-    profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV, *, max_words: int = MAX_WORDS
+    profile: Profile,
+    posting: JobPosting,
+    dossier: CompanyDossier,
+    cv: TailoredCV,
+    *,
+    max_words: int = MAX_WORDS,
+    matched: list[RequirementEvidence] | None = None,
 ) -> CoverLetter:
-    """A cover letter under max_words that opens with the CV's strongest evidence for this posting."""
+    """A cover letter under max_words that opens with the CV's strongest evidence for this posting.
+
+    `matched` is the screening's requirement -> highlight evidence (the package's screening); without
+    it, the screener's matcher is asked, so the letter never matches requirements in a way of its own.
+    """
     language = letter_language(profile, posting)
     phrases = LETTER_PHRASES[language]
-    evidence = strongest_evidence(profile, posting, cv)
+    matched = requirement_evidence(profile, posting) if matched is None else matched
+    evidence = strongest_evidence(profile, posting, cv, matched)
     facts = quotable_facts(dossier)[:MAX_FACTS]
     lines = _letter_lines(profile, posting, evidence, facts, phrases)
     # Shorten by what matters least: a second quote, then extra evidence, then the quote itself.
@@ -352,7 +348,7 @@ def letter_messages(
     system = load_prompt(
         "cover_letter",
         profile=profile_for_prompt(profile),
-        language_name=f"in {LANGUAGE_NAMES[language][0].title()}",
+        language_name=f"in {language_name(language)}",
         max_words=max_words,
     )
     return [
@@ -432,7 +428,12 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
             f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
         )
     letter = await drafted_letter(context, profile, posting, dossier, package.cv) or write_letter(
-        profile, posting, dossier, package.cv, max_words=context.letter_max_words
+        profile,
+        posting,
+        dossier,
+        package.cv,
+        max_words=context.letter_max_words,
+        matched=package.screening.evidence,
     )
     if context.render_pdf:
         pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)

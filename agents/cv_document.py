@@ -173,28 +173,27 @@ def markdown_blocks(markdown: str) -> list[Block]:
     """Headings, emphasised lines, bullets and paragraphs, in order; a paragraph's wrapped lines are one block."""
     blocks: list[Block] = []
     pending: list[str] = []  # the lines of the paragraph or bullet being read
+    is_bullet = False
 
     def close() -> None:
-        if pending:
-            text = " ".join(pending)
-            block = Block("bullet", _plain(text[2:])) if pending[0][:1] == "\0" else _block(text)
-            if block.text:
-                blocks.append(block)
-            pending.clear()
+        text = " ".join(pending)
+        block = Block("bullet", _plain(text)) if is_bullet else _block(text)
+        if block.text:
+            blocks.append(block)
+        pending.clear()
 
     for raw in markdown.splitlines():
         line = raw.strip()
-        if not line:
+        heading, bullet = _HEADING.match(line), _BULLET.match(line)
+        if not line or heading or bullet:
             close()
-        elif _HEADING.match(line):
-            close()
-            pending.append(line)
-            close()
-        elif bullet := _BULLET.match(line):
-            close()
-            pending.append("\0 " + bullet.group(1))  # marks a bullet, whatever it wraps onto
-        else:
-            pending.append(line)
+            is_bullet = bool(bullet)
+        if heading:
+            blocks.append(_block(line))
+        elif bullet:
+            pending.append(bullet.group(1))
+        elif line:
+            pending.append(line)  # a wrapped line continues the paragraph or bullet above it
     close()
     return blocks
 

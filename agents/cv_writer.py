@@ -46,6 +46,7 @@ from domain.models import (
     TailoredCV,
     WorkItem,
 )
+from domain.posting_reader import facts_of
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 from graph.context import Context
@@ -79,16 +80,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _explicit_skills(posting: JobPosting) -> list[str]:
-    found: list[str] = []
-    for name in posting.skills:
-        found.extend(extract_skills(name) or [canonical_skill(name)])
-    return [s for s in found if s]
-
-
 def posting_skills(posting: JobPosting) -> list[str]:
-    """Canonical skills the posting asks for: its explicit skills first, then those its text names."""
-    return list(dict.fromkeys([*_explicit_skills(posting), *extract_skills(posting.full_text())]))
+    """The skills the posting asks for, as the posting reader read them: must-haves first, then the rest."""
+    facts = facts_of(posting)
+    return list(dict.fromkeys(s for r in [*facts.must_haves, *facts.nice_to_haves] for s in r.any_of))
 
 
 def skill_keys(name: str) -> set[str]:
@@ -108,7 +103,8 @@ def content_words(text: str) -> set[str]:
 
 
 def skill_importance(posting: JobPosting) -> dict[str, int]:
-    """Each required skill with the number of places in the posting that ask for it (explicit list counts twice)."""
+    """Each skill the posting reader found with the number of places in the posting that name it; a
+    must-have counts twice more."""
     parts = [
         posting.title,
         *_SENTENCE_BREAK.split(posting.description),
@@ -116,11 +112,12 @@ def skill_importance(posting: JobPosting) -> dict[str, int]:
         *posting.responsibilities,
     ]
     importance = dict.fromkeys(posting_skills(posting), 0)
-    for skill in _explicit_skills(posting):
+    for skill in {s for r in facts_of(posting).must_haves for s in r.any_of}:
         importance[skill] += 2
     for part in parts:
         for skill in extract_skills(part):
-            importance[skill] = importance.get(skill, 0) + 1
+            if skill in importance:
+                importance[skill] += 1
     return importance
 
 

@@ -92,7 +92,10 @@ def compose_message(pkg: ApplicationPackage, recipient: Address, home: Path) -> 
         render("email.txt.j2", package=pkg, user_name=recipient.display_name, attachments=[f[0] for f in files])
     )
     for filename, data, maintype, subtype in files:
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        if maintype == "text":  # as text, so that it is declared charset=utf-8 ("—" arrives as "—")
+            message.add_attachment(data.decode(), subtype=subtype, filename=filename)
+        else:
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return message
 
 

@@ -76,16 +76,18 @@ async def intake(state: JobLandState, runtime: Runtime[Context]) -> dict:
     if isinstance(given, dict):
         given = SearchRequest.model_validate(given)
     message = state.get("message") or ""
+    # Without a checkpointer (unit tests) there is no thread; packages still need a namespace.
+    thread_id = runtime.execution_info.thread_id or "local"
+    records = Records(runtime.store)
+    if await records.thread(thread_id) is None:
+        # Recorded before the model is asked: a failing call leaves a thread to resume, its message as the query.
+        first = with_configured_inputs(given or SearchRequest(query=message), runtime.context)
+        await records.put_thread(ThreadRecord(thread_id=thread_id, owner=runtime.context.user_id, request=first))
     if message:
         request = merge_requests(await read_search_message(message, runtime.context), given)
     else:
         request = given or SearchRequest()
     request = with_configured_inputs(request, runtime.context)
-    # Without a checkpointer (unit tests) there is no thread; packages still need a namespace.
-    thread_id = runtime.execution_info.thread_id or "local"
-    records = Records(runtime.store)
-    if await records.thread(thread_id) is None:
-        await records.put_thread(ThreadRecord(thread_id=thread_id, owner=runtime.context.user_id, request=request))
     # A thread may hold several searches in turn: each starts from empty results, and the message
     # is consumed so that a later input without one does not repeat it.
     fresh = {key: Overwrite([]) for key in ("screenings", "packages", "deliveries")}

@@ -1,7 +1,8 @@
 """Interview preparation for an approved package: likely questions, best evidence, gaps, questions to ask.
 
 Deterministic and extractive: each likely question quotes a requirement of the posting (or a fact of
-the dossier), each piece of evidence is a master-CV highlight with its id, each gap is a missing skill
+the dossier), each piece of evidence is a master-CV highlight with its id (for a must-have, the
+highlights the screening matched to it; otherwise those sharing its skills or words), each gap is a missing skill
 of the screening or a requirement no highlight shows, and a topic the posting says nothing about is
 named as unknown and turned into a question for the interviewer, never guessed.
 """
@@ -18,11 +19,14 @@ from domain.models import (
     InterviewPrep,
     InterviewQuestion,
     JobPosting,
+    JobScreeningOutput,
     PrepEvidence,
     PrepGap,
     Profile,
     QuestionToAsk,
 )
+from domain.posting_facts import Requirement
+from domain.posting_reader import facts_of
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
 
@@ -62,9 +66,26 @@ def _requirements(posting: JobPosting) -> list[tuple[str, str]]:
     listed = [("qualification", one_line(q)) for q in posting.qualifications]
     listed += [("responsibility", one_line(r)) for r in posting.responsibilities]
     listed = list(dict.fromkeys((source, text) for source, text in listed if text))
-    named = {skill for _, text in listed for skill in extract_skills(text)}
+    # A skill the posting reader found in a listed item already has its question.
+    items = [text for _, text in listed]
+    named = {s for r in facts_of(posting).requirements if any(r.text in text for text in items) for s in r.any_of}
     listed += [("skill", skill) for skill in posting_skills(posting) if skill not in named]
     return listed[:MAX_QUESTIONS]
+
+
+def screened_evidence(posting: JobPosting, screening: JobScreeningOutput) -> list[tuple[Requirement, list[str]]]:
+    """Each must-have of the posting with the highlight ids the screening matched to it."""
+    matched = {e.requirement: e.highlight_ids for e in screening.evidence}
+    return [(r, matched[r.label]) for r in facts_of(posting).must_haves if matched.get(r.label)]
+
+
+def _matched_evidence(
+    text: str, matched: list[tuple[Requirement, list[str]]], ranked: list[tuple[str, Highlight]]
+) -> list[PrepEvidence]:
+    """The highlights the screening matched to the must-haves a requirement text states, in the posting's ranking."""
+    ids = {i for r, found in matched if r.text in text or text in r.any_of for i in found}
+    shown = [PrepEvidence(highlight_id=h.id, text=h.text, owner=owner) for owner, h in ranked if h.id in ids]
+    return shown[:EVIDENCE_PER_QUESTION]
 
 
 def best_evidence(requirement: str, ranked: list[tuple[str, Highlight]]) -> list[PrepEvidence]:
@@ -160,13 +181,14 @@ def _questions_to_ask(posting: JobPosting, dossier: CompanyDossier) -> list[Ques
 def prepare_interview(profile: Profile, posting: JobPosting, package: ApplicationPackage) -> InterviewPrep:
     """The prep sheet for one package; a pure function of the profile, the posting and the package."""
     ranked = rank_highlights(profile, posting)
+    matched = screened_evidence(posting, package.screening)
     dossier = package.dossier or CompanyDossier(company=posting.company)
     questions = [
         InterviewQuestion(
             question=_QUESTION_FORMS[source].format(text),
             requirement=text,
             source=source,
-            evidence=best_evidence(text, ranked),
+            evidence=_matched_evidence(text, matched, ranked) or best_evidence(text, ranked),
         )
         for source, text in _requirements(posting)
     ]

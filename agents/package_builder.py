@@ -20,6 +20,7 @@ from domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus
 from domain.repository import Records
 from graph.context import Context
 from graph.state import BuildPackageInput, PackageRef
+from tools.postgres import connection_lost
 
 BuildPackage = Callable[[BuildPackageInput, Runtime[Context]], Awaitable[dict]]
 
@@ -60,6 +61,8 @@ def package_builder(steps: CompiledStateGraph) -> BuildPackage:
         except GraphBubbleUp:
             raise
         except Exception as error:  # one package's failure, whatever it is, must not sink the batch
+            if connection_lost(error):
+                raise  # the database's fault, not the package's: the step is retried (or resumed) whole
             package = await records.package(thread_id, state["package_id"])
             status, reason = failure_of(error, package, runtime.context.batch_budget_s)
             package = await records.move_package(thread_id, package, status, reason)

@@ -79,6 +79,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -86,6 +87,7 @@ from functools import lru_cache
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from domain.failpoints import failpoint
@@ -199,6 +201,7 @@ class ScreeningError(ValueError):
 # --------------------------------------------------------------------------- text helpers
 
 
+@lru_cache(maxsize=1024)  # the CV's text is folded once, not once per posting
 def _fold(text: str) -> str:
     """Lower case, accents removed, spaces collapsed: the form every comparison here uses."""
     text = unicodedata.normalize("NFKD", normalize_text(text)).encode("ascii", "ignore").decode()
@@ -346,12 +349,19 @@ def _coverage(person: PersonFacts, facts: PostingFacts) -> Coverage:
     return Coverage(covered, missing, missing_core, nice, len(facts.nice_to_haves), evidence)
 
 
+def requirement_evidence(profile: Profile, posting: JobPosting, now: date | None = None) -> list[RequirementEvidence]:
+    """Each must-have the CV shows, with the highlights that show it: what a screening keeps as its evidence."""
+    person = person_facts(profile, now or datetime.now(UTC).date())
+    return _coverage(person, facts_of(posting)).evidence
+
+
 # --------------------------------------------------------------------------- role family
 
 
-def _specialist_words(title: str) -> list[str]:
+@lru_cache(maxsize=4096)  # the profile's titles and skills are the same for every posting
+def _specialist_words(title: str) -> tuple[str, ...]:
     words = re.findall(r"[a-z0-9+#]+", _fold(title).replace("-", ""))
-    return list(dict.fromkeys(w for w in words if w not in _GENERIC_TITLE_WORDS and len(w) > 1))
+    return tuple(dict.fromkeys(w for w in words if w not in _GENERIC_TITLE_WORDS and len(w) > 1))
 
 
 @dataclass(frozen=True)
@@ -653,14 +663,19 @@ class RuleFindings:
 
 
 def assess(
-    profile: Profile, posting: JobPosting, *, now: datetime | None = None, search: SearchIntent | None = None
+    profile: Profile,
+    posting: JobPosting,
+    *,
+    now: datetime | None = None,
+    search: SearchIntent | None = None,
+    person: PersonFacts | None = None,
 ) -> RuleFindings:
-    """Apply every rule that does not need the model."""
+    """Apply every rule that does not need the model (`person`: the profile's facts, when already read)."""
     now = now or datetime.now(UTC)
     search = search or SearchIntent()
     prefs = profile.preferences
     facts = facts_of(posting)
-    person = person_facts(profile, now.date())
+    person = person or person_facts(profile, now.date())
     coverage = _coverage(person, facts)
     role = _role_fit(profile, person, facts, posting.title, search)
     seniority = _seniority_fit(prefs, person, facts)
@@ -895,16 +910,28 @@ async def _screen_embedded(
     )
 
 
+def _texts_to_embed(profile: Profile, open_postings: list[JobPosting]) -> list[str]:
+    return [profile_digest(profile), *(posting_digest(p) for p in open_postings)]
+
+
+def embedding_texts(profile: Profile, postings: list[JobPosting], now: datetime, search: SearchIntent) -> list[str]:
+    """What the screening embeds: the profile digest, then the digests of the postings the rules leave open."""
+    person = person_facts(profile, now.date())
+    open_ = [p for p in postings if not assess(profile, p, now=now, search=search, person=person).deal_breakers]
+    return _texts_to_embed(profile, open_)
+
+
 async def screen_batch(
     profile: Profile, postings: list[JobPosting], context: Context, now: datetime, request: SearchRequest | None = None
 ) -> list[JobScreeningOutput]:
     """The embedded verdicts for many postings, every text that needs embedding in one bulk call."""
     search = read_search(request.query) if request else SearchIntent()
     profile = with_search(profile, request) if request else profile
-    findings = [assess(profile, posting, now=now, search=search) for posting in postings]
+    person = person_facts(profile, now.date())
+    findings = [assess(profile, posting, now=now, search=search, person=person) for posting in postings]
     open_ = [i for i, f in enumerate(findings) if not f.deal_breakers]
     embedder = get_async_embedder(context.embedding_max_tokens)
-    vectors = await embedder.embed_many([profile_digest(profile), *(posting_digest(postings[i]) for i in open_)])
+    vectors = await embedder.embed_bulk(_texts_to_embed(profile, [postings[i] for i in open_]))
     similarity = {i: float(vectors[0] @ vectors[row]) for row, i in enumerate(open_, start=1)}
     return [
         verdict(
@@ -1015,10 +1042,98 @@ async def _screen(
     return cascade_verdict(embedded, judged), True
 
 
+# --------------------------------------------------------------------------- the stage in bulk
+
+# Final verdicts prepare_screenings made for a run's screen_job tasks: (thread, profile, posting) -> verdict.
+# Each is taken once; the bound only matters for runs that stopped before screening all of theirs.
+_PREPARED: OrderedDict[tuple[str, str, str], JobScreeningOutput] = OrderedDict()
+_PREPARED_LIMIT = 100_000
+
+
+def _keep_prepared(thread_id: str, profile_id: str, verdicts: dict[str, JobScreeningOutput]) -> None:
+    for posting_id, screening in verdicts.items():
+        _PREPARED[(thread_id, profile_id, posting_id)] = screening
+    while len(_PREPARED) > _PREPARED_LIMIT:
+        _PREPARED.popitem(last=False)
+
+
+async def prepare_screenings(
+    records: Records,
+    profile: Profile,
+    postings: list[JobPosting],
+    request: SearchRequest,
+    context: Context,
+    thread_id: str,
+) -> int:
+    """The screening stage's bulk half, so that each screen_job task only hands on its verdict.
+
+    The person's facts are read once, the Store is read and written in batches (no call per posting),
+    and every text to embed goes to the embedder in one call (vectors cached in the Store by content
+    hash). Verdicts still valid in the Store are reused. What is final (every verdict without an LLM;
+    Low with one) is stored and kept for the run's screen_job tasks; the rest they screen themselves,
+    finding the vectors cached. Returns how many verdicts are ready.
+    """
+    now = datetime.now(UTC)
+    screened = with_search(profile, request)
+    search = read_search(request.query)
+    applied = await records.applied_to_any(context.user_id, [p.canonical_key for p in postings])
+    fingerprints = {
+        p.id: _inputs_fingerprint(screened, p, context, now, applied.get(p.canonical_key), request) for p in postings
+    }
+    inputs_ns = (SCREENING_INPUTS_NS, profile.id)
+    stored = {k: v.get("fingerprint") for k, v in (await records.get_values(inputs_ns, list(fingerprints))).items()}
+    ready = await records.screenings(profile.id, [i for i, f in fingerprints.items() if stored.get(i) == f])
+    todo = [p for p in postings if p.id not in ready]
+    person = person_facts(screened, now.date())
+    findings = {p.id: assess(screened, p, now=now, search=search, person=person) for p in todo}
+    open_ = [p for p in todo if not findings[p.id].deal_breakers]
+    vectors = await get_async_embedder(context.embedding_max_tokens).embed_bulk(
+        _texts_to_embed(screened, open_), records.store
+    )
+    similarity = {p.id: float(vectors[0] @ vectors[row]) for row, p in enumerate(open_, start=1)}
+    with_llm = load_chat_model(context, "screener") is not None
+    made: dict[str, JobScreeningOutput] = {}
+    for posting in todo:
+        screening = verdict(
+            findings[posting.id],
+            similarity.get(posting.id),
+            high_threshold=context.high_threshold,
+            medium_threshold=context.medium_threshold,
+        )
+        if with_llm and screening.probability != "Low":
+            continue  # the LLM stage runs in the posting's own task
+        if application := applied.get(posting.canonical_key):
+            screening = flag_already_applied(screening, application)
+        made[posting.id] = screening
+    await records.put_screenings(profile.id, made)
+    await records.put_values(inputs_ns, {i: {"fingerprint": fingerprints[i]} for i in made})
+    _keep_prepared(thread_id, profile.id, {**ready, **made})
+    return len(ready) + len(made)
+
+
+def _verdict_update(posting_id: str, screening: JobScreeningOutput) -> dict:
+    return {
+        "screenings": [
+            ScreeningVerdict(
+                posting_id=posting_id,
+                match_score=screening.match_score,
+                probability=screening.probability,
+                top_reason=screening.reasons[0] if screening.reasons else "",
+            )
+        ]
+    }
+
+
 async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
-    """Screen one posting against the profile; the stored screening is reused while its inputs hold."""
-    records = Records(runtime.store)
+    """Screen one posting against the profile: the verdict prepare_screenings made for this run, else the
+    stored screening while its inputs hold, else a new one."""
     profile_id, posting_id = state["profile_id"], state["posting_id"]
+    thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
+    prepared = _PREPARED.pop((thread_id, profile_id, posting_id), None)
+    if prepared is not None:
+        failpoint("screen_job.done")
+        return _verdict_update(posting_id, prepared)
+    records = Records(runtime.store)
     profile, posting = await asyncio.gather(records.profile(profile_id), records.posting(posting_id))
     request = state.get("request")
     if isinstance(request, dict):
@@ -1041,13 +1156,4 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
         if final:
             await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
     failpoint("screen_job.done")  # durability tests crash here: the screening is stored, the state not yet
-    return {
-        "screenings": [
-            ScreeningVerdict(
-                posting_id=posting_id,
-                match_score=screening.match_score,
-                probability=screening.probability,
-                top_reason=screening.reasons[0] if screening.reasons else "",
-            )
-        ]
-    }
+    return _verdict_update(posting_id, screening)

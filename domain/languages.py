@@ -66,11 +66,8 @@ def _names() -> dict[str, tuple[str, str]]:
     return found
 
 
-@cache
-def _name_pattern() -> re.Pattern[str]:
-    # Capitalised as both languages write a language's name: "polish your skills" is no language.
-    names = sorted(_names(), key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+# Capitalised as both languages write a language's name: "polish your skills" is no language.
+_CAPITALISED = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\b")
 
 
 def language_code(name: str) -> tuple[str, str] | None:
@@ -106,9 +103,10 @@ def at_least(level: CefrLevel | None, needed: CefrLevel | None) -> bool:
 
 
 def _mentions(text: str) -> Iterator[tuple[int, int, str, str]]:
-    for match in _name_pattern().finditer(text):
-        if not _NOT_LANGUAGE_AFTER.match(text[match.end() :]):
-            code, english = _names()[match.group(1)]
+    names = _names()
+    for match in _CAPITALISED.finditer(text):
+        if match.group(0) in names and not _NOT_LANGUAGE_AFTER.match(text[match.end() :]):
+            code, english = names[match.group(0)]
             yield match.start(), match.end(), code, english
 
 
@@ -135,6 +133,8 @@ def language_needs(text: str, *, explicit: Iterable[str] = (), optional_context:
 
     for sentence in [*explicit, *re.split(r"(?<=[.!?])\s+|\n", text)]:
         is_field = sentence in explicit
+        if next(_mentions(sentence), None) is None:
+            continue
         for clause in _clauses(sentence):
             mentions = list(_mentions(clause))
             optional = optional_context or bool(_OPTIONAL_WORDS.search(clause))
@@ -163,6 +163,20 @@ def spoken(entries: Iterable[tuple[str, str | None]]) -> dict[str, CefrLevel | N
             if code not in levels or not at_least(levels[code], level):
                 levels[code] = level
     return levels
+
+
+# Frequent short words of each language a letter can be written in: counting them tells a text's language.
+STOP_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and of to in for with we you our is are a an on as at be will this that your".split()),
+    "de": frozenset("und der die das mit für wir du ist von zu den auf ein eine unsere uns bei im sind dich".split()),
+}
+
+
+def text_language(text: str) -> str:
+    """ "de" or "en": the language whose stop words the text uses most (English on a tie)."""
+    words = re.findall(r"[^\W\d_]+", text.casefold())
+    counts = {language: sum(w in stop for w in words) for language, stop in STOP_WORDS.items()}
+    return max(counts, key=lambda language: (counts[language], language == "en"))
 
 
 def language_name(code: str) -> str:

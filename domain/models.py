@@ -627,6 +627,10 @@ class ThreadRecord(Record):
     source_failures: list[SourceFailure] = Field(
         default_factory=list, description="Job sources that gave up in the latest search; its postings lack theirs."
     )
+    stage: str | None = Field(
+        default=None,
+        description="Where the thread stood when a JobLand process last let go of its lease (the thread list's cache).",
+    )
 
 
 WebhookEvent = Literal["review_ready", "completed", "failed"]

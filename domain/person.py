@@ -29,8 +29,17 @@ _MANAGED = re.compile(
 )
 
 
+# The words a CV uses for "still in this job"; writers ask is_ongoing rather than keep their own set.
+ONGOING_WORDS = frozenset({"present", "now", "current", "today", "ongoing", "heute", "aktuell", "jetzt", "bis heute"})
+
+
+def is_ongoing(end_date: str | None) -> bool:
+    """Whether a work entry with this end date is the person's current job."""
+    return not end_date or end_date.strip().lower() in ONGOING_WORDS
+
+
 def _parse_date(value: str | None, now: date) -> date | None:
-    if not value or value.strip().lower() in {"present", "now", "current", "today", "heute"}:
+    if is_ongoing(value):
         return now
     match = _DATE.search(value)
     if not match:
@@ -103,6 +112,11 @@ def _spoken_entries(profile: Profile) -> list[tuple[str, str | None]]:
     return entries
 
 
+def spoken_languages(profile: Profile) -> dict[str, CefrLevel | None]:
+    """ISO code -> level of every language the CV says the person speaks, whatever its shape."""
+    return spoken(_spoken_entries(profile))
+
+
 def _work_areas(code: str) -> list[Area]:
     """Where a national of `code` (alpha-2, or "EU") may work: the country, and the EU for EU members."""
     names = ([] if code == "EU" else [code]) + (["EU"] if code == "EU" or code in EU else [])
@@ -167,7 +181,7 @@ def read_person(profile: Profile, now: date) -> PersonFacts:
         )
     text = profile_text(profile)
     return PersonFacts(
-        languages=spoken(_spoken_entries(profile)),
+        languages=spoken_languages(profile),
         home=home,
         authorised=_authorised(text, home),
         families=families,

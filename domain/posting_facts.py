@@ -71,6 +71,7 @@ class PostingFacts(Fact):
     people_management: bool = False
     years: float | None = None
     family: str | None = None
+    written_in: str = Field(default="en", description='The language the posting is written in: "en" or "de".')
 
     @property
     def must_haves(self) -> list[Requirement]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from domain.languages import language_needs
+from domain.languages import language_needs, text_language
 from domain.models import JobPosting, PostalAddress
 from domain.places import areas_in, country_of_demonym, find_area
 from domain.posting_facts import Area, PostingFacts, Requirement, SectionKind, Workplace
@@ -127,13 +127,13 @@ def read_sections(markdown: str) -> dict[SectionKind, list[str]]:
     return sections
 
 
-def _bullets_under(markdown: str, kind: SectionKind) -> list[str]:
-    return [item for section, item, is_bullet in _lines(markdown) if section == kind and is_bullet]
-
-
 def listed_duties_and_qualifications(markdown: str) -> tuple[list[str], list[str]]:
     """The list items under 'Responsibilities'-like and 'Requirements'-like headings (schema.org's fields)."""
-    return _bullets_under(markdown, "responsibilities"), _bullets_under(markdown, "requirements")
+    listed: dict[SectionKind | None, list[str]] = {"responsibilities": [], "requirements": []}
+    for section, item, is_bullet in _lines(markdown):
+        if is_bullet and section in listed:
+            listed[section].append(item)
+    return listed["responsibilities"], listed["requirements"]
 
 
 # --------------------------------------------------------------------------- requirements
@@ -149,6 +149,8 @@ _CLAUSES = re.compile(r",(?=[^,]*\b(?:is|would be|wäre|ist)\b[^,]*$)|;|\bbut\b|
 def _groups(item: str, *, must: bool) -> Iterator[Requirement]:
     """Requirements of one item: "Python and SQL" two, "Snowflake, BigQuery or Redshift" one any-of, and so are
     examples in brackets ("orchestration tools (Airflow, Dagster)")."""
+    if not extract_terms(item):
+        return
     examples = [m.group(1) for m in re.finditer(r"\(([^()]*)\)", item) if len(extract_terms(m.group(1))) > 1]
     outside = re.sub(r"\(([^()]*)\)", lambda m: " " if m.group(1) in examples else m.group(0), item)
     used: set[str] = set()
@@ -176,12 +178,14 @@ def _requirement_items(item: str) -> Iterator[tuple[str, bool]]:
     Eligibility clauses (a clearance, the right to work, relocation) are read by read_eligibility, not here.
     """
     for clause in _CLAUSES.split(item):
-        if clause.strip() and not _ELIGIBILITY_CLAUSE.search(clause):
+        if extract_terms(clause) and not _ELIGIBILITY_CLAUSE.search(clause):
             yield clause.strip(), not _NICE_WORDS.search(clause)
 
 
 _ELIGIBILITY_CLAUSE = re.compile(
-    r"clearance|sicherheitsüberprüfung|citizenship|staatsangehörigkeit|right to work|sponsor|relocat|visa", re.I
+    r"clearance|sicherheitsüberprüfung|citizen|nationality|staatsangehörigkeit|to work in|sponsor|relocat|umzug|visa"
+    r"|work (?:authori[sz]ation|permit)",
+    re.I,
 )
 
 
@@ -397,8 +401,8 @@ _PERMIT_NEEDED = re.compile(
     re.I,
 )
 _CLEARANCE = re.compile(
-    r"[^.\n]*\b(?:security clearance|sicherheitsüberprüfung|ü[123]\b|(?:sc|dv|nv1|nv2|secret|top secret|active)"
-    r" clearance|ts/sci)[^.\n]*",
+    r"\b(?:security clearance|sicherheitsüberprüfung|ü[123]\b|(?:sc|dv|nv1|nv2|secret|top secret|active) clearance"
+    r"|ts/sci)",
     re.I,
 )
 _CLEARANCE_NEEDED = re.compile(r"\bmust\b|\brequired?s?\b|\bhold\b|\berforderlich\b|\bvoraussetzung\b", re.I)
@@ -413,20 +417,26 @@ def _areas_matched(pattern: re.Pattern[str], text: str) -> list[Area]:
     return list(found.values())
 
 
+def _sentence_around(match: re.Match[str]) -> str:
+    text = match.string
+    start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+    ends = [i for i in (text.find(".", match.end()), text.find("\n", match.end())) if i >= 0]
+    return strip_bullet(text[start : min(ends, default=len(text))])[0]
+
+
 def read_eligibility(text: str) -> tuple[list[Area], list[Area], str | None]:
     """(relocation required to, right to work needed in, the clearance sentence) from the posting's body."""
     relocation: dict[str, Area] = {}
     permits: dict[str, Area] = {}
-    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+    asked = [s for s in re.split(r"(?<=[.!?])\s+|\n", text) if _ELIGIBILITY_CLAUSE.search(s) or "move to" in s]
+    for sentence in asked:
         if _RELOCATION_NEEDED.search(sentence):
             for area in _areas_matched(_RELOCATE_TO, sentence):
                 relocation.setdefault(area.name, area)
         if _PERMIT_NEEDED.search(sentence):
             for area in _areas_matched(_WORK_PERMIT, sentence):
                 permits.setdefault(area.name, area)
-    clearance = next(
-        (m.group(0).strip() for m in _CLEARANCE.finditer(text) if _CLEARANCE_NEEDED.search(m.group(0))), None
-    )
+    clearance = next((c for c in map(_sentence_around, _CLEARANCE.finditer(text)) if _CLEARANCE_NEEDED.search(c)), None)
     return list(relocation.values()), list(permits.values()), clearance
 
 
@@ -497,6 +507,7 @@ def read_posting(
         people_management=is_management_title(title) or bool(_MANAGES_PEOPLE.search(duties)),
         years=years_asked(experience_text),
         family=role_family(title),
+        written_in=text_language("\n".join([title, text, *qualifications, *responsibilities])),
     )
 
 

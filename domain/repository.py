@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TypeVar
 
-from langgraph.store.base import BaseStore, PutOp
+from langgraph.store.base import BaseStore, GetOp, PutOp
 from pydantic import BaseModel
 
 from domain.models import (
@@ -69,6 +69,9 @@ class Records:
         item = await self.store.aget(ns, key)
         return model.model_validate(item.value) if item else None
 
+    async def _get_many(self, ns: tuple[str, ...], keys: list[str], model: type[M]) -> dict[str, M]:
+        return {key: model.model_validate(value) for key, value in (await self.get_values(ns, keys)).items()}
+
     async def _require(self, ns: tuple[str, ...], key: str, model: type[M]) -> M:
         found = await self._get(ns, key, model)
         if found is None:
@@ -79,7 +82,19 @@ class Records:
         await self.store.aput(ns, key, record.model_dump(mode="json"), index=False)
 
     async def _put_many(self, ns: tuple[str, ...], records: Iterable[tuple[str, BaseModel]]) -> None:
-        ops = [PutOp(ns, key, r.model_dump(mode="json"), index=False) for key, r in records]
+        await self.put_values(ns, {key: r.model_dump(mode="json") for key, r in records})
+
+    async def get_values(self, ns: tuple[str, ...], keys: list[str]) -> dict[str, dict]:
+        """The stored values of these keys that exist, read in batches (a few statements, not one per key)."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            items = await self.store.abatch([GetOp(ns, key) for key in chunk])
+            found.update((key, item.value) for key, item in zip(chunk, items, strict=True) if item)
+        return found
+
+    async def put_values(self, ns: tuple[str, ...], values: dict[str, dict]) -> None:
+        ops = [PutOp(ns, key, value, index=False) for key, value in values.items()]
         for start in range(0, len(ops), 500):
             await self.store.abatch(ops[start : start + 500])
 
@@ -122,12 +137,25 @@ class Records:
     async def put_postings(self, postings: Iterable[JobPosting]) -> None:
         await self._put_many(POSTINGS, ((p.id, p) for p in postings))
 
+    async def postings(self, posting_ids: list[str]) -> list[JobPosting]:
+        """Many postings at once, in the order asked."""
+        found = await self._get_many(POSTINGS, posting_ids, JobPosting)
+        if missing := [i for i in posting_ids if i not in found]:
+            raise RecordNotFound(f"no JobPosting with id {missing[0]!r} in postings ({len(missing)} missing)")
+        return [found[i] for i in posting_ids]
+
     # screenings (cached per profile and posting) ---------------------------
     async def screening(self, profile_id: str, posting_id: str) -> JobScreeningOutput | None:
         return await self._get(screenings_ns(profile_id), posting_id, JobScreeningOutput)
 
     async def put_screening(self, profile_id: str, posting_id: str, screening: JobScreeningOutput) -> None:
         await self._put(screenings_ns(profile_id), posting_id, screening)
+
+    async def screenings(self, profile_id: str, posting_ids: list[str]) -> dict[str, JobScreeningOutput]:
+        return await self._get_many(screenings_ns(profile_id), posting_ids, JobScreeningOutput)
+
+    async def put_screenings(self, profile_id: str, screenings: dict[str, JobScreeningOutput]) -> None:
+        await self._put_many(screenings_ns(profile_id), screenings.items())
 
     # dossiers ---------------------------------------------------------------
     async def dossier(self, key: str) -> CompanyDossier | None:
@@ -227,6 +255,20 @@ class Records:
         """The owner's latest application that rules the posting with this canonical key out of new packages."""
         filters = {"owner": owner, "canonical_key": canonical_key}
         items = await self.store.asearch(APPLICATIONS, filter=filters, limit=100)
-        entries = [ApplicationLogEntry.model_validate(i.value) for i in items]
-        blocking = [e for e in entries if e.blocks_reapplying]
-        return max(blocking, key=lambda e: e.at, default=None)
+        return _latest_blocking([ApplicationLogEntry.model_validate(i.value) for i in items]).get(canonical_key)
+
+    async def applied_to_any(self, owner: str, canonical_keys: Iterable[str]) -> dict[str, ApplicationLogEntry]:
+        """applied_to for many postings, from one pass over the owner's application log."""
+        wanted, entries, offset = set(canonical_keys), [], 0
+        while items := await self.store.asearch(APPLICATIONS, filter={"owner": owner}, limit=500, offset=offset):
+            entries += [e for i in items if (e := ApplicationLogEntry.model_validate(i.value)).canonical_key in wanted]
+            offset += len(items)
+        return _latest_blocking(entries)
+
+
+def _latest_blocking(entries: list[ApplicationLogEntry]) -> dict[str, ApplicationLogEntry]:
+    """Per canonical key, the latest application that rules the posting out of new packages."""
+    latest: dict[str, ApplicationLogEntry] = {}
+    for entry in sorted((e for e in entries if e.blocks_reapplying), key=lambda e: e.at):
+        latest[entry.canonical_key] = entry
+    return latest

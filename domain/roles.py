@@ -248,6 +248,11 @@ _MANAGEMENT_TITLE = re.compile(r"\b(?:manager|head of|director|vp|vice president
 
 
 @cache
+def _folded_families() -> dict[str, tuple[str, ...]]:
+    return {family: tuple(fold(p) for p in phrases) for family, phrases in ROLE_FAMILIES.items()}
+
+
+@cache
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = [re.escape(w) for w in fold(phrase).split()]
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
@@ -256,8 +261,9 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 def _head_family(text: str) -> str | None:
     matches = [
         (match.start(), match.end(), len(phrase), family)
-        for family, phrases in ROLE_FAMILIES.items()
+        for family, phrases in _folded_families().items()
         for phrase in phrases
+        if phrase in text  # a cheap test first: most phrases are not in a title at all
         for match in _phrase_pattern(phrase).finditer(text)
     ]
     if not matches:
@@ -292,8 +298,8 @@ def families_named(text: str) -> list[str]:
     """Every family a search names ("data engineer roles", "senior Python backend"), generic ones left out."""
     folded = fold(text)
     found: dict[str, None] = {}
-    for family, phrases in ROLE_FAMILIES.items():
-        if family != GENERIC_SOFTWARE and any(_phrase_pattern(p).search(folded) for p in phrases):
+    for family, phrases in _folded_families().items():
+        if family != GENERIC_SOFTWARE and any(p in folded and _phrase_pattern(p).search(folded) for p in phrases):
             found.setdefault(family, None)
     # "data engineer" also contains "engineer"; a specialism beats its generic neighbours.
     return list(found)

@@ -7,7 +7,7 @@ Shared by the screener (coverage, missing skills), the CV writer (relevance) and
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 # canonical name -> aliases (lower case). The canonical name is what users see.
 SKILL_ALIASES: dict[str, tuple[str, ...]] = {
@@ -263,9 +263,17 @@ def extract_skills(text: str) -> list[str]:
     return [name for name, _ in _mentions(text, with_concepts=False)]
 
 
+@lru_cache(maxsize=8192)
+def _terms(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple(_mentions(text, with_concepts=True))
+
+
 def extract_terms(text: str) -> list[tuple[str, int]]:
-    """Canonical skills and generic concepts named in a requirement, with where each is first named."""
-    return _mentions(text, with_concepts=True)
+    """Canonical skills and generic concepts named in a requirement, with where each is first named.
+
+    Cached: the same lines (boilerplate, a company's standard requirements) come back in many postings.
+    """
+    return list(_terms(text))
 
 
 def _mentions(text: str, *, with_concepts: bool) -> list[tuple[str, int]]:

@@ -19,6 +19,7 @@ from agents.discover import discover
 from agents.intake import intake
 from agents.package_builder import package_builder
 from agents.package_checker import check_package
+from agents.prepare_screening import prepare_screening
 from agents.profile_loader import load_profile
 from agents.record import record
 from agents.researcher import research_company
@@ -36,7 +37,8 @@ from graph.state import (
     PackageBuildState,
     ScreenJobInput,
 )
-from tools.postgres import connection_lost, postgres_persistence, resolve_database_url
+from tools.embedded_postgres import resolve_database_url
+from tools.postgres import connection_lost, postgres_persistence
 
 # Checkpoints deserialize only these types (besides LangGraph's own safe ones).
 CHECKPOINT_TYPES = (
@@ -55,6 +57,7 @@ NODE_TIMEOUTS: dict[str, float] = {
     "intake": 120,
     "load_profile": 300,
     "discover": 600,
+    "prepare_screening": 600,
     "screen_job": 180,
     "research_company": 300,
     "write_cv": 600,
@@ -65,8 +68,8 @@ NODE_TIMEOUTS: dict[str, float] = {
 
 
 # A step whose database connection was lost midway runs again (its Store writes are upserts, and each
-# step re-reads what it needs); every other error fails the step as before. deliver is left out: a
-# send is never repeated blindly (its claim decides what a second attempt may do).
+# step re-reads what it needs); every other error fails the step as before. deliver too: its send
+# claim decides what a second attempt may do (a record left "sending" is looked up, never resent blind).
 DATABASE_RETRY = RetryPolicy(max_attempts=4, initial_interval=0.5, max_interval=4.0, retry_on=connection_lost)
 
 
@@ -93,6 +96,7 @@ def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
     builder.add_node(intake, timeout=timeouts["intake"], retry_policy=retry)
     builder.add_node(load_profile, timeout=timeouts["load_profile"], retry_policy=retry)
     builder.add_node(discover, timeout=timeouts["discover"], retry_policy=retry)
+    builder.add_node(prepare_screening, timeout=timeouts["prepare_screening"], retry_policy=retry)
     builder.add_node(
         "screen_job", screen_job, input_schema=ScreenJobInput, timeout=timeouts["screen_job"], retry_policy=retry
     )
@@ -105,13 +109,16 @@ def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
         retry_policy=retry,
     )
     builder.add_node(review, retry_policy=retry)
-    builder.add_node("deliver", deliver, input_schema=DeliverPackageInput, timeout=timeouts["deliver"])
+    builder.add_node(
+        "deliver", deliver, input_schema=DeliverPackageInput, timeout=timeouts["deliver"], retry_policy=retry
+    )
     builder.add_node(record, retry_policy=retry)
 
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "load_profile")
     builder.add_edge("load_profile", "discover")
-    builder.add_conditional_edges("discover", route_to_screening, ["screen_job", "shortlist"])
+    builder.add_edge("discover", "prepare_screening")
+    builder.add_conditional_edges("prepare_screening", route_to_screening, ["screen_job", "shortlist"])
     builder.add_edge("screen_job", "shortlist")
     builder.add_conditional_edges("shortlist", route_to_packages, ["build_package", "record"])
     builder.add_edge("build_package", "review")

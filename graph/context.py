@@ -118,7 +118,9 @@ class Context:
     service_limits: dict[str, dict[str, float]] = field(
         default_factory=dict,
         metadata={
-            "description": "Per-service overrides: {service: {max_concurrency, requests_per_second, max_attempts}}."
+            "description": "Per-service overrides: {service: {max_concurrency, requests_per_second, max_attempts, "
+            "base_delay, max_delay, max_retry_after}}; max_retry_after (default 300 s) is the longest Retry-After "
+            "waited for, beyond which the call gives up."
         },
     )
 

@@ -64,6 +64,7 @@ class Progress:
 class ThreadRun:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task | None = None
+    owner: str = ""
     delivering: bool = False
     progress: Progress = field(default_factory=Progress)
     error: str | None = None
@@ -114,29 +115,32 @@ class BackgroundRuns:
         run = self.of(thread_id)
         if run.running:
             raise RuntimeError(f"thread {thread_id} is already running")
-        run.delivering, run.error, run.progress = delivering, None, Progress()
-        drive = self._drive(thread_id, run, payload, context, finish)
-        run.task = asyncio.create_task(self._holding(lease, drive), name=thread_id)
+        run.delivering, run.error, run.progress, run.owner = delivering, None, Progress(), context.user_id
+        run.task = asyncio.create_task(self._drive(thread_id, run, payload, context, finish, lease), name=thread_id)
 
-    @staticmethod
-    async def _holding(lease: contextlib.AbstractAsyncContextManager, drive: Awaitable[None]) -> None:
-        async with lease:
-            await drive
-
-    async def _drive(self, thread_id: str, run: ThreadRun, payload: Any, context: Context, finish: Finisher) -> None:
+    async def _drive(
+        self,
+        thread_id: str,
+        run: ThreadRun,
+        payload: Any,
+        context: Context,
+        finish: Finisher,
+        lease: contextlib.AbstractAsyncContextManager,
+    ) -> None:
         try:
-            if not isinstance(payload, dict):  # a resume or a Command: earlier counts are in the checkpoint
-                run.progress = Progress.from_values((await self.graph.aget_state(self.config(thread_id))).values)
-            async for update in self.graph.astream(
-                payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
-            ):
-                for node, value in update.items():
-                    if node == "__interrupt__":
-                        continue
-                    if node == "review":
-                        run.delivering = True
-                    run.progress.count(node, value if isinstance(value, dict) else {})
-                    run.publish("progress", {"node": node, **run.progress.counts()})
+            async with lease:  # given up before the closing events: whoever hears "done" may go on at once
+                if not isinstance(payload, dict):  # a resume or a Command: earlier counts are in the checkpoint
+                    run.progress = Progress.from_values((await self.graph.aget_state(self.config(thread_id))).values)
+                async for update in self.graph.astream(
+                    payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
+                ):
+                    for node, value in update.items():
+                        if node == "__interrupt__":
+                            continue
+                        if node == "review":
+                            run.delivering = True
+                        run.progress.count(node, value if isinstance(value, dict) else {})
+                        run.publish("progress", {"node": node, **run.progress.counts()})
             closing = await finish(thread_id)
         except asyncio.CancelledError:
             run.publish("error", {"message": "the server stopped this run; POST .../resume continues it"})
@@ -163,6 +167,10 @@ class BackgroundRuns:
             await self.announce(thread_id, error)
         except Exception:  # an announcement (a webhook, its log) never fails the run it is about
             logger.exception("announcing the end of a run of thread %s failed", thread_id)
+
+    def running_for(self, owner: str) -> int:
+        """How many runs of this owner's threads this process has going."""
+        return sum(run.running and run.owner == owner for run in self.threads.values())
 
     def subscribe(self, thread_id: str, snapshot: Callable[[], Awaitable[list[Event]]]) -> AsyncIterator[Event]:
         """Events of the thread's run until it closes; when nothing runs, just the snapshot.

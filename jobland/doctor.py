@@ -14,8 +14,8 @@ import psycopg
 
 from graph.context import Context
 from jobland.settings import Settings
+from tools.embedded_postgres import resolve_database_url
 from tools.mailers import make_mailer
-from tools.postgres import resolve_database_url
 
 SERPAPI_DEFAULT = "https://serpapi.com"
 EXA_DEFAULT = "https://api.exa.ai"

@@ -8,7 +8,9 @@ nothing from agents/, tools/ or graph/ but what this module re-exports (a test w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,16 +19,19 @@ from typing import Any, Literal
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from domain.models import Decision, ThreadRecord
+from agents.cv_document import render_cv
+from agents.cv_writer import plan_cv
+from domain.models import Decision, JobPosting, Profile, SearchRequest, ThreadRecord
 from domain.repository import Records
 from domain.review import ACCEPTED_SHAPES, UnreadableAnswer, can_apply, misfits, parse_answer, requested_package_id
 from graph.builder import build_graph, checkpoint_serializer, open_graph
 from graph.context import SECRET_VARIABLES, Context
 from jobland.settings import Settings
 from tools.cv_import import CVImportError, import_profile
+from tools.embedded_postgres import DatabaseError, resolve_database_url
 from tools.job_folder import JobSourceError
 from tools.leases import Guards, PackageBusy, ThreadBusy, guards_for
-from tools.postgres import DATABASE_OUTAGES, DatabaseError, outage_message, postgres_persistence, resolve_database_url
+from tools.postgres import DATABASE_OUTAGES, outage_message, postgres_persistence
 from tools.ratelimit import ServiceError
 from tools.webhooks import WebhookURLError
 
@@ -50,6 +55,7 @@ __all__ = [
     "check_decisions",
     "checkpoint_serializer",
     "import_profile",
+    "master_cv_markdown",
     "new_thread_id",
     "open_session",
     "outage_message",
@@ -63,6 +69,9 @@ __all__ = [
     "stage_of",
     "unfinished_steps",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def new_thread_id() -> str:
@@ -87,9 +96,38 @@ class Session:
 
     @contextlib.asynccontextmanager
     async def advancing(self, thread_id: str) -> AsyncIterator[None]:
-        """Hold the thread's lease while this process reads, decides on and runs it (ThreadBusy if taken)."""
+        """Hold the thread's lease while this process reads, decides on and runs it (ThreadBusy if taken).
+
+        The stage it is left in is noted on its record when it lets go: that is what the thread list reads.
+        """
         async with self.guards.thread_lease(thread_id):
-            yield
+            # Noted first as what a stop in the middle would leave: if this process dies, the list is right.
+            await self._note_stage(thread_id, "interrupted")
+            try:
+                yield
+            finally:
+                await asyncio.shield(self._note_stage(thread_id))
+
+    async def _note_stage(self, thread_id: str, stage: Stage | None = None) -> None:
+        try:
+            record = await self.records.thread(thread_id)
+            if record is not None:
+                stage = stage or stage_of(await self.graph.aget_state(self.config(thread_id)))
+                if record.stage != stage:
+                    await self.records.put_thread(record.model_copy(update={"stage": stage}))
+        except Exception:  # a cache: the next holder notes it again, and `jobland status` reads the checkpoint
+            log.warning("could not note the stage of thread %s", thread_id, exc_info=True)
+
+    async def record_thread(
+        self, thread_id: str, owner: str, request: SearchRequest, webhook_url: str | None = None
+    ) -> ThreadRecord:
+        """The thread's record, stored before the graph calls out: a provider failing at the first step
+        leaves a thread to resume, not a lost request (intake keeps this record, webhook included)."""
+        record = ThreadRecord(
+            thread_id=thread_id, owner=owner, request=request, webhook_url=webhook_url or None, stage="interrupted"
+        )
+        await self.records.put_thread(record)
+        return record
 
     def config(self, thread_id: str) -> dict:
         return {"configurable": {"thread_id": thread_id}, "max_concurrency": self.settings.max_concurrency}
@@ -121,6 +159,11 @@ def stage_of(snapshot: StateSnapshot) -> Stage:
 def resume_input(snapshot: StateSnapshot, record: ThreadRecord) -> dict[str, Any] | None:
     """What continues an interrupted thread: its checkpoint, or its request if it stopped before the first one."""
     return None if snapshot.values else {"request": record.request}
+
+
+def master_cv_markdown(profile: Profile, posting: JobPosting) -> str:
+    """The whole master CV in a tailored CV's layout: what the review page shows a tailored CV's changes against."""
+    return render_cv(plan_cv(profile, posting, max_lines=10_000)).markdown
 
 
 @contextlib.asynccontextmanager

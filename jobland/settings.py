@@ -138,6 +138,9 @@ class _Settings(BaseSettings):
     uploads_per_user: int = Field(
         default=2, ge=1, le=64, description="CV uploads one API user may have being read at once (more: 429)."
     )
+    runs_per_user: int = Field(
+        default=3, ge=1, le=64, description="Runs one API user may have going at once on a server (more: 429)."
+    )
 
     @field_validator("email")
     @classmethod

@@ -41,6 +41,7 @@
     packages: new Map(), // package id -> full package JSON
     cards: new Map(), // package id -> {element, key}
     decisions: new Map(), // package id -> {action, cv_markdown, cover_letter_markdown}
+    confirmed: new Map(), // package id -> Set of the edit's unsupported line ids the person ticked
     open: new Map(), // package id -> Set of open section names (kept across re-renders)
     submitting: false,
     submitted: new Set(), // ids whose decision the server took but whose status has not moved yet
@@ -351,27 +352,135 @@
     return h(
       "div",
       { class: "decide" },
+      unsupportedView(pkg),
       h("div", { class: "choices", role: "group", "aria-label": `Decision for ${pkg.title}` }, buttons),
       editor,
     );
   }
 
+  /** Text of a Markdown block without its markup or escapes. */
+  function plainText(text) {
+    return text.replace(/\\(.)/g, "$1");
+  }
+
+  /** JobLand's own Markdown (templates/cv.md.j2, cover_letter.md.j2) laid out as the page's preview. */
+  function previewView(markdown) {
+    const nodes = [];
+    let list = null;
+    for (const block of markdownBlocks(markdown)) {
+      const heading = /^(#{1,6})\s+(.*)$/.exec(block);
+      const bullet = /^[-*+]\s+(.*)$/.exec(block);
+      if (bullet) {
+        if (!list) nodes.push((list = h("ul", {})));
+        list.append(h("li", { text: plainText(bullet[1]) }));
+        continue;
+      }
+      list = null;
+      const strong = /^\*\*(.+)\*\*$/.exec(block);
+      const emphasis = /^\*([^*].*)\*$/.exec(block);
+      if (heading) nodes.push(h(`h${Math.min(heading[1].length + 2, 6)}`, { text: plainText(heading[2]) }));
+      else if (strong) nodes.push(h("p", {}, h("strong", { text: plainText(strong[1]) })));
+      else if (emphasis) nodes.push(h("p", {}, h("em", { text: plainText(emphasis[1]) })));
+      else nodes.push(h("p", { text: plainText(block) }));
+    }
+    return nodes;
+  }
+
   function editorView(pkg, decision) {
     const field = (name, label, value) => {
       const id = `${name}-${pkg.id}`;
-      const area = h("textarea", { id, name, rows: 14, spellcheck: "true" });
+      const area = h("textarea", { id, name, rows: 18, spellcheck: "true" });
       area.value = value;
+      const preview = h("div", { class: "preview", "aria-live": "polite", "aria-label": `${label.split(" (")[0]} preview` }, previewView(value));
       area.addEventListener("input", () => {
         decision[name] = area.value;
+        preview.replaceChildren(...previewView(area.value));
       });
-      return h("div", { class: "field" }, h("label", { for: id, text: label }), area);
+      return h(
+        "div",
+        { class: "field field-edit" },
+        h("label", { for: id, text: label }),
+        h("div", { class: "edit-pair" }, area, preview),
+      );
     };
     return h(
       "div",
       { class: "editor" },
-      field("cv_markdown", "CV (Markdown)", decision.cv_markdown),
-      field("cover_letter_markdown", "Cover letter (Markdown)", decision.cover_letter_markdown),
+      h("p", {
+        class: "hint",
+        text: "Edit in place; the preview follows. The edit is laid out in your CV's own style and checked against your master CV before anything is sent.",
+      }),
+      pkg.cv ? field("cv_markdown", "CV (Markdown)", decision.cv_markdown) : null,
+      pkg.cover_letter ? field("cover_letter_markdown", "Cover letter (Markdown)", decision.cover_letter_markdown) : null,
     );
+  }
+
+  /** An edit's lines the master CV does not support: each is sent only if the person ticks it. */
+  function unsupportedView(pkg) {
+    const lines = pkg.unsupported_lines || [];
+    if (!lines.length) return null;
+    const confirmed = state.confirmed.get(pkg.id) || new Set();
+    return h(
+      "fieldset",
+      { class: "unsupported-box" },
+      h("legend", { text: `Your edit (version ${(pkg.versions || []).length + 1}) has ${lines.length} line(s) your master CV does not support` }),
+      h("p", { class: "hint", text: "It is not sent until you tick each line you want sent anyway, then accept it (or edit it again)." }),
+      h(
+        "ul",
+        {},
+        lines.map((line) => {
+          const id = `confirm-${pkg.id}-${line.id}`;
+          const box = h("input", { type: "checkbox", id, class: "confirm-unsupported", "data-line-id": line.id });
+          box.checked = confirmed.has(line.id);
+          box.addEventListener("change", () => {
+            const ids = state.confirmed.get(pkg.id) || new Set();
+            if (box.checked) ids.add(line.id);
+            else ids.delete(line.id);
+            state.confirmed.set(pkg.id, ids);
+          });
+          return h(
+            "li",
+            {},
+            box,
+            h(
+              "label",
+              { for: id },
+              h("span", { class: "unsupported-text", text: `“${line.text}”` }),
+              h("span", { class: "unsupported-why", text: ` (${(line.problems || []).join("; ")}): send it anyway` }),
+            ),
+          );
+        }),
+      ),
+    );
+  }
+
+  /** What the latest edit changed: the version before it against the current one. */
+  function versionsView(pkg) {
+    const versions = pkg.versions || [];
+    if (!versions.length) return null;
+    const before = versions[versions.length - 1];
+    const rows = cvDiff(before.cv ? before.cv.markdown : "", pkg.cv ? pkg.cv.markdown : "");
+    const letterRows = cvDiff(
+      before.cover_letter ? before.cover_letter.markdown : "",
+      pkg.cover_letter ? pkg.cover_letter.markdown : "",
+    );
+    const changed = (list) => list.filter((row) => row.kind === "added" || row.kind === "dropped");
+    const item = (row) => h("li", { class: `diff-${row.kind}` }, h("span", { class: "diff-mark", "aria-hidden": "true", text: DIFF_LABELS[row.kind].mark }), h("span", { class: "diff-text", text: row.text }));
+    const who = (v) => (v.edited_by ? `edited by ${v.edited_by}` : "as JobLand built it");
+    return [
+      h(
+        "ol",
+        { class: "versions" },
+        [...versions, { number: versions.length + 1, edited_by: pkg.edited_by, made_at: pkg.edited_at }].map((v) =>
+          h("li", {}, `Version ${v.number}, ${who(v)}`, v.made_at ? [" · ", localTime(v.made_at)] : null),
+        ),
+      ),
+      h("h3", { text: `CV: version ${versions.length} → ${versions.length + 1}` }),
+      h("ol", { class: "diff diff-version", "aria-label": "What the edit changed in the CV" }, changed(rows).map(item)),
+      changed(letterRows).length
+        ? [h("h3", { text: "Cover letter" }), h("ol", { class: "diff diff-version" }, changed(letterRows).map(item))]
+        : null,
+    ];
   }
 
   function choose(pkg, action) {
@@ -394,7 +503,7 @@
   }
 
   function cardKey(pkg) {
-    return [pkg.status, isDecidable(pkg)].join("|");
+    return [pkg.status, (pkg.versions || []).length, isDecidable(pkg)].join("|");
   }
 
   function buildCard(pkg) {
@@ -431,6 +540,7 @@
       verdictView(pkg),
       section(pkg, "cv", "Tailored CV", pkg.cv ? documentFrame(pkg.cv.html, `Tailored CV for ${pkg.company}`) : null),
       section(pkg, "diff", "What changed from the master CV", diffView(pkg)),
+      (pkg.versions || []).length ? section(pkg, "versions", `Your edits: version ${pkg.versions.length + 1}`, versionsView(pkg)) : null,
       section(
         pkg,
         "letter",
@@ -606,12 +716,18 @@
     state.status = status;
     const waiting = new Set([...(status.awaiting_review || []), ...(status.missing || [])]);
     for (const id of state.decisions.keys()) if (!waiting.has(id)) state.decisions.delete(id);
+    for (const id of state.confirmed.keys()) if (!waiting.has(id)) state.confirmed.delete(id);
+    // Back at review, every submitted decision has been applied (an edit held for confirmation waits again).
+    if (status.stage === "awaiting_review") state.submitted.clear();
     for (const id of state.submitted) if (!waiting.has(id)) state.submitted.delete(id);
     renderStatus(status);
     schedulePoll();
     const summaries = status.packages || (await api("/packages"));
     const stale = summaries.filter(
-      (s) => BUILT.has(s.status) && (!state.packages.has(s.package_id) || state.packages.get(s.package_id).status !== s.status),
+      (s) => {
+        const known = state.packages.get(s.package_id);
+        return BUILT.has(s.status) && (!known || known.status !== s.status || (known.versions || []).length + 1 !== s.version);
+      },
     );
     // One package that fails to load must not hide the others.
     const loaded = await Promise.allSettled(
@@ -705,11 +821,22 @@
   }
 
   async function submitDecisions() {
-    const decisions = [...state.decisions.entries()].map(([package_id, d]) =>
-      d.action === "edit"
-        ? { package_id, action: "edit", cv_markdown: d.cv_markdown, cover_letter_markdown: d.cover_letter_markdown }
-        : { package_id, action: d.action },
-    );
+    const decisions = [...state.decisions.entries()].map(([package_id, d]) => {
+      const confirm_unsupported = [...(state.confirmed.get(package_id) || [])];
+      if (d.action === "edit") {
+        const pkg = state.packages.get(package_id);
+        // Only a document that differs from what is shown is an edit of it.
+        const changed = (name, doc) => (doc && d[name] !== doc.markdown ? d[name] : null);
+        return {
+          package_id,
+          action: "edit",
+          cv_markdown: changed("cv_markdown", pkg.cv),
+          cover_letter_markdown: changed("cover_letter_markdown", pkg.cover_letter),
+          confirm_unsupported,
+        };
+      }
+      return d.action === "accept" ? { package_id, action: "accept", confirm_unsupported } : { package_id, action: d.action };
+    });
     if (!decisions.length) return;
     state.submitting = true;
     renderDecisionBar();
@@ -727,7 +854,13 @@
     if (!state.events) listen(); // follow the delivery run
     await refresh();
     if (problem) showNotice(problem);
-    else showNotice("Decisions submitted: approved packages go to your own inbox, rejected ones nowhere.", "info");
+    else {
+      showNotice(
+        "Decisions submitted: approved packages go to your own inbox, rejected ones nowhere. An edit with lines " +
+          "your master CV does not support is stored, not sent, until you confirm those lines on its card.",
+        "info",
+      );
+    }
   }
 
   view.submit.addEventListener("click", submitDecisions);

@@ -16,6 +16,7 @@ import sys
 import traceback
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ import pytest
 
 from domain.models import Profile
 from tools.cv_import import import_profile
-from tools.postgres import embedded_database_url, postgres_persistence
+from tools.embedded_postgres import embedded_database_url
+from tools.postgres import postgres_persistence
 
 # Tests never reach a real service: the machine's keys and endpoints for outside services are dropped.
 for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_API_KEY"):
@@ -142,3 +144,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def jobland_process(home: Path, database_url: str, *args: str) -> Iterator[subprocess.Popen]:
+    """`jobland ARGS` running in a process of its own (stderr readable); killed at the end if still running."""
+    process = subprocess.Popen(
+        jobland_command(*args),
+        env=cli_env(home, database_url),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)

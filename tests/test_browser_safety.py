@@ -32,7 +32,7 @@ from tests.test_server import (
     upload,
 )
 
-CAROL = "carol-token-0123456789"
+CAROL = "cora-token-0123456789"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+\s*=", re.IGNORECASE)
 
@@ -46,7 +46,7 @@ def test_the_session_cookie_is_opaque_expires_needs_csrf_and_holds_across_two_se
     database_url: str, home: Path
 ) -> None:
     # A user of this test's own, so that the other tests' lists of Alice's and Bob's threads stay theirs.
-    carol = ApiUser(user_id="carol", email="carol@example.com", name="Carol Example")
+    carol = ApiUser(user_id="cora", email="cora@example.com", name="Cora Example")
     settings = api_settings(database_url, home).model_copy(update={"api_tokens": {CAROL: carol}})
     with running_server(settings) as one, running_server(settings) as two, client(one, CAROL) as api:
         cv_id = upload(api, EXAMPLE_CV).json()["cv_id"]
@@ -74,7 +74,7 @@ def test_the_session_cookie_is_opaque_expires_needs_csrf_and_holds_across_two_se
             page = carol_browser.get(f"/review/{thread_id}")
             assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
             (csrf,) = CSRF_META.findall(page.text)
-            assert "Carol Example" in page.text
+            assert "Cora Example" in page.text
 
         with psycopg.connect(database_url) as conn:
             rows = conn.execute("SELECT key || value::text FROM store WHERE prefix = 'browser_sessions'").fetchall()

@@ -101,7 +101,18 @@ def test_threads_status_show_and_an_edited_package(
     edited.write_text(shown["cv"]["markdown"].replace("Summary", "Summary (edited by me)", 1))
     outcome = json.loads(
         run_cli(
-            home, database_url, "review", thread, "--edit", first, str(edited), "--reject", second, "--format", "json"
+            home,
+            database_url,
+            "review",
+            thread,
+            "--edit",
+            first,
+            "--cv-file",
+            str(edited),
+            "--reject",
+            second,
+            "--format",
+            "json",
         ).stdout
     )
     assert {p["package_id"]: p["status"] for p in outcome["packages"]} == {first: "sent", second: "rejected"}
@@ -111,6 +122,7 @@ def test_threads_status_show_and_an_edited_package(
     cv_md = next(part for name, part in attachments.items() if name.startswith("cv-") and name.endswith(".md"))
     assert "Summary (edited by me)" in cv_md.get_content()
     assert any(name.startswith("cv-") and name.endswith(".pdf") for name in attachments), "edited CV re-rendered"
+    assert "Summary (edited by me)" in run_cli(home, database_url, "show", thread, first, "--version", "2").stdout
 
 
 def test_unknown_thread_and_package_are_clear_errors(home: Path, database_url: str) -> None:

@@ -7,8 +7,10 @@ send claim (tools/leases.py) are what make these hold.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +22,12 @@ import pytest
 
 from domain.models import SearchRequest, ThreadRecord
 from domain.repository import Records
+from jobland.settings import Settings
 from tests.conftest import EXAMPLE_CV, cli_env, free_port, jobland_command, run_cli, run_json
 from tests.local_world.gmail import FakeGmail
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
+from tests.test_server import client, running_server
+from tools.leases import PostgresGuards
 from tools.postgres import postgres_persistence
 
 pytestmark = pytest.mark.slow
@@ -219,13 +224,58 @@ def test_a_decision_asked_again_after_a_crash_may_change_until_it_is_final(
     assert not (home / "outbox").exists() or not list((home / "outbox").glob("*.eml")), "nothing was sent"
 
 
-async def test_a_thread_recorded_before_its_first_checkpoint_runs_and_every_face_says_so(
+def test_the_cli_and_the_api_answer_the_same_about_one_thread(home: Path, database_url: str, jobs_dir: Path) -> None:
+    """One stage, one resume rule, one decision check, whichever face asks (thread recorded, no checkpoint yet)."""
+    thread = "7d7c1f2e-8a51-4c4b-9f8e-0c2b5f0f6a11"
+    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs_dir), max_packages=1)
+
+    async def record() -> None:
+        async with postgres_persistence(database_url) as (_, store):
+            await Records(store).put_thread(ThreadRecord(thread_id=thread, owner="local", request=request))
+
+    asyncio.run(record())
+    settings = Settings(home=home, database_url=database_url, email="alex.morgan@example.com", api_token=TOKEN)
+    with running_server(settings) as base, client(base, TOKEN) as api:
+
+        def both() -> tuple[str, str]:
+            return run_json(home, database_url, "status", thread)["stage"], api.get(f"/api/threads/{thread}").json()[
+                "stage"
+            ]
+
+        assert both() == ("interrupted", "interrupted"), "recorded before its first checkpoint: it can be run"
+        run_json(home, database_url, "resume", thread)
+        assert both() == ("awaiting_review", "awaiting_review")
+        bogus = [{"package_id": "pkg_missing", "action": "accept"}]
+        refused_api = api.post(f"/api/threads/{thread}/decisions", json={"decisions": bogus})
+        refused_cli = run_cli(home, database_url, "review", thread, "--approve", "pkg_missing", check=False)
+        assert refused_api.status_code == 422 and refused_cli.returncode == 2
+        assert api.post(f"/api/threads/{thread}/resume").status_code == 409, "waiting for review: nothing to resume"
+        assert "waiting for your review" in run_cli(home, database_url, "resume", thread, check=False).stderr
+
+
+def test_the_thread_list_says_running_while_a_process_holds_the_thread(
     home: Path, database_url: str, jobs_dir: Path
 ) -> None:
-    thread = "2f0c8a52-59e1-4d4e-9a55-3e1c0a7d6b10"
-    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs_dir), max_packages=1)
-    async with postgres_persistence(database_url) as (_, store):
-        await Records(store).put_thread(ThreadRecord(thread_id=thread, request=request))
-    assert run_json(home, database_url, "status", thread)["stage"] == "interrupted"
-    resumed = run_json(home, database_url, "resume", thread)
-    assert len(resumed["awaiting_review"]) == 1
+    thread, _ = run_to_review(home, database_url, jobs_dir, 1)
+    listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
+    assert listed[thread] == "awaiting_review"
+    holding, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        async with PostgresGuards(database_url).thread_lease(thread):
+            holding.set()
+            await asyncio.to_thread(release.wait, 60)
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert holding.wait(30)
+        listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
+        assert listed[thread] == "running"
+        busy = run_cli(home, database_url, "review", thread, "--done", check=False)
+        assert busy.returncode == 2 and "is being advanced by pid" in busy.stderr
+    finally:
+        release.set()
+        holder.join(30)
+    listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
+    assert listed[thread] == "awaiting_review"

@@ -22,7 +22,7 @@ from domain.models import PackageStatus, SearchRequest
 from domain.repository import Records
 from graph.builder import open_graph
 from graph.context import Context
-from jobland.cli import run_async
+from jobland.commands import run_async
 from jobland.settings import Settings
 from server import create_app
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
@@ -112,5 +112,7 @@ def test_an_outage_the_retries_cannot_bridge_is_one_line_saying_what_to_do(capsy
     assert exit_info.value.exit_code == 2
     said = capsys.readouterr().err
     line = " ".join(said.split())  # one message; the console wraps it to the terminal's width
-    assert said.startswith("error: lost the connection to PostgreSQL (consuming input failed") and "Traceback" not in said
+    assert (
+        said.startswith("error: lost the connection to PostgreSQL (consuming input failed") and "Traceback" not in said
+    )
     assert "check that it is running" in line.lower() and "jobland resume" in line

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port, jobland_command, run_cli
-from tools.postgres import HANDLES, READY_MARKER, embedded_postmasters
+from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port, jobland_command, jobland_process
+from tools.embedded_postgres import HANDLES, READY_MARKER, embedded_postmasters
 
 EMBEDDED = ""  # an empty DATABASE_URL: the embedded server under the data folder
 
@@ -33,6 +33,15 @@ def home() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="jobland-embedded-") as folder:
         os.chmod(folder, 0o755)
         yield Path(folder)
+
+
+def command(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`jobland ARGS` in a process of its own (its exit is what stops the server), which must succeed."""
+    result = subprocess.run(
+        jobland_command(*args), env=cli_env(home, EMBEDDED), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -53,34 +62,15 @@ def handles(home: Path) -> list[int]:
 
 
 @contextmanager
-def started(home: Path, *args: str, **popen: object) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        jobland_command(*args),
-        env=cli_env(home, EMBEDDED),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-@contextmanager
 def serving(home: Path) -> Iterator[subprocess.Popen]:
     """`jobland serve` on the embedded database, once it answers HTTP (so PostgreSQL is up)."""
     port = free_port()
-    with started(home, "serve", "--port", str(port)) as server:
+    with jobland_process(home, EMBEDDED, "serve", "--port", str(port)) as server:
 
         def answers() -> bool:
             assert server.poll() is None, server.stderr.read()
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/api/threads", timeout=2).status_code in (200, 401)
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -97,14 +87,12 @@ def test_a_kill_9_leaves_a_server_the_next_command_joins_and_stops(home: Path) -
     assert len(embedded_postmasters(pgdata)) == 1  # the kill stopped nothing
     assert handles(home) == [server.pid]
 
-    result = run_cli(home, EMBEDDED, "threads", "--format", "json")
+    result = command(home, "threads", "--format", "json")
     assert json.loads(result.stdout) == []
-    import psutil
-    print("DEBUG", handles(home), psutil.pid_exists(server.pid), server.returncode, [(q.pid, q.status(), q.cmdline()[:3]) for q in psutil.process_iter() if q.pid == server.pid])
     stopped(pgdata)  # the command stopped the server it joined
     assert handles(home) == []
 
-    run_cli(home, EMBEDDED, "threads")  # and the next one starts it again, on the same data
+    command(home, "threads")  # and the next one starts it again, on the same data
     stopped(pgdata)
 
 
@@ -115,7 +103,7 @@ def test_sigterm_stops_the_embedded_server(home: Path, command: str) -> None:
         context = serving(home)
     else:
         args = ("run", "--cv", str(EXAMPLE_CV), "--jobs", str(EXAMPLE_JOBS), "--max-packages", "3")
-        context = started(home, *args)
+        context = jobland_process(home, EMBEDDED, *args)
     with context as process:
         wait_until(lambda: process.pid in handles(home), "the command to join PostgreSQL", timeout=120)
         process.send_signal(signal.SIGTERM)
@@ -133,7 +121,7 @@ def test_a_first_initdb_cut_short_is_set_aside_and_made_again(home: Path) -> Non
         os.killpg(first.pid, signal.SIGKILL)  # the process and its initdb, as a closed terminal would
     assert not (pgdata / READY_MARKER).exists()
 
-    result = run_cli(home, EMBEDDED, "threads", "--format", "json")
+    result = command(home, "threads", "--format", "json")
     assert json.loads(result.stdout) == [] and "writable" not in result.stderr
     assert (pgdata / READY_MARKER).exists()
     assert [p.name for p in home.glob("pgdata.incomplete-*")], "the cut folder is kept aside, not deleted"

@@ -7,14 +7,18 @@ sign-in and the CSRF token that every change it makes must carry.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE
+from jobland.settings import ApiUser
 from templates import TEMPLATES_DIR
-from tests.conftest import EXAMPLE_CV
+from tests.conftest import EXAMPLE_CV, free_port, jobland_process
 from tests.test_browser_safety import CSRF_META, INLINE_SCRIPT, browser_client
 from tests.test_review_page import (  # noqa: F401 (fixtures)
     SCREENSHOTS,
@@ -23,7 +27,20 @@ from tests.test_review_page import (  # noqa: F401 (fixtures)
     review_jobs,
     review_server,
 )
-from tests.test_server import ALICE, BOB, base_url, client, upload, wait_for  # noqa: F401 (a fixture)
+from tests.test_server import api_settings, client, running_server, upload, wait_for
+
+# Users of these tests' own, so that the other tests' lists of Alice's and Bob's threads stay theirs.
+DANA, ERIN = "dana-token-0123456789", "erin-token-0123456789"
+USERS = {
+    DANA: ApiUser(user_id="dana", email="dana@example.com", name="Dana Example"),
+    ERIN: ApiUser(user_id="erin", email="erin@example.com", name="Erin"),
+}
+
+
+@pytest.fixture
+def base_url(database_url: str, home: Path) -> Iterator[str]:
+    with running_server(api_settings(database_url, home).model_copy(update={"api_tokens": USERS})) as base:
+        yield base
 
 
 def sign_in_at_home(page: Page, base: str, token: str) -> None:
@@ -36,7 +53,9 @@ def sign_in_at_home(page: Page, base: str, token: str) -> None:
 
 
 def test_from_home_upload_search_review_deliver_and_track(
-    review_server: tuple[str, str], browser: Browser, home: Path
+    review_server: tuple[str, str],  # noqa: F811
+    browser: Browser,  # noqa: F811
+    home: Path,
 ) -> None:
     base, token = review_server
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -46,9 +65,9 @@ def test_from_home_upload_search_review_deliver_and_track(
     page.on("request", lambda r: changes.append(r) if r.method not in ("GET", "HEAD") and "/api/" in r.url else None)
     sign_in_at_home(page, base, token)
     expect(page.locator("#signed-in-as")).to_have_text("alex.morgan@example.com")
-    expect(page.locator("#threads-empty")).to_contain_text("No search yet")
-    expect(page.locator("#applications-empty")).to_contain_text("No application yet")
     expect(page.locator("#start-search")).to_be_disabled()
+    expect(page.locator("#threads-empty")).not_to_have_text("Loading…")  # the first load is in
+    earlier = page.locator("#threads tbody tr").count()  # the other tests' searches, by the same user
 
     # Upload the CV, then start a search in words.
     page.locator("#cv-file").set_input_files(EXAMPLE_CV)
@@ -58,8 +77,8 @@ def test_from_home_upload_search_review_deliver_and_track(
     page.get_by_role("button", name="Start search").click()
 
     # The search appears with its stage, and says when it waits for review.
-    row = page.locator("#threads tbody tr")
-    expect(row).to_have_count(1)
+    expect(page.locator("#threads tbody tr")).to_have_count(earlier + 1)
+    row = page.locator("#threads tbody tr").first  # newest first
     expect(row.locator("td").first).to_have_text("senior Python backend")
     expect(row).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
     expect(row.locator(".stage")).to_have_text("Waiting for your review")
@@ -90,21 +109,22 @@ def test_from_home_upload_search_review_deliver_and_track(
     expect(page.locator("#stage")).to_have_attribute("data-stage", "finished", timeout=60_000)
 
     # Back home: the search is finished and the tracker lists the delivered application; move it along.
-    page.goto(f"{base}/")
-    expect(row).to_have_attribute("data-stage", "finished")
-    application = page.locator("#applications tbody tr")
-    expect(application).to_have_count(1)
-    expect(application).to_have_attribute("data-package-id", chosen)
+    page.get_by_role("link", name="JobLand").click()
+    expect(page).to_have_url(f"{base}/")
+    expect(page.locator(f"#threads tr[data-thread-id='{thread_id}']")).to_have_attribute("data-stage", "finished")
+    application = page.locator(f"#applications tr[data-package-id='{chosen}']")
     picker = application.get_by_role("combobox")
     expect(picker).to_have_value("sent")
     picker.select_option("applied")
     expect(page.locator("#notice")).to_contain_text(": applied.")
     expect(application).to_have_attribute("data-status", "applied")
     page.screenshot(path=str(SCREENSHOTS / "home-tracker.png"), full_page=True)
+    # Withdrawn: new searches (the other tests', by the same user) may offer this posting again.
+    application.get_by_role("combobox").select_option("withdrawn")
+    expect(application).to_have_attribute("data-status", "withdrawn")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
-        (entry,) = api.get("/api/applications").json()
-    assert entry["package_id"] == chosen and entry["status"] == "applied"
-    assert [h["status"] for h in entry["history"]] == ["sent", "applied"]
+        (entry,) = [e for e in api.get("/api/applications").json() if e["package_id"] == chosen]
+    assert [h["status"] for h in entry["history"]] == ["sent", "applied", "withdrawn"]
 
     # Every change the pages asked for carried the session's CSRF token.
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
@@ -121,21 +141,20 @@ def test_from_home_upload_search_review_deliver_and_track(
     # A phone: the same page, no sideways scrolling.
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     sign_in_at_home(phone, base, token)
-    expect(phone.locator("#applications tbody tr")).to_have_count(1)
+    expect(phone.locator(f"#applications tr[data-package-id='{chosen}']")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(SCREENSHOTS / "home-phone.png"), full_page=True)
 
 
-def test_home_without_a_session_is_the_sign_in_form_and_its_changes_need_the_csrf_token(
-    base_url: str,  # noqa: F811
-) -> None:
+def test_home_without_a_session_is_the_sign_in_form_and_its_changes_need_the_csrf_token(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=30) as anyone:
         form = anyone.get("/")
         assert form.status_code == 401 and form.headers["cache-control"] == "no-store"
         assert 'action="/sign-in"' in form.text and "Sign in to JobLand" in form.text
         # Only this server's own page signs a browser in.
-        assert anyone.post("/sign-in", data={"token": ALICE}).status_code == 403
-        assert anyone.post("/sign-in", data={"token": ALICE}, headers={"Origin": "http://127.0.0.1:1"}).status_code == 403
+        assert anyone.post("/sign-in", data={"token": DANA}).status_code == 403
+        other_port = {"Origin": "http://127.0.0.1:1"}
+        assert anyone.post("/sign-in", data={"token": DANA}, headers=other_port).status_code == 403
         for name in ("page.js", "home.js", "home.css"):
             assert anyone.get(f"/static/{name}").status_code == 200, name
 
@@ -143,16 +162,16 @@ def test_home_without_a_session_is_the_sign_in_form_and_its_changes_need_the_csr
         refused = wrong.post("/sign-in", data={"token": "not-a-token"})
         assert refused.status_code == 401 and "not valid" in refused.text and "set-cookie" not in refused.headers
 
-    with browser_client(base_url) as alice_browser:
-        signed_in = alice_browser.post("/sign-in", data={"token": ALICE})
+    with browser_client(base_url) as dana_browser:
+        signed_in = dana_browser.post("/sign-in", data={"token": DANA})
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
-        assert ALICE not in signed_in.headers["set-cookie"]
-        page = alice_browser.get("/")
-        assert page.status_code == 200 and "Alice Example" in page.text
+        assert DANA not in signed_in.headers["set-cookie"]
+        page = dana_browser.get("/")
+        assert page.status_code == 200 and "Dana Example" in page.text
         (csrf,) = CSRF_META.findall(page.text)
         statuses = re.search(r'data-statuses="([^"]+)"', page.text).group(1).split()
         assert statuses == ["sent", "applied", "interviewing", "offer", "rejected", "withdrawn"]
-        cookie = alice_browser.cookies[SESSION_COOKIE]
+        cookie = dana_browser.cookies[SESSION_COOKIE]
 
     cv = {"file": (EXAMPLE_CV.name, EXAMPLE_CV.read_bytes())}
     with httpx.Client(base_url=base_url, cookies={SESSION_COOKIE: cookie}, timeout=60) as page_like:
@@ -167,7 +186,7 @@ def test_home_without_a_session_is_the_sign_in_form_and_its_changes_need_the_csr
         with_token = {CSRF_HEADER: csrf}
         uploaded = page_like.post("/api/cv", files=cv, headers=with_token)
         assert uploaded.status_code == 201, uploaded.text
-        assert page_like.get("/api/applications").json() == []
+        assert {e["owner"] for e in page_like.get("/api/applications").json()} <= {"dana"}
         missing = page_like.patch("/api/applications/pkg_x", json={"status": "applied"}, headers=with_token)
         assert missing.status_code == 404 and "GET /api/applications" in missing.json()["detail"]
 
@@ -175,33 +194,51 @@ def test_home_without_a_session_is_the_sign_in_form_and_its_changes_need_the_csr
     assert not INLINE_SCRIPT.search(template), "home.html.j2 has inline script"
 
 
-def test_the_tracker_api_sets_statuses_of_your_own_delivered_applications(base_url: str) -> None:  # noqa: F811
-    with client(base_url, ALICE) as alice, client(base_url, BOB) as bob:
-        cv_id = upload(alice, EXAMPLE_CV).json()["cv_id"]
-        thread_id = alice.post("/api/threads", json={"cv_id": cv_id, "max_packages": 2}).json()["thread_id"]
-        status = wait_for(alice, thread_id, {"awaiting_review"})
+def test_the_tracker_api_sets_statuses_of_your_own_delivered_applications(base_url: str) -> None:
+    with client(base_url, DANA) as dana, client(base_url, ERIN) as erin:
+        cv_id = upload(dana, EXAMPLE_CV).json()["cv_id"]
+        thread_id = dana.post("/api/threads", json={"cv_id": cv_id, "max_packages": 2}).json()["thread_id"]
+        status = wait_for(dana, thread_id, {"awaiting_review"})
         sent, rejected = status["awaiting_review"][:2]
         decisions = [{"package_id": sent, "action": "accept"}, {"package_id": rejected, "action": "reject"}]
-        assert alice.post(f"/api/threads/{thread_id}/decisions", json={"decisions": decisions}).status_code == 202
-        wait_for(alice, thread_id, {"finished"})
+        assert dana.post(f"/api/threads/{thread_id}/decisions", json={"decisions": decisions}).status_code == 202
+        wait_for(dana, thread_id, {"finished"})
 
-        tracked = alice.get("/api/applications").json()
+        tracked = dana.get("/api/applications").json()
         assert [e["package_id"] for e in tracked if e["thread_id"] == thread_id] == [sent]
-        everything = alice.get("/api/applications", params={"include_all": True}).json()
+        everything = dana.get("/api/applications", params={"include_all": True}).json()
         assert {e["package_id"] for e in everything if e["thread_id"] == thread_id} == {sent, rejected}
 
-        assert bob.get("/api/applications").json() == [], "another user's applications do not exist for you"
-        assert bob.patch(f"/api/applications/{sent}", json={"status": "applied"}).status_code == 404
-        unknown = alice.patch(f"/api/applications/{sent}", json={"status": "hired"})
+        assert erin.get("/api/applications", params={"include_all": True}).json() == [], "not another user's"
+        assert erin.patch(f"/api/applications/{sent}", json={"status": "applied"}).status_code == 404
+        unknown = dana.patch(f"/api/applications/{sent}", json={"status": "hired"})
         assert unknown.status_code == 422
-        not_settable = alice.patch(f"/api/applications/{sent}", json={"status": "undecided"})
+        not_settable = dana.patch(f"/api/applications/{sent}", json={"status": "undecided"})
         assert not_settable.status_code == 422 and "use one of" in not_settable.json()["detail"]
-        never_sent = alice.patch(f"/api/applications/{rejected}", json={"status": "applied"})
+        never_sent = dana.patch(f"/api/applications/{rejected}", json={"status": "applied"})
         assert never_sent.status_code == 409 and "never delivered" in never_sent.json()["detail"]
 
-        changed = alice.patch(f"/api/applications/{sent}", json={"status": "interviewing", "note": "call on Friday"})
+        changed = dana.patch(f"/api/applications/{sent}", json={"status": "interviewing", "note": "call on Friday"})
         assert changed.status_code == 200, changed.text
         assert changed.json()["status"] == "interviewing" and changed.json()["notes"] == ["call on Friday"]
-        (entry,) = [e for e in alice.get("/api/applications").json() if e["package_id"] == sent]
-        assert [h["status"] for h in entry["history"]] == ["sent", "interviewing"]
+        # Withdrawn: a new search (the other tests', by the same user) may offer this posting again.
+        assert dana.patch(f"/api/applications/{sent}", json={"status": "withdrawn"}).status_code == 200
+        (entry,) = [e for e in dana.get("/api/applications").json() if e["package_id"] == sent]
+        assert [h["status"] for h in entry["history"]] == ["sent", "interviewing", "withdrawn"]
 
+
+def test_jobland_serve_prints_the_home_link_that_signs_in(database_url: str, home: Path) -> None:
+    port = free_port()
+    with jobland_process(home, database_url, "serve", "--port", str(port)) as server:
+        printed, deadline = "", time.monotonic() + 60
+        while "Application startup complete" not in printed:  # uvicorn's line, once the server answers
+            assert server.poll() is None and time.monotonic() < deadline, f"the server did not start:\n{printed}"
+            printed += server.stderr.readline()
+        link = re.search(r"Open in a browser: (http://\S+)/#token=(\S+)", printed)
+        assert link, printed
+        base, token = link.groups()
+        assert base == f"http://127.0.0.1:{port}"
+        with browser_client(base) as person:
+            assert person.get("/").status_code == 401
+            assert person.post("/sign-in", data={"token": token}).status_code == 303
+            assert person.get("/").status_code == 200

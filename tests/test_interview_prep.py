@@ -21,7 +21,8 @@ from tools.job_folder import load_folder
 
 
 def package_for(profile: Profile, posting: JobPosting) -> ApplicationPackage:
-    """A package as build_package leaves it: the real screener's missing skills, the researcher's dossier."""
+    """A package as build_package leaves it: the real screener's missing skills and evidence, the researcher's dossier."""
+    found = assess(profile, posting)
     return ApplicationPackage(
         id="pkg_test",
         posting_id=posting.id,
@@ -29,7 +30,10 @@ def package_for(profile: Profile, posting: JobPosting) -> ApplicationPackage:
         company=posting.company,
         title=posting.title,
         screening=JobScreeningOutput(
-            match_score=80, probability="High", missing_skills=assess(profile, posting).missing
+            match_score=80,
+            probability="High",
+            missing_skills=found.missing,
+            evidence=found.coverage_found.evidence,
         ),
         dossier=dossier_from_posting(posting),
     )

@@ -16,6 +16,9 @@ from tests.conftest import ROOT
 FACES = {
     "server.py",
     "jobland/cli.py",
+    "jobland/__main__.py",
+    "jobland/commands.py",
+    "jobland/terminal.py",
     "jobland/chat.py",
     "jobland/studio.py",
     "jobland/api_runs.py",

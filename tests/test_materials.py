@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.cover_letter_writer import LETTER_PHRASES, posting_language, text_language, word_count, write_letter
+from agents.cover_letter_writer import LETTER_PHRASES, word_count, write_letter
 from agents.cv_document import CV_STYLES
 from agents.cv_writer import (
     FittedCV,
@@ -35,7 +35,9 @@ from agents.package_checker import (
     text_damage,
 )
 from agents.researcher import dossier_from_posting
+from domain.languages import text_language
 from domain.models import CoverLetter, JobPosting, LanguageItem, Profile
+from domain.posting_reader import facts_of
 from domain.repository import Records
 from graph.context import Context
 from jobland.settings import Settings
@@ -244,7 +246,7 @@ def test_tailoring_raises_keyword_coverage_only_with_skills_the_profile_has() ->
     assert tailored <= master
     checks, flagged = check_package_contents(profile, posting, make_package(profile, posting, cv))
     ats = next(c for c in checks if c.name == "ats")
-    assert flagged == [] and "required but not in the master CV: Rust, Site Reliability Engineering" in ats.details
+    assert flagged == [] and "required but not in the master CV: Site Reliability Engineering, Rust" in ats.details
 
 
 # --------------------------------------------------------------------------- the cover letter
@@ -254,9 +256,9 @@ def test_posting_language_is_told_by_stop_words(isarsoft: JobPosting) -> None:
     assert text_language("Wir suchen eine Entwicklerin, die mit uns und für unsere Kunden arbeitet.") == "de"
     assert text_language("We are looking for an engineer who will work with our team on the platform.") == "en"
     assert text_language("Python Django PostgreSQL") == "en", "no stop words: English"
-    assert posting_language(isarsoft) == "de" and posting_language(make_posting()) == "en"
+    assert facts_of(isarsoft).written_in == "de" and facts_of(make_posting()).written_in == "en"
     batch = load_folder(EXAMPLE_JOBS, now=datetime(2026, 11, 30, tzinfo=UTC))
-    german = sorted(p.source for p in batch.postings if posting_language(p) == "de")
+    german = sorted(p.source for p in batch.postings if facts_of(p).written_in == "de")
     assert german == ["folder:isarsoft-senior-python-entwickler.html"]
 
 

@@ -260,7 +260,8 @@ def test_a_kubernetes_posting_brings_the_kubernetes_highlight_first() -> None:
 def test_skills_the_posting_requires_come_first_and_missing_ones_are_never_added() -> None:
     cv = tailor_cv(make_profile(), make_posting(skills=("Go", "Kubernetes", "Rust")), max_lines=6)
     skills_line = next(line.text for line in cv.lines if line.section == "Skills")
-    assert skills_line.split(" · ")[:2] == ["Go", "Kubernetes"]
+    # In the posting reader's order: "5+ years running production Kubernetes", then "Go or Rust".
+    assert skills_line.split(" · ")[:2] == ["Kubernetes", "Go"]
     assert "Rust" not in cv.markdown and "Rust" not in cv.html
     assert "Infrastructure" not in skills_line, "a group label is not a skill"
 

@@ -249,3 +249,47 @@ def test_the_search_text_changes_the_verdicts_on_the_embedded_default() -> None:
     intent = read_search("senior Python backend, Munich or remote, at least 75k")
     assert intent.families == ["backend"] and [a.name for a in intent.places] == ["Munich"]
     assert intent.min_salary == 75_000 and intent.remote_ok and not intent.remote_only
+
+
+@pytest.mark.parametrize(
+    ("location", "text", "workplace", "remote_within", "relocation", "permit"),
+    [
+        ("Remote - US", "", "remote", ["United States"], [], []),
+        ("Lisbon, Portugal (remote possible within Portugal)", "", "remote", ["Portugal"], [], []),
+        ("", "This is a remote position within the United States.", "remote", ["United States"], [], []),
+        ("", "Remote-Arbeit in ganz Deutschland möglich.", "remote", ["Germany"], [], []),
+        ("Berlin", "You will need to relocate to Amsterdam within 3 months.", None, [], ["Amsterdam"], []),
+        ("Berlin", "We offer relocation support to Berlin.", None, [], [], []),
+        ("", "Applicants must have valid work authorization in Canada.", None, [], [], ["Canada"]),
+        (
+            "",
+            "Visa sponsorship is not available; you must have the right to work in the UK.",
+            None,
+            [],
+            [],
+            ["United Kingdom"],
+        ),
+    ],
+)
+def test_workplace_and_eligibility_in_other_wordings(
+    location: str, text: str, workplace: str | None, remote_within: list[str], relocation: list[str], permit: list[str]
+) -> None:
+    read = read_posting(title="Data Engineer", text=text, location_text=location)
+    assert read.workplace == workplace
+    assert [a.name for a in read.remote_within] == remote_within
+    assert [a.name for a in read.relocation_to] == relocation
+    assert [a.name for a in read.work_permit_in] == permit
+
+
+def test_examples_in_brackets_are_one_requirement_and_a_clearance_is_no_skill() -> None:
+    read = read_posting(
+        title="Data Engineer",
+        text="Requirements:\n- Experience with orchestration tools (Airflow, Dagster)\n"
+        "- Requires an active Secret clearance\n- Python basics, Django is a plus",
+    )
+    assert [(r.any_of, r.must) for r in read.requirements] == [
+        (("Workflow Orchestration", "Airflow", "Dagster"), True),
+        (("Python",), True),
+        (("Django",), False),
+    ]
+    assert read.clearance == "Requires an active Secret clearance"

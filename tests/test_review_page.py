@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port
 from tests.local_world.smtp import LocalSmtp
+from tests.test_edits import FABRICATED, assert_styled_like, attached_cv, fabricate, sent_messages
 from tests.test_failure_interfaces import BROKEN_BUILD, smtp_env
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -301,3 +302,51 @@ def test_review_page_shows_what_is_missing_builds_it_again_and_resolves_dead_let
         expect(letters).to_be_hidden()
         assert errors == [], errors
     assert len(smtp_server.handler.deliveries) == 1
+
+
+def test_review_page_edits_a_cv_in_place_flags_invented_lines_and_sends_it_once_confirmed(
+    review_server: tuple[str, str], browser: Browser, home: Path
+) -> None:
+    base, token = review_server
+    thread_id = start_search(base, token)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = console_errors(page)
+    sign_in(page, base, thread_id, token)
+    expect(page.locator("#stage")).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
+    expect(page.locator("article.card .choice-accept")).to_have_count(3, timeout=10_000)
+
+    # The CV is edited in place, and the preview follows the text as it is typed.
+    kiezkraft = card(page, "Kiezkraft")
+    kiezkraft.locator(".choice-edit").click()
+    cv_text = kiezkraft.get_by_label("CV (Markdown)")
+    cv_text.fill(fabricate(cv_text.input_value()))
+    expect(kiezkraft.get_by_label("CV preview")).to_contain_text(FABRICATED["employer"])
+    page.locator("#submit-decisions").click()
+
+    # Stored as version 2 with every invented line flagged; not sent.
+    held = kiezkraft.locator(".unsupported-box")
+    expect(held).to_be_visible(timeout=60_000)
+    for written in FABRICATED.values():
+        expect(held).to_contain_text(written)
+    expect(kiezkraft.locator(".status")).to_have_text("ready")
+    assert not (home / "outbox").exists() or not list((home / "outbox").glob("*.eml"))
+    kiezkraft.locator("summary", has_text="Your edits").click()
+    expect(kiezkraft.locator(".diff-version")).to_contain_text(FABRICATED["employer"])
+    page.screenshot(path=str(SCREENSHOTS / "edit-flagged.png"), full_page=True)
+
+    # The second confirmation: tick each line, accept, submit; it goes out.
+    for box in kiezkraft.locator(".confirm-unsupported").all():
+        box.check()
+    kiezkraft.locator(".choice-accept").click()
+    page.locator("#submit-decisions").click()
+    expect(kiezkraft.locator(".status")).to_have_text("sent", timeout=60_000)
+    assert errors == [], errors
+
+    package_id = kiezkraft.get_attribute("data-package-id")
+    (message,) = sent_messages(home).values()
+    assert message["X-JobLand-Package"] == package_id
+    pdf, markdown = attached_cv(message)
+    assert FABRICATED["employer"] in markdown
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+        detail = api.get(f"/api/threads/{thread_id}/packages/{package_id}").raise_for_status().json()
+    assert_styled_like(home, detail["versions"][0]["cv"]["pdf_file"], pdf)

@@ -125,3 +125,16 @@ def test_chat_keeps_each_package_s_number_and_says_what_it_did(home: Path, datab
         late = chat(api, thread_id=thread_id, message="approve 2")
         assert "nothing is waiting for a decision" in said(late)
         assert api.get(f"/api/threads/{thread_id}").json()["stage"] == "finished", "no new search was started"
+
+
+def test_a_user_s_concurrent_runs_are_limited_with_a_clear_429(home: Path, database_url: str) -> None:
+    settings = api_settings(database_url, home).model_copy(update={"runs_per_user": 1})
+    with running_server(settings) as base, client(base) as api:
+        cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
+        first = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 1})
+        second = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 1})
+        assert first.status_code == 202
+        assert second.status_code == 429 and second.headers["Retry-After"] == "30", second.text
+        assert "runs going already" in second.text
+        wait_for(api, first.json()["thread_id"], {"awaiting_review", "finished"})
+        assert api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 1}).status_code == 202

@@ -59,11 +59,23 @@ VALUES: dict[str, Callable[[], dict[str, object]]] = {
         "csrf_token": "csrf-0123",
         "user_name": HOSTILE_HTML,
     },
-    "sign_in.html.j2": lambda: {"thread_id": HOSTILE_HTML, "problem": HOSTILE_HTML},
+    "sign_in.html.j2": lambda: {"thread_id": HOSTILE_HTML, "action": "/sign-in", "problem": HOSTILE_HTML},
+    "home.html.j2": lambda: {
+        "api_base": "/api",
+        "csrf_token": "csrf-0123",
+        "user_name": HOSTILE_HTML,
+        "cv_types": [".pdf", ".md"],
+        "statuses": ["sent", "applied"],
+    },
     "docs.html.j2": lambda: {"openapi_url": "/openapi.json"},
 }
 # Pages the server serves, with the one script each loads from its own origin (the CSP allows no other).
-PAGE_SCRIPTS = {"review.html.j2": "review.js", "sign_in.html.j2": "sign_in.js", "docs.html.j2": "docs.js"}
+PAGE_SCRIPTS = {
+    "review.html.j2": "review.js",
+    "sign_in.html.j2": "sign_in.js",
+    "docs.html.j2": "docs.js",
+    "home.html.j2": "home.js",
+}
 
 
 def test_every_template_has_values_here() -> None:

@@ -4,12 +4,15 @@
 then L2 normalisation), so the cosine of two rows is their dot product. `AsyncEmbedder` lets
 many concurrent graph tasks share the model without blocking the event loop: calls that arrive
 within a few milliseconds of each other run as one batch in a worker thread, one batch at a
-time, and vectors are kept in an LRU cache keyed by a hash of the text.
+time, and vectors are kept in an LRU cache keyed by a hash of the text. `embed_bulk` is for a caller
+that knows all its texts at once (the screening stage): one model call for every text not cached,
+with the vectors also kept in the LangGraph Store by content hash, so another process or run reuses them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import threading
 import weakref
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from langgraph.store.base import BaseStore, GetOp, PutOp
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 
 TOKENIZER_PATH = Path(__file__).parent / "data" / "all-MiniLM-L6-v2.tokenizer.json"
 DIMENSION = 384
+EMBEDDINGS_NS = "embeddings"
+_STORE_BATCH = 500
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -133,12 +139,22 @@ class AsyncEmbedder:
     thread, so the event loop keeps serving other tasks meanwhile.
     """
 
-    def __init__(self, embedder: Embedder, *, window_ms: float = 5.0, max_batch: int = 64, cache_size: int = 4096):
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        window_ms: float = 5.0,
+        max_batch: int = 64,
+        cache_size: int = 4096,
+        model_key: str = "embedder",
+    ):
         self.embedder = embedder
+        self.model_key = model_key  # the Store namespace of this model's vectors
         self.window_s = window_ms / 1000
         self.max_batch = max_batch
         self.cache_size = cache_size
         self.batches_run = 0
+        self.texts_embedded = 0
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # One queue per event loop: futures belong to the loop that made them.
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
@@ -164,6 +180,36 @@ class AsyncEmbedder:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         return np.stack(await asyncio.gather(*(self.embed_one(t) for t in texts)))
 
+    async def embed_bulk(self, texts: list[str], store: BaseStore | None = None) -> np.ndarray:
+        """Vectors of many texts known at once: those neither cached here nor in the Store go to the
+        model in one call (in a worker thread); new vectors are kept in both."""
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        keys = [text_key(t) for t in texts]
+        found = {k: v for k in keys if (v := self._cache.get(k)) is not None}
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        namespace = (EMBEDDINGS_NS, self.model_key)
+        if missing and store is not None:
+            for chunk in _chunks(list(missing)):
+                for key, item in zip(chunk, await store.abatch([GetOp(namespace, k) for k in chunk]), strict=True):
+                    if item is not None:
+                        found[key] = _decoded(item.value["vector"])
+                        del missing[key]
+        if missing:
+            vectors = await asyncio.to_thread(self.embedder.embed, list(missing.values()))
+            self.batches_run += 1
+            self.texts_embedded += len(missing)
+            made = dict(zip(missing, vectors, strict=True))
+            for vector in made.values():
+                vector.setflags(write=False)
+            found.update(made)
+            if store is not None:
+                for chunk in _chunks(list(made)):
+                    await store.abatch([PutOp(namespace, k, {"vector": _encoded(made[k])}, index=False) for k in chunk])
+        for key in dict.fromkeys(keys):
+            self._remember(key, found[key])
+        return np.stack([found[k] for k in keys])
+
     async def _drain(self, queue: _LoopQueue) -> None:
         batch: dict[str, tuple[str, list[asyncio.Future[np.ndarray]]]] = {}
         try:
@@ -176,6 +222,7 @@ class AsyncEmbedder:
                     _settle(batch, error)
                     continue
                 self.batches_run += 1
+                self.texts_embedded += len(batch)
                 rows = list(vectors)
                 for key, vector in zip(batch, rows, strict=True):
                     vector.setflags(write=False)  # cached and shared between callers
@@ -192,6 +239,20 @@ class AsyncEmbedder:
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    return [keys[i : i + _STORE_BATCH] for i in range(0, len(keys), _STORE_BATCH)]
+
+
+def _encoded(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def _decoded(value: str) -> np.ndarray:
+    vector = np.frombuffer(base64.b64decode(value), dtype=np.float32)
+    vector.setflags(write=False)
+    return vector
 
 
 def _settle(
@@ -223,4 +284,4 @@ class _LazyEmbedder:
 @cache
 def get_async_embedder(max_tokens: int = 128) -> AsyncEmbedder:
     """The process-wide AsyncEmbedder over `get_embedder(max_tokens)`; the model loads on first batch."""
-    return AsyncEmbedder(_LazyEmbedder(max_tokens))
+    return AsyncEmbedder(_LazyEmbedder(max_tokens), model_key=f"all-MiniLM-L6-v2-int8-{max_tokens}")

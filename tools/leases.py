@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 import psycopg
 
 # The advisory-lock class ids (the first key of pg_advisory_lock(int, int)), one per kind of guard.
-_THREAD_LOCKS = 0x4A4C01
+THREAD_LOCKS = 0x4A4C01
 _SEND_LOCKS = 0x4A4C02
 
 SendState = Literal["sending", "sent", "failed"]
@@ -107,7 +107,7 @@ class PostgresGuards:
         if not self._ready:
             # Two processes creating the tables at once would race on the catalog: serialise it.
             async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_THREAD_LOCKS,))
+                await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (THREAD_LOCKS,))
                 await conn.execute(_TABLES)
             self._ready = True
 
@@ -124,7 +124,7 @@ class PostgresGuards:
     async def thread_lease(self, thread_id: str) -> AsyncIterator[int]:
         """Hold the thread for this process; its fencing token (one more than the last holder's) is yielded."""
         async with self._connection() as conn:
-            got = await _fetch(conn, "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (_THREAD_LOCKS, thread_id))
+            got = await _fetch(conn, "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (THREAD_LOCKS, thread_id))
             if not got:
                 row = await (
                     await conn.execute(

@@ -1,0 +1,5 @@
+"""`python -m jobland` runs the CLI."""
+
+from jobland.cli import main
+
+main()
