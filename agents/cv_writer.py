@@ -46,6 +46,7 @@ from domain.models import (
     TailoredCV,
     WorkItem,
 )
+from domain.person import is_ongoing
 from domain.posting_reader import facts_of
 from domain.repository import Records
 from domain.skills import canonical_skill, extract_skills
@@ -235,8 +236,7 @@ def format_date(value: str | None) -> str:
 def date_range(start: str | None, end: str | None) -> str:
     if not start and not end:
         return ""
-    is_current = not end or end.strip().lower() in {"present", "current", "now", "today"}
-    first, last = format_date(start), PRESENT if is_current else format_date(end)
+    first, last = format_date(start), PRESENT if is_ongoing(end) else format_date(end)
     return first if first == last else f"{first} – {last}".strip(" –")
 
 

@@ -47,9 +47,13 @@ screen_job (the graph node) loads the profile and the posting from the Store, ap
 own salary floor and places, and reuses the stored screening when nothing it depends on changed
 (a fingerprint of profile, preferences, posting, thresholds, rules, the day and any application to the
 posting is kept next to it). The
-rules run first; a posting they rule out is Low without being embedded. Otherwise both digests go
-through the shared AsyncEmbedder, whose text-hash cache embeds the profile digest once per process
-however many postings are screened against it.
+rules run first; a posting they rule out is Low without being embedded. In the graph the stage runs
+in bulk first (prepare_screenings, the prepare_screening step): the person's facts read once, the
+Store read and written in batches, the open postings' digests embedded in a few large calls (one per
+BULK_POSTINGS postings) while the rules read the next ones, vectors cached in the Store by content
+hash; each screen_job task then hands on its prepared verdict. A task without one (a resumed run in
+another process, a posting the LLM stage must see) screens its posting itself through the shared
+AsyncEmbedder, whose text-hash cache embeds the profile digest once per process.
 
 With an LLM configured (context.llm_base_url) the screener is a cascade: the rules and the
 embedding run first, and only a posting they rate Medium or High goes on to the LLM screener
@@ -109,7 +113,7 @@ from domain.posting_reader import facts_of
 from domain.repository import Records
 from domain.roles import LEVELS, relation
 from domain.search_reader import SearchIntent, read_search
-from domain.skills import satisfies
+from domain.skills import satisfying
 from domain.text import content_hash, normalize_text
 from graph.context import Context
 from graph.state import ScreeningVerdict, ScreenJobInput
@@ -301,8 +305,9 @@ def _evidence_for(person: PersonFacts, requirement: Requirement) -> list[str] | 
     """What in the CV shows a requirement (highlight ids, or "skills"), None when nothing does."""
     shown: list[str] = []
     for wanted in requirement.any_of:
+        meets = satisfying(wanted)
         for skill, ids in person.evidence.items():
-            if satisfies(skill, wanted):
+            if skill in meets:
                 shown += ids
         if not shown and wanted not in person.evidence and _has_phrase(person.text, wanted):
             shown.append("profile")  # a skill outside the vocabulary, in the CV's own words
@@ -1044,6 +1049,9 @@ async def _screen(
 
 # --------------------------------------------------------------------------- the stage in bulk
 
+# Postings whose open texts go to the embedder in one call: large enough that the model's own batches
+# are sorted by length and full, small enough that the rules of the next ones run while it embeds.
+BULK_POSTINGS = 250
 # Final verdicts prepare_screenings made for a run's screen_job tasks: (thread, profile, posting) -> verdict.
 # Each is taken once; the bound only matters for runs that stopped before screening all of theirs.
 _PREPARED: OrderedDict[tuple[str, str, str], JobScreeningOutput] = OrderedDict()
@@ -1064,12 +1072,14 @@ async def prepare_screenings(
     request: SearchRequest,
     context: Context,
     thread_id: str,
+    *,
+    bulk: int = BULK_POSTINGS,
 ) -> int:
     """The screening stage's bulk half, so that each screen_job task only hands on its verdict.
 
     The person's facts are read once, the Store is read and written in batches (no call per posting),
-    and every text to embed goes to the embedder in one call (vectors cached in the Store by content
-    hash). Verdicts still valid in the Store are reused. What is final (every verdict without an LLM;
+    and the texts to embed go to the embedder in one call per `bulk` postings, each text once
+    (vectors cached in the Store by content hash). Verdicts still valid in the Store are reused. What is final (every verdict without an LLM;
     Low with one) is stored and kept for the run's screen_job tasks; the rest they screen themselves,
     finding the vectors cached. Returns how many verdicts are ready.
     """
@@ -1085,12 +1095,22 @@ async def prepare_screenings(
     ready = await records.screenings(profile.id, [i for i, f in fingerprints.items() if stored.get(i) == f])
     todo = [p for p in postings if p.id not in ready]
     person = person_facts(screened, now.date())
-    findings = {p.id: assess(screened, p, now=now, search=search, person=person) for p in todo}
-    open_ = [p for p in todo if not findings[p.id].deal_breakers]
-    vectors = await get_async_embedder(context.embedding_max_tokens).embed_bulk(
-        _texts_to_embed(screened, open_), records.store
-    )
-    similarity = {p.id: float(vectors[0] @ vectors[row]) for row, p in enumerate(open_, start=1)}
+    embedder = get_async_embedder(context.embedding_max_tokens)
+    findings: dict[str, RuleFindings] = {}
+    digests = {"": profile_digest(screened)}  # posting id ("" for the profile) -> the text embedded for it
+    embedding: list[tuple[list[str], asyncio.Task[np.ndarray]]] = []
+    for start in range(0, len(todo), bulk):
+        chunk = todo[start : start + bulk]
+        findings.update((p.id, assess(screened, p, now=now, search=search, person=person)) for p in chunk)
+        sent = set(digests.values()) if embedding else set()
+        digests.update((p.id, posting_digest(p)) for p in chunk if not findings[p.id].deal_breakers)
+        texts = [t for t in dict.fromkeys(digests.values()) if t not in sent]
+        # Embedded in a worker thread while the rules read the next chunk (the model leaves a core idle).
+        embedding.append((texts, asyncio.create_task(embedder.embed_bulk(texts, records.store))))
+        await asyncio.sleep(0)
+    vectors = {text: vector for texts, task in embedding for text, vector in zip(texts, await task, strict=True)}
+    profile_text = digests.pop("")
+    similarity = {posting_id: float(vectors[profile_text] @ vectors[text]) for posting_id, text in digests.items()}
     with_llm = load_chat_model(context, "screener") is not None
     made: dict[str, JobScreeningOutput] = {}
     for posting in todo:

@@ -210,9 +210,15 @@ GENERIC_TERMS = frozenset(
 )
 
 
+@cache
+def satisfying(requirement: str) -> frozenset[str]:
+    """The canonical skills that meet a requirement: itself, and the concrete skills a generic term stands for."""
+    return frozenset({requirement, *SATISFIED_BY.get(requirement, ())})
+
+
 def satisfies(skill: str, requirement: str) -> bool:
     """Whether having `skill` meets a requirement for `requirement` (both canonical)."""
-    return skill == requirement or skill in SATISFIED_BY.get(requirement, ())
+    return skill in satisfying(requirement)
 
 
 @cache

@@ -205,7 +205,8 @@ def test_reading_a_cv_costs_time_linear_in_its_lines(shape: str, tmp_path: Path)
     small.write_text(CV_SHAPES[shape](3000))
     large.write_text(CV_SHAPES[shape](12000))
     ratio = reading_cost_ratio(small, large)
-    assert ratio <= 5, f"4x the lines of {shape} cost {ratio:.1f}x the time"
+    # Linear is 4x (about 5x with the noise of a busy machine); the quadratic reader cost 11-16x.
+    assert ratio <= 6, f"4x the lines of {shape} cost {ratio:.1f}x the time"
 
 
 # --------------------------------------------------------------------------- a server of its own

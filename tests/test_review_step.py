@@ -11,10 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from jobland.settings import ApiUser, Settings
 from tests.conftest import EXAMPLE_CV, run_cli, run_json
 from tests.test_server import api_settings, chat, client, running_server, said, upload, wait_for
 
 pytestmark = pytest.mark.slow
+
+
+TOKEN = "ravi-token-0123456789"
+
+
+def own_user(database_url: str, home: Path, **update: object) -> Settings:
+    """The API with a user of this module's own: other modules' tests count their users' threads."""
+    ravi = ApiUser(user_id="ravi", email="ravi@example.com", name="Ravi")
+    return api_settings(database_url, home).model_copy(update={"api_tokens": {TOKEN: ravi}, **update})
 
 
 def outbox_packages(home: Path) -> Counter[str]:
@@ -82,8 +92,8 @@ def test_a_kill_while_delivering_during_review_sends_nothing_twice(
 def test_the_api_takes_every_answer_shape_and_refuses_others_naming_them(
     home: Path, database_url: str, jobs_dir: Path
 ) -> None:
-    settings = api_settings(database_url, home).model_copy(update={"jobs_dir": jobs_dir})
-    with running_server(settings) as base, client(base) as api:
+    settings = own_user(database_url, home, jobs_dir=jobs_dir)
+    with running_server(settings) as base, client(base, TOKEN) as api:
         cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
         thread = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 2}).raise_for_status().json()
         status = wait_for(api, thread["thread_id"], {"awaiting_review"})
@@ -101,8 +111,8 @@ def test_the_api_takes_every_answer_shape_and_refuses_others_naming_them(
 
 
 def test_chat_keeps_each_package_s_number_and_says_what_it_did(home: Path, database_url: str, jobs_dir: Path) -> None:
-    settings = api_settings(database_url, home).model_copy(update={"jobs_dir": jobs_dir})
-    with running_server(settings) as base, client(base) as api:
+    settings = own_user(database_url, home, jobs_dir=jobs_dir)
+    with running_server(settings) as base, client(base, TOKEN) as api:
         cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
         events = chat(api, cv_id=cv_id, message="senior Python backend roles in Berlin or remote")
         (asked,) = [data for name, data in events if name == "approval_request"]
@@ -128,8 +138,8 @@ def test_chat_keeps_each_package_s_number_and_says_what_it_did(home: Path, datab
 
 
 def test_a_user_s_concurrent_runs_are_limited_with_a_clear_429(home: Path, database_url: str) -> None:
-    settings = api_settings(database_url, home).model_copy(update={"runs_per_user": 1})
-    with running_server(settings) as base, client(base) as api:
+    settings = own_user(database_url, home, runs_per_user=1)
+    with running_server(settings) as base, client(base, TOKEN) as api:
         cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
         first = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 1})
         second = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 1})

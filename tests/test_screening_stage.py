@@ -4,13 +4,15 @@ per-posting path gives."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
 from agents.prepare_screening import prepare_screening
-from agents.screener import screen_job
+from agents.screener import prepare_screenings, screen_batch, screen_job
 from domain.models import Organization, SearchRequest
 from domain.repository import Records
 from graph.context import Context
@@ -105,3 +107,23 @@ async def test_embed_bulk_reads_the_store_and_calls_the_model_once_for_what_is_m
     assert second.batches_run == 1 and second.texts_embedded == 10, "only the ten new texts reach the model"
     np.testing.assert_allclose(again[:30], vectors, atol=1e-6)
     assert (await second.embed_bulk([])).shape == (0, 384)
+
+
+async def test_chunks_overlap_the_rules_and_embed_each_text_once() -> None:
+    store = InMemoryStore()
+    records = Records(store)
+    profile, jobs = backend_profile(), postings(24)
+    # Two backend postings in different chunks whose digests are the same text (the company is not in it).
+    jobs[7] = jobs[7].model_copy(update={"description": jobs[4].description})
+    await records.put_profile(profile)
+    await records.put_postings(jobs)
+    embedder = get_async_embedder(CONTEXT.embedding_max_tokens)
+    embedder._cache.clear()
+    batches, texts = embedder.batches_run, embedder.texts_embedded
+    ready = await prepare_screenings(records, profile, jobs, SearchRequest(), CONTEXT, "chunks", bulk=5)
+    assert ready == 24
+    assert embedder.batches_run == batches + 5, "one model call per five postings"
+    assert embedder.texts_embedded == texts + 16, "the profile and 15 distinct open postings, each once"
+    stored = await records.screenings(profile.id, [p.id for p in jobs])
+    expected = await screen_batch(profile, jobs, CONTEXT, datetime.now(UTC))
+    assert [stored[p.id].match_score for p in jobs] == [v.match_score for v in expected]
