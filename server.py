@@ -1,6 +1,6 @@
 """JobLand over HTTP: thin FastAPI routes over the graph, runs in the background, events over SSE.
 
-Start it with `jobland serve`, or `uvicorn server:create_app --factory`. OpenAPI docs are at /docs.
+Start it with `jobland serve`, or `uvicorn jobland.server:create_app --factory`. OpenAPI docs are at /docs.
 """
 
 from __future__ import annotations
@@ -24,7 +24,19 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 
-from domain.models import (
+from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
+from jobland.browser_safety import SecurityHeaders, redact_tokens_in_access_log
+from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE, BrowserSessions
+from jobland.chat import (
+    ask_again,
+    decisions_said,
+    looks_like_a_decision,
+    outcome_summary,
+    read_review_reply,
+    review_summary,
+)
+from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.models import (
     SETTABLE_STATUSES,
     ApplicationLogEntry,
     ApplicationPackage,
@@ -40,21 +52,9 @@ from domain.models import (
     UnsupportedLine,
     WebhookCall,
 )
-from domain.repository import RecordNotFound
-from domain.review import ACCEPTED_SHAPES, requested_package_ids
-from domain.text import slug
-from jobland.api_runs import BackgroundRuns, Event, Progress, ThreadRun
-from jobland.browser_safety import SecurityHeaders, redact_tokens_in_access_log
-from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE, BrowserSessions
-from jobland.chat import (
-    ask_again,
-    decisions_said,
-    looks_like_a_decision,
-    outcome_summary,
-    read_review_reply,
-    review_summary,
-)
-from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.repository import RecordNotFound
+from jobland.domain.review import ACCEPTED_SHAPES, requested_package_ids
+from jobland.domain.text import slug
 from jobland.profiling import CV_TYPES, ProfilingJobs, TooManyUploads, stored_upload
 from jobland.request_limits import BodySizeLimit
 from jobland.service import (
@@ -76,8 +76,8 @@ from jobland.service import (
     stage_of,
 )
 from jobland.settings import ApiUser, Settings
+from jobland.templates import TEMPLATES_DIR, render
 from jobland.webhooks import announce_segment, check_run_webhook
-from templates import TEMPLATES_DIR, render
 
 THREAD_ID = r"^[A-Za-z0-9_-]{1,64}$"
 CV_ID = r"^[0-9a-f]{16}$"

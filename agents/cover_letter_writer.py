@@ -18,17 +18,17 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.cv_writer import (
+from jobland.agents.cv_writer import (
     one_line,
     profile_for_prompt,
     rank_highlights,
     reverse_chronological,
 )
-from agents.package_files import render_pdf_file
-from agents.researcher import dossier_key
-from agents.screener import requirement_evidence
-from domain.languages import at_least, language_name
-from domain.models import (
+from jobland.agents.package_files import render_pdf_file
+from jobland.agents.researcher import dossier_key
+from jobland.agents.screener import requirement_evidence
+from jobland.domain.languages import at_least, language_name
+from jobland.domain.models import (
     CompanyDossier,
     CoverLetter,
     EvidenceLine,
@@ -39,15 +39,15 @@ from domain.models import (
     SourcedFact,
     TailoredCV,
 )
-from domain.person import is_ongoing, spoken_languages
-from domain.posting_reader import facts_of
-from domain.repository import RecordNotFound, Records
-from domain.skills import extract_skills, satisfies
-from graph.context import Context
-from graph.state import PackageBuildState
-from prompts import load_prompt, quoted_data
-from templates import render
-from tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.domain.person import is_ongoing, spoken_languages
+from jobland.domain.posting_reader import facts_of
+from jobland.domain.repository import RecordNotFound, Records
+from jobland.domain.skills import extract_skills, satisfies
+from jobland.graph.context import Context
+from jobland.graph.state import PackageBuildState
+from jobland.prompts import load_prompt, quoted_data
+from jobland.templates import render
+from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
 
 # The writer's only words, per letter language (ISO 639-1).
 LETTER_PHRASES: dict[str, dict[str, str]] = {

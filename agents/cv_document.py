@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from domain.models import EvidenceLine, Highlight, TailoredCV
-from templates import render
+from jobland.domain.models import EvidenceLine, Highlight, TailoredCV
+from jobland.templates import render
 
 SEPARATOR = " · "
 CV_STYLES = ("classic", "modern")

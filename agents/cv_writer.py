@@ -22,7 +22,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.cv_document import (
+from jobland.agents.cv_document import (
     PRESENT,
     SEPARATOR,
     CVDocument,
@@ -34,9 +34,9 @@ from agents.cv_document import (
     render_cv,
     render_latex,
 )
-from agents.package_files import write_rendered
-from domain.failpoints import async_failpoint
-from domain.models import (
+from jobland.agents.package_files import write_rendered
+from jobland.domain.failpoints import async_failpoint
+from jobland.domain.models import (
     EducationItem,
     Highlight,
     JobPosting,
@@ -46,15 +46,15 @@ from domain.models import (
     TailoredCV,
     WorkItem,
 )
-from domain.person import is_ongoing
-from domain.posting_reader import facts_of
-from domain.repository import Records
-from domain.skills import canonical_skill, extract_skills
-from graph.context import Context
-from graph.state import PackageBuildState
-from prompts import load_prompt, quoted_data
-from tools.llm import llm_limiter, load_chat_model, structured_call
-from tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
+from jobland.domain.person import is_ongoing
+from jobland.domain.posting_reader import facts_of
+from jobland.domain.repository import Records
+from jobland.domain.skills import canonical_skill, extract_skills
+from jobland.graph.context import Context
+from jobland.graph.state import PackageBuildState
+from jobland.prompts import load_prompt, quoted_data
+from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WORD = re.compile(r"[a-z][a-z0-9+#]*")

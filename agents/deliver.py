@@ -26,9 +26,9 @@ from typing import Literal
 
 from langgraph.runtime import Runtime
 
-from agents.interview_prep import with_interview_prep
-from domain.failpoints import failpoint
-from domain.models import (
+from jobland.agents.interview_prep import with_interview_prep
+from jobland.domain.failpoints import failpoint
+from jobland.domain.models import (
     UNFINISHED_STATUSES,
     ApplicationPackage,
     DeadLetter,
@@ -36,15 +36,15 @@ from domain.models import (
     PackageStatus,
     utcnow,
 )
-from domain.repository import Records
-from domain.text import slug
-from graph.context import Context
-from graph.state import DeliverPackageInput
-from templates import render
-from tools.leases import Guards, guards_for
-from tools.mailers import make_mailer
-from tools.outbox import Mailer
-from tools.ratelimit import ServiceError
+from jobland.domain.repository import Records
+from jobland.domain.text import slug
+from jobland.graph.context import Context
+from jobland.graph.state import DeliverPackageInput
+from jobland.templates import render
+from jobland.tools.leases import Guards, guards_for
+from jobland.tools.mailers import make_mailer
+from jobland.tools.outbox import Mailer
+from jobland.tools.ratelimit import ServiceError
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 

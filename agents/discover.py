@@ -17,14 +17,14 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from domain.dedupe import dedupe_postings, freshness
-from domain.models import SearchRequest, SourceFailure
-from domain.repository import Records
-from graph.context import Context
-from graph.state import JobLandState
-from tools import exa, serpapi_jobs
-from tools.job_folder import FolderJobSource, JobBatch, JobSource, JobSourceError
-from tools.ratelimit import ServiceError, configured_limiter
+from jobland.domain.dedupe import dedupe_postings, freshness
+from jobland.domain.models import SearchRequest, SourceFailure
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import JobLandState
+from jobland.tools import exa, serpapi_jobs
+from jobland.tools.job_folder import FolderJobSource, JobBatch, JobSource, JobSourceError
+from jobland.tools.ratelimit import ServiceError, configured_limiter
 
 log = logging.getLogger(__name__)
 

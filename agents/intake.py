@@ -12,13 +12,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field
 
-from domain.models import SearchRequest, ThreadRecord
-from domain.repository import Records
-from domain.search_reader import read_search
-from graph.context import Context
-from graph.state import JobLandState
-from prompts import load_prompt, quoted_data
-from tools.llm import LLMSettings, llm_limiter, load_chat_model, structured_call
+from jobland.domain.models import SearchRequest, ThreadRecord
+from jobland.domain.repository import Records
+from jobland.domain.search_reader import read_search
+from jobland.graph.context import Context
+from jobland.graph.state import JobLandState
+from jobland.prompts import load_prompt, quoted_data
+from jobland.tools.llm import LLMSettings, llm_limiter, load_chat_model, structured_call
 
 
 def parse_search_message(message: str) -> SearchRequest:

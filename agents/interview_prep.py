@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import asyncio
 
-from agents.cv_writer import content_words, one_line, posting_skills, profile_skills, rank_highlights, skill_keys
-from domain.models import (
+from jobland.agents.cv_writer import (
+    content_words,
+    one_line,
+    posting_skills,
+    profile_skills,
+    rank_highlights,
+    skill_keys,
+)
+from jobland.domain.models import (
     ApplicationPackage,
     CompanyDossier,
     Highlight,
@@ -25,10 +32,10 @@ from domain.models import (
     Profile,
     QuestionToAsk,
 )
-from domain.posting_facts import Requirement
-from domain.posting_reader import facts_of
-from domain.repository import Records
-from domain.skills import canonical_skill, extract_skills
+from jobland.domain.posting_facts import Requirement
+from jobland.domain.posting_reader import facts_of
+from jobland.domain.repository import Records
+from jobland.domain.skills import canonical_skill, extract_skills
 
 MAX_QUESTIONS = 12
 EVIDENCE_PER_QUESTION = 2

@@ -16,11 +16,11 @@ from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus
-from domain.repository import Records
-from graph.context import Context
-from graph.state import BuildPackageInput, PackageRef
-from tools.postgres import connection_lost
+from jobland.domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import BuildPackageInput, PackageRef
+from jobland.tools.postgres import connection_lost
 
 BuildPackage = Callable[[BuildPackageInput, Runtime[Context]], Awaitable[dict]]
 

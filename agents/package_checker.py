@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agents.cover_letter_writer import LETTER_PHRASES
-from agents.cv_writer import PRESENT, posting_skills
-from domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
-from domain.failpoints import failpoint
-from domain.models import (
+from jobland.agents.cover_letter_writer import LETTER_PHRASES
+from jobland.agents.cv_writer import PRESENT, posting_skills
+from jobland.domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
+from jobland.domain.failpoints import failpoint
+from jobland.domain.models import (
     ApplicationPackage,
     CheckResult,
     CompanyDossier,
@@ -33,12 +33,12 @@ from domain.models import (
     Profile,
     TailoredCV,
 )
-from domain.repository import Records
-from domain.skills import canonical_skill, extract_skills
-from graph.context import Context
-from graph.state import PackageBuildState
-from tools.embeddings import get_embedder
-from tools.pdf import docling_text, page_count, pdfium_text
+from jobland.domain.repository import Records
+from jobland.domain.skills import canonical_skill, extract_skills
+from jobland.graph.context import Context
+from jobland.graph.state import PackageBuildState
+from jobland.tools.embeddings import get_embedder
+from jobland.tools.pdf import docling_text, page_count, pdfium_text
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_YEAR = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+(\d{4})\b", re.IGNORECASE)

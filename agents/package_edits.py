@@ -15,10 +15,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from agents.cover_letter_writer import rendered_letter
-from agents.cv_document import markdown_blocks, read_cv_markdown, render_cv, render_latex
-from agents.cv_writer import latex_pdf
-from agents.package_checker import (
+from jobland.agents.cover_letter_writer import rendered_letter
+from jobland.agents.cv_document import markdown_blocks, read_cv_markdown, render_cv, render_latex
+from jobland.agents.cv_writer import latex_pdf
+from jobland.agents.package_checker import (
     Sources,
     ats_check,
     check_document_text,
@@ -29,8 +29,8 @@ from agents.package_checker import (
     pdf_check,
     section_headings,
 )
-from agents.package_files import write_rendered
-from domain.models import (
+from jobland.agents.package_files import write_rendered
+from jobland.domain.models import (
     ApplicationPackage,
     CheckResult,
     CompanyDossier,
@@ -43,8 +43,8 @@ from domain.models import (
     UnsupportedLine,
     utcnow,
 )
-from graph.context import Context
-from tools.pdf import page_count, render_pdf
+from jobland.graph.context import Context
+from jobland.tools.pdf import page_count, render_pdf
 
 # A flag as the package checker writes it: `CV, Experience: “the line” (why)` or `cover letter: “…” (why)`.
 _FLAG = re.compile(r"^(?P<label>CV|cover letter)(?:, [^“]*)?: “(?P<text>.*)” \((?P<problem>.*)\)$", re.DOTALL)

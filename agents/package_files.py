@@ -6,8 +6,8 @@ import asyncio
 import re
 from pathlib import Path
 
-from graph.context import Context
-from tools.pdf import render_pdf, write_pdf_atomically
+from jobland.graph.context import Context
+from jobland.tools.pdf import render_pdf, write_pdf_atomically
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 

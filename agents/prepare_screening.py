@@ -11,10 +11,10 @@ from __future__ import annotations
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from agents.screener import prepare_screenings
-from domain.repository import Records
-from graph.context import Context
-from graph.state import JobLandState
+from jobland.agents.screener import prepare_screenings
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import JobLandState
 
 
 async def prepare_screening(state: JobLandState, runtime: Runtime[Context]) -> dict:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from domain.models import profile_id_for
-from domain.repository import Records
-from domain.text import content_hash
-from graph.context import Context
-from graph.state import JobLandState
-from tools.cv_import import CVImportError, import_profile
+from jobland.domain.models import profile_id_for
+from jobland.domain.repository import Records
+from jobland.domain.text import content_hash
+from jobland.graph.context import Context
+from jobland.graph.state import JobLandState
+from jobland.tools.cv_import import CVImportError, import_profile
 
 
 async def load_profile(state: JobLandState, runtime: Runtime[Context]) -> dict:

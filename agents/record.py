@@ -12,16 +12,16 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from domain.models import (
+from jobland.domain.models import (
     ApplicationLogEntry,
     ApplicationPackage,
     ApplicationStatusChange,
     DeliveryReceipt,
     PackageStatus,
 )
-from domain.repository import Records
-from graph.context import Context
-from graph.state import JobLandState, PackageRef
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import JobLandState, PackageRef
 
 _OUTCOMES = {
     PackageStatus.sent: "sent",

@@ -18,21 +18,21 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from domain.failpoints import async_failpoint
-from domain.models import (
+from jobland.domain.failpoints import async_failpoint
+from jobland.domain.models import (
     CompanyDossier,
     JobPosting,
     PackageStatus,
     SourcedFact,
 )
-from domain.repository import Records
-from domain.text import normalize_text, slug, strip_bullet
-from graph.context import Context
-from graph.state import PackageBuildState
-from prompts import load_prompt, quoted_data
-from tools import exa
-from tools.llm import llm_limiter, load_chat_model, structured_call
-from tools.ratelimit import configured_limiter
+from jobland.domain.repository import Records
+from jobland.domain.text import normalize_text, slug, strip_bullet
+from jobland.graph.context import Context
+from jobland.graph.state import PackageBuildState
+from jobland.prompts import load_prompt, quoted_data
+from jobland.tools import exa
+from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.tools.ratelimit import configured_limiter
 
 # Checked in this order; a sentence goes to the first topic one of whose cues it contains as whole words.
 # Cues are English and German, the languages JobLand writes letters in.

@@ -21,12 +21,12 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from agents.package_edits import EditInputs, apply_edit
-from agents.shortlist import package_build
-from domain.failpoints import failpoint
-from domain.models import UNFINISHED_STATUSES, ApplicationPackage, Decision, PackageStatus
-from domain.repository import Records
-from domain.review import (
+from jobland.agents.package_edits import EditInputs, apply_edit
+from jobland.agents.shortlist import package_build
+from jobland.domain.failpoints import failpoint
+from jobland.domain.models import UNFINISHED_STATUSES, ApplicationPackage, Decision, PackageStatus
+from jobland.domain.repository import Records
+from jobland.domain.review import (
     DECIDED_STATUSES,
     UnreadableAnswer,
     can_apply,
@@ -36,8 +36,8 @@ from domain.review import (
     review_request,
     unconfirmed_lines,
 )
-from graph.context import Context
-from graph.state import DeliverPackageInput, JobLandState
+from jobland.graph.context import Context
+from jobland.graph.state import DeliverPackageInput, JobLandState
 
 
 def apply_decision(pkg: ApplicationPackage, decision: Decision) -> ApplicationPackage:

@@ -94,9 +94,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from domain.failpoints import failpoint
-from domain.languages import at_least, language_name
-from domain.models import (
+from jobland.domain.failpoints import failpoint
+from jobland.domain.languages import at_least, language_name
+from jobland.domain.models import (
     ApplicationLogEntry,
     JobPosting,
     JobScreeningOutput,
@@ -106,21 +106,21 @@ from domain.models import (
     RequirementEvidence,
     SearchRequest,
 )
-from domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
-from domain.places import find_area, overlaps, within
-from domain.posting_facts import Area, PostingFacts, Requirement
-from domain.posting_reader import facts_of
-from domain.repository import Records
-from domain.roles import LEVELS, relation
-from domain.search_reader import SearchIntent, read_search
-from domain.skills import satisfying
-from domain.text import content_hash, normalize_text
-from graph.context import Context
-from graph.state import ScreeningVerdict, ScreenJobInput
-from prompts import load_prompt, quoted_data
-from tools.embeddings import get_async_embedder
-from tools.llm import llm_limiter, load_chat_model, model_name, structured_call
-from tools.ratelimit import ServiceError
+from jobland.domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
+from jobland.domain.places import find_area, overlaps, within
+from jobland.domain.posting_facts import Area, PostingFacts, Requirement
+from jobland.domain.posting_reader import facts_of
+from jobland.domain.repository import Records
+from jobland.domain.roles import LEVELS, relation
+from jobland.domain.search_reader import SearchIntent, read_search
+from jobland.domain.skills import satisfying
+from jobland.domain.text import content_hash, normalize_text
+from jobland.graph.context import Context
+from jobland.graph.state import ScreeningVerdict, ScreenJobInput
+from jobland.prompts import load_prompt, quoted_data
+from jobland.tools.embeddings import get_async_embedder
+from jobland.tools.llm import llm_limiter, load_chat_model, model_name, structured_call
+from jobland.tools.ratelimit import ServiceError
 
 WEIGHTS = {"semantic": 0.30, "coverage": 0.35, "role": 0.20, "seniority": 0.15}
 SIMILARITY_FLOOR, SIMILARITY_CEILING = 0.25, 0.75

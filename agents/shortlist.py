@@ -9,11 +9,11 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from domain.models import ApplicationPackage, PackageStatus, StatusChange
-from domain.repository import RecordNotFound, Records
-from domain.text import stable_id
-from graph.context import Context
-from graph.state import BuildPackageInput, JobLandState, ScreenJobInput
+from jobland.domain.models import ApplicationPackage, PackageStatus, StatusChange
+from jobland.domain.repository import RecordNotFound, Records
+from jobland.domain.text import stable_id
+from jobland.graph.context import Context
+from jobland.graph.state import BuildPackageInput, JobLandState, ScreenJobInput
 
 
 def route_to_screening(state: JobLandState) -> list[Send] | Literal["shortlist"]:

@@ -28,16 +28,16 @@ from pathlib import Path
 
 from langgraph.types import Command
 
-from agents.screener import embedding_texts, read_search, with_search
-from domain.models import Decision, SearchRequest
-from domain.repository import Records
-from domain.review import requested_package_id
-from graph.builder import open_graph
-from graph.context import Context
-from tools.embedded_postgres import resolve_database_url
-from tools.embeddings import MiniLMEmbedder, get_async_embedder
-from tools.job_folder import load_folder
-from tools.postgres import checkpoint_stats
+from jobland.agents.screener import embedding_texts, read_search, with_search
+from jobland.domain.models import Decision, SearchRequest
+from jobland.domain.repository import Records
+from jobland.domain.review import requested_package_id
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.tools.embedded_postgres import resolve_database_url
+from jobland.tools.embeddings import MiniLMEmbedder, get_async_embedder
+from jobland.tools.job_folder import load_folder
+from jobland.tools.postgres import checkpoint_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import yaml
 
-from agents.intake import parse_search_message
-from agents.screener import screen_batch
-from domain.models import JobPosting, JobScreeningOutput, Probability, Profile, SearchRequest
-from domain.skills import canonical_skill, extract_terms
-from domain.text import normalize_text
-from graph.context import Context
-from tools.cv_import import import_profile
-from tools.job_folder import load_folder
+from jobland.agents.intake import parse_search_message
+from jobland.agents.screener import screen_batch
+from jobland.domain.models import JobPosting, JobScreeningOutput, Probability, Profile, SearchRequest
+from jobland.domain.skills import canonical_skill, extract_terms
+from jobland.domain.text import normalize_text
+from jobland.graph.context import Context
+from jobland.tools.cv_import import import_profile
+from jobland.tools.job_folder import load_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED_SET = ROOT / "tests" / "fixtures" / "screening"

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-from domain.models import DiscardedPosting, JobPosting
+from jobland.domain.models import DiscardedPosting, JobPosting
 
 NEAR_DUPLICATE_JACCARD = 0.9
 # Short descriptions share most of their words by chance; only longer ones are compared.

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 
-from domain.places import fold
-from domain.posting_facts import CEFR_LEVELS, CefrLevel, LanguageNeed
+from jobland.domain.places import fold
+from jobland.domain.posting_facts import CEFR_LEVELS, CefrLevel, LanguageNeed
 
 # Level words, most specific first; each maps to the CEFR level a recruiter would read into it.
 _LEVEL_WORDS: tuple[tuple[str, CefrLevel], ...] = (

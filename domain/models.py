@@ -12,8 +12,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.posting_facts import PostingFacts
-from domain.text import stable_id
+from jobland.domain.posting_facts import PostingFacts
+from jobland.domain.text import stable_id
 
 
 def utcnow() -> datetime:
@@ -301,7 +301,9 @@ Probability = Literal["High", "Medium", "Low"]
 
 class RequirementEvidence(Record):
     requirement: str
-    highlight_ids: list[str] = Field(default_factory=list, description="Highlights that show it; empty: the skills list.")
+    highlight_ids: list[str] = Field(
+        default_factory=list, description="Highlights that show it; empty: the skills list."
+    )
 
 
 class JobScreeningOutput(Record):

@@ -9,12 +9,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from domain.languages import spoken
-from domain.models import Profile, Seniority, WorkItem
-from domain.places import EU, country_of_demonym, find_area
-from domain.posting_facts import Area, CefrLevel
-from domain.roles import is_management_title, level_for_years, role_family, title_level
-from domain.skills import canonical_skill, extract_terms
+from jobland.domain.languages import spoken
+from jobland.domain.models import Profile, Seniority, WorkItem
+from jobland.domain.places import EU, country_of_demonym, find_area
+from jobland.domain.posting_facts import Area, CefrLevel
+from jobland.domain.roles import is_management_title, level_for_years, role_family, title_level
+from jobland.domain.skills import canonical_skill, extract_terms
 
 SKILLS_LIST = "skills"
 _DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")

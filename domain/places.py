@@ -12,7 +12,7 @@ import re
 import unicodedata
 from functools import cache
 
-from domain.posting_facts import Area
+from jobland.domain.posting_facts import Area
 
 EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 EEA = EU | {"IS", "LI", "NO"}

@@ -17,13 +17,13 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from domain.languages import language_needs, text_language
-from domain.models import JobPosting, PostalAddress
-from domain.places import areas_in, country_of_demonym, find_area
-from domain.posting_facts import Area, PostingFacts, Requirement, SectionKind, Workplace
-from domain.roles import is_management_title, role_family, seniority_of, title_level, years_asked
-from domain.skills import GENERIC_TERMS, SATISFIED_BY, extract_terms
-from domain.text import strip_bullet
+from jobland.domain.languages import language_needs, text_language
+from jobland.domain.models import JobPosting, PostalAddress
+from jobland.domain.places import areas_in, country_of_demonym, find_area
+from jobland.domain.posting_facts import Area, PostingFacts, Requirement, SectionKind, Workplace
+from jobland.domain.roles import is_management_title, role_family, seniority_of, title_level, years_asked
+from jobland.domain.skills import GENERIC_TERMS, SATISFIED_BY, extract_terms
+from jobland.domain.text import strip_bullet
 
 # --------------------------------------------------------------------------- sections
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 from langgraph.store.base import BaseStore, GetOp, PutOp
 from pydantic import BaseModel
 
-from domain.models import (
+from jobland.domain.models import (
     ApplicationLogEntry,
     ApplicationPackage,
     CompanyDossier,

@@ -21,7 +21,7 @@ from typing import Any, Literal, NotRequired
 from pydantic import ValidationError
 from typing_extensions import TypedDict
 
-from domain.models import PACKAGE_TRANSITIONS, ApplicationPackage, Decision, PackageStatus, UnsupportedLine
+from jobland.domain.models import PACKAGE_TRANSITIONS, ApplicationPackage, Decision, PackageStatus, UnsupportedLine
 
 REVIEW_ACTION = "send_application"
 RETRY_ACTION = "retry_package"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from domain.models import Seniority
-from domain.places import fold
+from jobland.domain.models import Seniority
+from jobland.domain.places import fold
 
 LEVELS: tuple[Seniority, ...] = ("intern", "junior", "mid", "senior", "lead", "principal", "executive")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from domain.places import areas_in
-from domain.posting_facts import Area
-from domain.roles import families_named
+from jobland.domain.places import areas_in
+from jobland.domain.posting_facts import Area
+from jobland.domain.roles import families_named
 
 _SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?|mindestens|ab)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.I)
 _ONSITE_ONLY = re.compile(r"\b(?:on[- ]?site only|no remote|kein remote|nur vor ort)\b", re.I)

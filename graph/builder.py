@@ -12,24 +12,24 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
-from agents.cover_letter_writer import write_cover_letter
-from agents.cv_writer import write_cv
-from agents.deliver import deliver
-from agents.discover import discover
-from agents.intake import intake
-from agents.package_builder import package_builder
-from agents.package_checker import check_package
-from agents.prepare_screening import prepare_screening
-from agents.profile_loader import load_profile
-from agents.record import record
-from agents.researcher import research_company
-from agents.review import review, route_after_review
-from agents.screener import screen_job
-from agents.shortlist import route_to_packages, route_to_screening, shortlist
-from domain import models
-from graph import state
-from graph.context import Context
-from graph.state import (
+from jobland.agents.cover_letter_writer import write_cover_letter
+from jobland.agents.cv_writer import write_cv
+from jobland.agents.deliver import deliver
+from jobland.agents.discover import discover
+from jobland.agents.intake import intake
+from jobland.agents.package_builder import package_builder
+from jobland.agents.package_checker import check_package
+from jobland.agents.prepare_screening import prepare_screening
+from jobland.agents.profile_loader import load_profile
+from jobland.agents.record import record
+from jobland.agents.researcher import research_company
+from jobland.agents.review import review, route_after_review
+from jobland.agents.screener import screen_job
+from jobland.agents.shortlist import route_to_packages, route_to_screening, shortlist
+from jobland.domain import models
+from jobland.graph import state
+from jobland.graph.context import Context
+from jobland.graph.state import (
     BuildPackageInput,
     DeliverPackageInput,
     JobLandInput,
@@ -37,8 +37,8 @@ from graph.state import (
     PackageBuildState,
     ScreenJobInput,
 )
-from tools.embedded_postgres import resolve_database_url
-from tools.postgres import connection_lost, postgres_persistence
+from jobland.tools.embedded_postgres import resolve_database_url
+from jobland.tools.postgres import connection_lost, postgres_persistence
 
 # Checkpoints deserialize only these types (besides LangGraph's own safe ones).
 CHECKPOINT_TYPES = (

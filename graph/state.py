@@ -12,7 +12,7 @@ from typing import Annotated, NotRequired
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from domain.models import (
+from jobland.domain.models import (
     Decision,
     DeliveryReceipt,
     DiscardedPosting,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from domain.models import Decision
+from jobland.domain.models import Decision
 
 _ACCEPT = {"approve", "approved", "accept", "accepted", "send", "yes", "ok", "okay"}
 _REJECT = {"reject", "rejected", "decline", "declined", "skip", "drop", "no", "discard"}

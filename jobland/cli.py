@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from jobland import terminal
+from jobland.examples import EXAMPLE_CV, EXAMPLE_JOBS
 from jobland.terminal import Format
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -222,7 +223,7 @@ def demo(
     """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    cv, jobs = c.EXAMPLES / "cv" / "alex-morgan.md", c.EXAMPLES / "jobs"
+    cv, jobs = EXAMPLE_CV, EXAMPLE_JOBS
     c._check_inputs(cv, jobs)
     request = c.SearchRequest(cv_path=str(cv), jobs_dir=str(jobs), max_packages=5)
     c.run_async(lambda: c._demo(request, approve_all, fmt, webhook))
@@ -260,7 +261,7 @@ def serve(
     # A request still running 5 s after SIGTERM is cancelled (a CV being read: its child process is killed).
     import uvicorn
 
-    uvicorn.run("server:create_app", factory=True, host=host, port=port, timeout_graceful_shutdown=5)
+    uvicorn.run("jobland.server:create_app", factory=True, host=host, port=port, timeout_graceful_shutdown=5)
 
 
 applications_app = typer.Typer(help="Your applications: every delivered package and where it stands.")

@@ -35,7 +35,9 @@ from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
-from domain.models import (
+from jobland import terminal
+from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.models import (
     SETTABLE_STATUSES,
     UNFINISHED_STATUSES,
     ApplicationLogEntry,
@@ -48,11 +50,10 @@ from domain.models import (
     ThreadRecord,
     UnsupportedLine,
 )
-from domain.repository import RecordNotFound
-from domain.review import is_retry_request, requested_package_id, requested_package_ids, unconfirmed_lines
-from domain.text import id_matches
-from jobland import terminal
-from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.repository import RecordNotFound
+from jobland.domain.review import is_retry_request, requested_package_id, requested_package_ids, unconfirmed_lines
+from jobland.domain.text import id_matches
+from jobland.examples import EXAMPLE_JOBS
 from jobland.service import (
     DATABASE_OUTAGES,
     CVImportError,
@@ -75,11 +76,9 @@ from jobland.service import (
     stage_of,
 )
 from jobland.settings import Settings
+from jobland.templates import render
 from jobland.terminal import Format, emit_json, fail
 from jobland.webhooks import announce_segment, check_run_webhook
-from templates import render
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class UserError(Exception):
@@ -285,9 +284,7 @@ def _check_inputs(cv: Path, jobs: Path) -> None:
     if not cv.is_file():
         fail(f"CV not found: {cv}. Give the path of your master CV (PDF, DOCX, Markdown, HTML or JSON Resume).")
     if not jobs.is_dir():
-        fail(
-            f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLES / 'jobs'}."
-        )
+        fail(f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLE_JOBS}.")
 
 
 async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from langgraph.types import Command, Send
 
-from domain.models import DeadLetter, DeliveryReceipt, PackageStatus
-from domain.repository import RecordNotFound, Records
-from domain.text import id_matches
-from graph.state import DeliverPackageInput
+from jobland.domain.models import DeadLetter, DeliveryReceipt, PackageStatus
+from jobland.domain.repository import RecordNotFound, Records
+from jobland.domain.text import id_matches
+from jobland.graph.state import DeliverPackageInput
 from jobland.service import Session
-from tools.leases import Guards, PackageBusy
+from jobland.tools.leases import Guards, PackageBusy
 
 
 class DeadLetterResolved(ValueError):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
-from graph.context import Context
+from jobland.graph.context import Context
 from jobland.settings import Settings
-from tools.embedded_postgres import resolve_database_url
-from tools.mailers import make_mailer
+from jobland.tools.embedded_postgres import resolve_database_url
+from jobland.tools.mailers import make_mailer
 
 SERPAPI_DEFAULT = "https://serpapi.com"
 EXA_DEFAULT = "https://api.exa.ai"

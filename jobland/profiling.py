@@ -21,12 +21,12 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from domain.models import Profile, ProfilingJob, utcnow
-from domain.repository import Records
-from domain.text import content_hash
+from jobland.domain.models import Profile, ProfilingJob, utcnow
+from jobland.domain.repository import Records
+from jobland.domain.text import content_hash
 from jobland.settings import Settings
-from tools.bounded import LimitExceeded, Limits, run_bounded, start_fork_server
-from tools.cv_import import PARSER_MODULES, CVImportError, import_profile
+from jobland.tools.bounded import LimitExceeded, Limits, run_bounded, start_fork_server
+from jobland.tools.cv_import import PARSER_MODULES, CVImportError, import_profile
 
 CV_TYPES = (".pdf", ".docx", ".md", ".html", ".txt", ".json")
 MAX_PARSES = 2  # reads of one file that a stopping or dying server may interrupt before its job is failed

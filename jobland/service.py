@@ -19,21 +19,28 @@ from typing import Any, Literal
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from agents.cv_document import render_cv
-from agents.cv_writer import plan_cv
-from domain.models import Decision, JobPosting, Profile, SearchRequest, ThreadRecord
-from domain.repository import Records
-from domain.review import ACCEPTED_SHAPES, UnreadableAnswer, can_apply, misfits, parse_answer, requested_package_id
-from graph.builder import build_graph, checkpoint_serializer, open_graph
-from graph.context import SECRET_VARIABLES, Context
+from jobland.agents.cv_document import render_cv
+from jobland.agents.cv_writer import plan_cv
+from jobland.domain.models import Decision, JobPosting, Profile, SearchRequest, ThreadRecord
+from jobland.domain.repository import Records
+from jobland.domain.review import (
+    ACCEPTED_SHAPES,
+    UnreadableAnswer,
+    can_apply,
+    misfits,
+    parse_answer,
+    requested_package_id,
+)
+from jobland.graph.builder import build_graph, checkpoint_serializer, open_graph
+from jobland.graph.context import SECRET_VARIABLES, Context
 from jobland.settings import Settings
-from tools.cv_import import CVImportError, import_profile
-from tools.embedded_postgres import DatabaseError, resolve_database_url
-from tools.job_folder import JobSourceError
-from tools.leases import Guards, PackageBusy, ThreadBusy, guards_for
-from tools.postgres import DATABASE_OUTAGES, outage_message, postgres_persistence
-from tools.ratelimit import ServiceError
-from tools.webhooks import WebhookURLError
+from jobland.tools.cv_import import CVImportError, import_profile
+from jobland.tools.embedded_postgres import DatabaseError, resolve_database_url
+from jobland.tools.job_folder import JobSourceError
+from jobland.tools.leases import Guards, PackageBusy, ThreadBusy, guards_for
+from jobland.tools.postgres import DATABASE_OUTAGES, outage_message, postgres_persistence
+from jobland.tools.ratelimit import ServiceError
+from jobland.tools.webhooks import WebhookURLError
 
 # The service's whole surface: its own lifecycle functions, and what the faces may use from the layers below.
 __all__ = [

@@ -19,10 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from graph.context import SECRET_VARIABLES, Context
+from jobland.examples import EXAMPLE_JOBS
+from jobland.graph.context import SECRET_VARIABLES, Context
 
 DEFAULT_HOME = Path("~/.jobland")
-EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 
 

@@ -6,8 +6,8 @@ import psycopg
 from pydantic import ValidationError
 
 from jobland.settings import Settings
-from tools.embedded_postgres import DatabaseError, resolve_database_url
-from tools.thread_index import ListedThread, thread_list
+from jobland.tools.embedded_postgres import DatabaseError, resolve_database_url
+from jobland.tools.thread_index import ListedThread, thread_list
 
 
 class ThreadListError(RuntimeError):

@@ -14,14 +14,14 @@ from typing import Any
 
 from langgraph.types import StateSnapshot
 
-from domain.models import WebhookCall, WebhookEvent
-from domain.review import is_retry_request
-from domain.text import stable_id
 from jobland.api_runs import Progress
+from jobland.domain.models import WebhookCall, WebhookEvent
+from jobland.domain.review import is_retry_request
+from jobland.domain.text import stable_id
 from jobland.service import Session, review_requests, stage_of
 from jobland.settings import Settings
-from tools.ratelimit import ServiceError, configured_limiter
-from tools.webhooks import (
+from jobland.tools.ratelimit import ServiceError, configured_limiter
+from jobland.tools.webhooks import (
     DEFAULT_LIMITS,
     SERVICE,
     WebhookAttempt,

@@ -23,10 +23,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from domain.models import Profile
-from tools.cv_import import import_profile
-from tools.embedded_postgres import embedded_database_url
-from tools.postgres import postgres_persistence
+from jobland.domain.models import Profile
+from jobland.tools.cv_import import import_profile
+from jobland.tools.embedded_postgres import embedded_database_url
+from jobland.tools.postgres import postgres_persistence
 
 # Tests never reach a real service: the machine's keys and endpoints for outside services are dropped.
 for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_API_KEY"):
@@ -34,6 +34,8 @@ for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_A
 
 # The local API world's fixtures, for every test module.
 pytest_plugins = tuple(f"tests.local_world.{name}" for name in ("openai", "serpapi", "exa", "gmail", "smtp"))
+# The shared factories' fixtures (servers, browsers), for every test module.
+pytest_plugins += ("tests.support.api", "tests.support.browser", "tests.support.llm_answers")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -163,3 +165,16 @@ def jobland_process(home: Path, database_url: str, *args: str) -> Iterator[subpr
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of the test's own, as a new deployment starts with (no records left by other tests)."""
+    name = f"jobland_fresh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(database_url, name)
+    asyncio.run(_create_tables(url))
+    yield url
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

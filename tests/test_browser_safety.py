@@ -6,7 +6,6 @@ hostile page served from another 127.0.0.1 port (the same site, another origin: 
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,26 +19,20 @@ from playwright.sync_api import Browser, Response, expect
 
 from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE
 from jobland.settings import ApiUser
-from templates import TEMPLATES_DIR
+from jobland.templates import TEMPLATES_DIR
 from tests.conftest import EXAMPLE_CV, free_port
-from tests.test_review_page import browser, console_errors, review_jobs, serving, sign_in, start_search  # noqa: F401 (fixtures)
-from tests.test_server import (
-    ALICE,
-    api_settings,
-    base_url,  # noqa: F401 (a fixture)
-    client,
-    running_server,
-    upload,
+from tests.support.api import ALICE, api_settings, client, running_server, upload
+from tests.support.browser import (
+    CSRF_META,
+    INLINE_SCRIPT,
+    browser_client,
+    console_errors,
+    serving,
+    sign_in,
+    start_search,
 )
 
 CAROL = "cora-token-0123456789"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+\s*=", re.IGNORECASE)
-
-
-def browser_client(base: str, **kwargs) -> httpx.Client:
-    """A client that sends what a browser sends from the server's own page."""
-    return httpx.Client(base_url=base, headers={"Origin": base}, timeout=30, **kwargs)
 
 
 def test_the_session_cookie_is_opaque_expires_needs_csrf_and_holds_across_two_servers(
@@ -118,7 +111,7 @@ def test_the_session_cookie_is_opaque_expires_needs_csrf_and_holds_across_two_se
         assert httpx.get(f"{two}/review/{thread_id}", cookies=cookies).status_code == 401, "the sign-in form again"
 
 
-def test_every_response_carries_the_browser_policy_and_the_docs_need_no_cdn(base_url: str) -> None:  # noqa: F811
+def test_every_response_carries_the_browser_policy_and_the_docs_need_no_cdn(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=30) as anyone, client(base_url) as api:
         responses = [
             anyone.get("/healthz"),
@@ -203,8 +196,8 @@ def hostile_site(page_html: str) -> Iterator[str]:
 def test_a_page_on_another_port_cannot_change_state_sign_in_or_frame_the_review_page(
     database_url: str,
     home: Path,
-    review_jobs: Path,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    review_jobs: Path,
+    browser: Browser,
 ) -> None:
     with serving(home, database_url, review_jobs) as (base, token):
         thread_id = start_search(base, token)

@@ -20,15 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.models import SearchRequest, ThreadRecord
-from domain.repository import Records
+from jobland.domain.models import SearchRequest, ThreadRecord
+from jobland.domain.repository import Records
 from jobland.settings import Settings
+from jobland.tools.leases import PostgresGuards
+from jobland.tools.postgres import postgres_persistence
 from tests.conftest import EXAMPLE_CV, cli_env, free_port, jobland_command, run_cli, run_json
 from tests.local_world.gmail import FakeGmail
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
-from tests.test_server import client, running_server
-from tools.leases import PostgresGuards
-from tools.postgres import postgres_persistence
+from tests.support.api import client, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ import pytest
 import weasyprint
 from markdown_it import MarkdownIt
 
-from domain.models import Highlight, Profile
-from domain.text import content_hash, stable_id
+from jobland.domain.models import Highlight, Profile
+from jobland.domain.text import content_hash, stable_id
+from jobland.tools.cv_import import CVImportError, import_profile
 from tests.conftest import FIXTURES
-from tests.test_hostile_uploads import docx_file, flate_bomb_pdf, looping_pdf, nested_json, zip_bomb_docx
-from tools.cv_import import CVImportError, import_profile
+from tests.support.hostile_files import docx_file, flate_bomb_pdf, looping_pdf, nested_json, zip_bomb_docx
 
 AWESOME_CV = FIXTURES / "resumes" / "awesome-cv-resume.pdf"
 SAMPLE_RESUME = FIXTURES / "jsonresume" / "sample.resume.json"

@@ -18,13 +18,13 @@ import typer
 from fastapi.testclient import TestClient
 from langgraph.types import Command
 
-from domain.models import PackageStatus, SearchRequest
-from domain.repository import Records
-from graph.builder import open_graph
-from graph.context import Context
 from jobland.commands import run_async
+from jobland.domain.models import PackageStatus, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.server import create_app
 from jobland.settings import Settings
-from server import create_app
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 
 TERMINATE_OTHERS = (

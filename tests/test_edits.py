@@ -8,9 +8,6 @@ by id; then the email carries the edited CV, laid out in the CV's own fonts on a
 
 from __future__ import annotations
 
-import ctypes
-import email
-import email.policy
 import os
 import pty
 import re
@@ -25,87 +22,28 @@ from pathlib import Path
 
 import httpx
 import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 import pytest
 
-from agents.cv_document import CV_STYLES, read_cv_markdown, render_cv, render_latex
-from agents.cv_writer import plan_cv
-from domain.models import ApplicationPackage, JobPosting, Profile
-from domain.review import review_request
+from jobland.agents.cv_document import CV_STYLES, read_cv_markdown, render_cv, render_latex
+from jobland.agents.cv_writer import plan_cv
+from jobland.domain.models import ApplicationPackage, JobPosting, Profile
+from jobland.domain.review import review_request
+from jobland.settings import ApiUser
 from tests.conftest import EXAMPLE_CV, ROOT, cli_env, jobland_command, run_cli, run_json
-from tests.test_server import api_settings, client, running_server, upload, wait_for
-
-# The line each fabrication writes: how the tests find its flag.
-FABRICATED = {
-    "employer": "Staff Engineer — Google",
-    "inflated title": "Chief Technology Officer",
-    "fake metric": "saving 3.4 million euros a year",
-    "degree never earned": "Ph.D. in Machine Learning, Stanford University",
-    "skill never mentioned": "Rust",
-}
-
+from tests.support.api import api_settings, client, running_server, upload, wait_for
+from tests.support.edits import FABRICATED, assert_styled_like, attached_cv, fabricate, pdf_fonts, sent_messages
 
 INVENTED_LETTER_LINE = "As head of Google's search team I grew revenue by 40%."
 
-
-def fabricate(markdown: str) -> str:
-    """The CV with one line of each fabrication kind, written the way a person would type it."""
-    first_title = re.search(r"^### (.+?) — ", markdown, re.MULTILINE)
-    assert first_title, markdown
-    text = markdown.replace(f"### {first_title[1]} — ", f"### {FABRICATED['inflated title']} — ", 1)
-    bullet = re.search(r"^- (.+?)\.?$", text[text.index("## Experience") :], re.MULTILINE)
-    assert bullet, text
-    text = text.replace(f"- {bullet[1]}", f"- {bullet[1]}, {FABRICATED['fake metric']}", 1)
-    skills = re.search(r"## Skills\n\n(.+)\n", text)
-    assert skills, text
-    text = text.replace(skills[1], f"{skills[1]} · {FABRICATED['skill never mentioned']}", 1)
-    employer = (
-        f"### {FABRICATED['employer']}\n\n*Zurich · Jan 2014 – Dec 2014*\n\n- Built the ad auction service in C++.\n\n"
-    )
-    text = text.replace("## Education\n\n", f"## Education\n\n- {FABRICATED['degree never earned']}, 2016\n", 1)
-    return text.replace("## Education", employer + "## Education", 1)
+# A user of this module's own: other modules count their users' threads.
+EDITOR_TOKEN = "edith-token-0123456789"
+EDITOR = ApiUser(user_id="edith", email="edith@example.com", name="Edith")
 
 
 def assert_every_kind_flagged(unsupported: list[dict]) -> None:
     texts = [line["text"] for line in unsupported]
     for kind, written in FABRICATED.items():
         assert any(written in text for text in texts), f"{kind} not flagged: {texts}"
-
-
-def pdf_fonts(data: bytes) -> set[str]:
-    """The fonts a PDF's text is set in, without their subset prefixes ("ABCDEF+Liberation-Sans")."""
-    fonts = set()
-    document = pdfium.PdfDocument(data)
-    for page in document:
-        for text in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT]):
-            font = pdfium_c.FPDFTextObj_GetFont(text.raw)
-            size = pdfium_c.FPDFFont_GetBaseFontName(font, None, 0)
-            name = ctypes.create_string_buffer(size)
-            pdfium_c.FPDFFont_GetBaseFontName(font, name, size)
-            fonts.add(name.value.decode().split("+")[-1])
-    return fonts
-
-
-def sent_messages(home: Path) -> dict[str, email.message.EmailMessage]:
-    outbox = home / "outbox"
-    files = sorted(outbox.glob("*.eml")) if outbox.exists() else []
-    messages = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
-    return {m["X-JobLand-Package"]: m for m in messages}
-
-
-def attached_cv(message: email.message.EmailMessage) -> tuple[bytes, str]:
-    parts = {p.get_filename(): p for p in message.iter_attachments()}
-    pdf = next(p for name, p in parts.items() if name.startswith("cv-") and name.endswith(".pdf"))
-    markdown = next(p for name, p in parts.items() if name.startswith("cv-") and name.endswith(".md"))
-    return pdf.get_content(), markdown.get_payload(decode=True).decode("utf-8")
-
-
-def assert_styled_like(home: Path, built_pdf_file: str, sent_pdf: bytes) -> None:
-    """The edited CV is the template's: the built CV's fonts, and its page count give or take the edit."""
-    built = (home / built_pdf_file).read_bytes()
-    assert pdf_fonts(sent_pdf) == pdf_fonts(built), "the edited CV keeps the CV style's fonts"
-    assert abs(len(pdfium.PdfDocument(sent_pdf)) - len(pdfium.PdfDocument(built))) <= 1
-    assert "Liberation-Sans-Bold" in pdf_fonts(sent_pdf), "headings are set bold, as the template sets them"
 
 
 # --------------------------------------------------------------------------- the document model
@@ -133,7 +71,7 @@ def test_text_outside_the_format_is_kept_never_dropped(example_profile: Profile,
 def kiezkraft() -> JobPosting:
     from datetime import UTC, datetime
 
-    from tools.job_folder import load_folder
+    from jobland.tools.job_folder import load_folder
 
     batch = load_folder(ROOT / "examples" / "jobs", now=datetime.now(UTC))
     return next(p for p in batch.postings if p.company.startswith("Kiezkraft"))
@@ -306,8 +244,8 @@ def test_in_a_terminal_a_failing_editor_asks_again_and_the_second_confirmation_s
 @contextmanager
 def api_review(home: Path, database_url: str, jobs: Path, packages: int) -> Iterator[tuple[httpx.Client, str]]:
     """The HTTP API on loopback with a search of its own, paused for review: (client, thread id)."""
-    settings = api_settings(database_url, home).model_copy(update={"jobs_dir": jobs})
-    with running_server(settings) as base, client(base) as api:
+    settings = api_settings(database_url, home).model_copy(update={"jobs_dir": jobs, "api_tokens": {EDITOR_TOKEN: EDITOR}})
+    with running_server(settings) as base, client(base, EDITOR_TOKEN) as api:
         cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
         started = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": packages}).raise_for_status()
         yield api, started.json()["thread_id"]

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobland.tools.embedded_postgres import HANDLES, READY_MARKER, embedded_postmasters
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port, jobland_command, jobland_process
-from tools.embedded_postgres import HANDLES, READY_MARKER, embedded_postmasters
 
 EMBEDDED = ""  # an empty DATABASE_URL: the embedded server under the data folder
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.embeddings import AsyncEmbedder, EmbeddingModelMissing, MiniLMEmbedder, get_embedder
+from jobland.tools.embeddings import AsyncEmbedder, EmbeddingModelMissing, MiniLMEmbedder, get_embedder
 
 
 def test_similar_sentences_score_higher_than_unrelated_ones() -> None:

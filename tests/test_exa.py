@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from domain.models import SearchRequest
-from graph.builder import open_graph
-from graph.context import Context
+from jobland.domain.models import SearchRequest
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.tools.exa import ExaClient, ExaJobSource, ExaResearch, company_from_url, title_and_company
+from jobland.tools.ratelimit import ServiceError, ServiceLimiter
 from tests.conftest import EXAMPLE_CV
 from tests.local_world.base import Fault
 from tests.local_world.exa import API_KEY, FakeExa, Page
-from tools.exa import ExaClient, ExaJobSource, ExaResearch, company_from_url, title_and_company
-from tools.ratelimit import ServiceError, ServiceLimiter
 
 NOW = datetime.now(UTC)  # the fake's pages are dated relative to the real clock
 

@@ -3,36 +3,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from domain import failpoints
+from jobland.domain import failpoints
 from jobland.settings import ApiUser
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, run_cli, run_json
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
-from tests.test_server import api_settings, client, running_server, upload, wait_for
+from tests.support.api import (
+    BROKEN_BUILD,
+    SMTP_LIMITS,
+    api_settings,
+    client,
+    running_server,
+    smtp_env,
+    upload,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
-BROKEN_BUILD = "write_cv.start=2:raise"
 REASON = "failed while writing the CV and letter: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
 FRANK, GINA = "frank-token-0123456789", "gina-token-0123456789"
-SMTP_LIMITS = {"smtp": {"max_attempts": 2, "base_delay": 0.05}}
-
-
-def smtp_env(smtp: LocalSmtp) -> dict[str, str]:
-    return {
-        "JOBLAND_MAILER": "smtp",
-        "JOBLAND_SMTP_HOST": smtp.host,
-        "JOBLAND_SMTP_PORT": str(smtp.port),
-        "JOBLAND_SMTP_USERNAME": USERNAME,
-        "JOBLAND_SMTP_PASSWORD": PASSWORD,
-        "JOBLAND_SMTP_CA_FILE": str(smtp.ca_file),
-        "JOBLAND_SERVICE_LIMITS": json.dumps(SMTP_LIMITS),
-        "JOBLAND_RENDER_PDF": "false",
-    }
 
 
 def test_the_cli_shows_missing_packages_retries_them_and_resolves_dead_letters(

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from domain import failpoints
-from domain.models import (
+from jobland.deliveries import mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain import failpoints
+from jobland.domain.models import (
     PACKAGE_TRANSITIONS,
     ApplicationPackage,
     InvalidTransition,
@@ -20,11 +21,10 @@ from domain.models import (
     PackageStatus,
     SearchRequest,
 )
-from domain.repository import Records
-from domain.review import is_retry_request, requested_package_ids
-from graph.builder import open_graph
-from graph.context import Context
-from jobland.deliveries import mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.repository import Records
+from jobland.domain.review import is_retry_request, requested_package_ids
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
 from jobland.service import Session
 from jobland.settings import Settings
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS

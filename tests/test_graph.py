@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import shutil
 import uuid
@@ -12,29 +10,12 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from domain.models import Decision, PackageStatus, SearchRequest
-from domain.repository import Records
-from graph.builder import open_graph
-from graph.context import Context
+from jobland.domain.models import Decision, PackageStatus, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.tools.postgres import checkpoint_stats
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
-from tools.postgres import checkpoint_stats
-
-
-def context_for(home: Path) -> Context:
-    return Context(user_email="alex.morgan@example.com", user_name="Alex Morgan", home=str(home), render_pdf=True)
-
-
-async def run_to_review(graph, home: Path, jobs: Path, thread_id: str) -> dict:
-    config = {"configurable": {"thread_id": thread_id}}
-    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(jobs), max_packages=4)
-    await graph.ainvoke({"request": request}, config, context=context_for(home), durability="sync")
-    return config
-
-
-def outbox_messages(home: Path) -> list[email.message.EmailMessage]:
-    folder = home / "outbox"
-    files = sorted(folder.glob("*.eml")) if folder.exists() else []
-    return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+from tests.support.graph_runs import context_for, outbox_messages, run_to_review
 
 
 async def test_pipeline_pauses_at_one_review_and_sends_only_the_approved(database_url: str, home: Path) -> None:
@@ -149,7 +130,7 @@ async def test_checkpoint_size_does_not_grow_with_posting_text(database_url: str
 async def test_bad_cv_fails_clearly_and_keeps_nothing_half_done(
     database_url: str, home: Path, tmp_path: Path, bad_cv: str
 ) -> None:
-    from tools.cv_import import CVImportError
+    from jobland.tools.cv_import import CVImportError
 
     path = tmp_path / bad_cv
     path.write_bytes(b"" if bad_cv.endswith(".md") else b"%PDF-1.7 this is not really a pdf \x00\xff")

@@ -17,17 +17,10 @@ from playwright.sync_api import Browser, Page, Request, expect
 
 from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE
 from jobland.settings import ApiUser
-from templates import TEMPLATES_DIR
+from jobland.templates import TEMPLATES_DIR
 from tests.conftest import EXAMPLE_CV, free_port, jobland_process
-from tests.test_browser_safety import CSRF_META, INLINE_SCRIPT, browser_client
-from tests.test_review_page import (  # noqa: F401 (fixtures)
-    SCREENSHOTS,
-    browser,
-    console_errors,
-    review_jobs,
-    review_server,
-)
-from tests.test_server import api_settings, client, running_server, upload, wait_for
+from tests.support.api import api_settings, client, running_server, upload, wait_for
+from tests.support.browser import CSRF_META, INLINE_SCRIPT, SCREENSHOTS, browser_client, console_errors
 
 # Users of these tests' own, so that the other tests' lists of Alice's and Bob's threads stay theirs.
 DANA, ERIN = "dana-token-0123456789", "erin-token-0123456789"
@@ -53,8 +46,8 @@ def sign_in_at_home(page: Page, base: str, token: str) -> None:
 
 
 def test_from_home_upload_search_review_deliver_and_track(
-    review_server: tuple[str, str],  # noqa: F811
-    browser: Browser,  # noqa: F811
+    review_server: tuple[str, str],
+    browser: Browser,
     home: Path,
 ) -> None:
     base, token = review_server

@@ -8,6 +8,7 @@ folder outside the clone.
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -37,9 +38,11 @@ def _fresh_environment(tmp_path: Path) -> Path:
 def test_the_wheel_installs_one_package_that_runs_the_demo_and_serves_the_page_outside_the_clone(
     tmp_path: Path, database_url: str
 ) -> None:
-    dist = tmp_path / "dist"
+    dist, source = tmp_path / "dist", tmp_path / "source"
+    # From a copy without build leftovers (setuptools reuses a build/ folder it finds).
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"))
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), "."]
-    subprocess.run(build, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    subprocess.run(build, cwd=source, check=True, capture_output=True, timeout=300)
     (wheel,) = dist.glob("jobland-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
@@ -56,7 +59,11 @@ def test_the_wheel_installs_one_package_that_runs_the_demo_and_serves_the_page_o
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBLAND_") and k != "PYTHONPATH"}
     env.update(JOBLAND_HOME=str(tmp_path / "home"), JOBLAND_EMAIL="alex.morgan@example.com", DATABASE_URL=database_url)
     where = subprocess.run(
-        [str(python), "-c", "import jobland; print(jobland.__file__)"], cwd=elsewhere, env=env, capture_output=True, text=True
+        [str(python), "-c", "import jobland; print(jobland.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert where.stdout.startswith(str(environment)), where.stdout + where.stderr
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agents.intake import merge_requests, parse_search_message
-from domain.models import SearchRequest
+from jobland.agents.intake import merge_requests, parse_search_message
+from jobland.domain.models import SearchRequest
 
 
 def test_message_gives_places_remote_and_salary() -> None:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 from langgraph.types import Command
 
-from agents.interview_prep import prepare_interview
-from agents.researcher import dossier_from_posting
-from agents.screener import assess
-from domain.models import ApplicationPackage, Decision, JobPosting, JobScreeningOutput, PackageStatus, Profile
-from domain.repository import Records
-from graph.builder import open_graph
-from templates import render
+from jobland.agents.interview_prep import prepare_interview
+from jobland.agents.researcher import dossier_from_posting
+from jobland.agents.screener import assess
+from jobland.domain.models import ApplicationPackage, Decision, JobPosting, JobScreeningOutput, PackageStatus, Profile
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.templates import render
+from jobland.tools.job_folder import load_folder
 from tests.conftest import EXAMPLE_JOBS
-from tests.test_graph import context_for, outbox_messages, run_to_review
-from tools.job_folder import load_folder
+from tests.support.graph_runs import context_for, outbox_messages, run_to_review
 
 
 def package_for(profile: Profile, posting: JobPosting) -> ApplicationPackage:

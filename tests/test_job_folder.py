@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.dedupe import canonical_key, dedupe_postings, freshness
-from domain.models import JobPosting, SearchRequest
-from tests.conftest import FIXTURES
-from tools.job_folder import (
-    DEMO_JOBS_DIR,
+from jobland.domain.dedupe import canonical_key, dedupe_postings, freshness
+from jobland.domain.models import JobPosting, SearchRequest
+from jobland.tools.job_folder import (
     MAX_FILE_BYTES,
     FolderJobSource,
     JobBatch,
@@ -27,6 +25,7 @@ from tools.job_folder import (
     parse_salary,
     required_languages,
 )
+from tests.conftest import EXAMPLE_JOBS, FIXTURES
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -303,7 +302,7 @@ def test_plain_text_uses_its_first_line_as_title(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def demo() -> JobBatch:
-    return load_folder(DEMO_JOBS_DIR, now=NOW)
+    return load_folder(EXAMPLE_JOBS, now=NOW)
 
 
 def test_demo_set_loads_fresh_unique_postings(demo: JobBatch) -> None:
@@ -600,7 +599,7 @@ def test_a_deadline_of_today_is_still_open(tmp_path: Path) -> None:
 
 def test_the_demo_set_loads_quickly() -> None:
     started = time.perf_counter()
-    load_folder(DEMO_JOBS_DIR, now=NOW)
+    load_folder(EXAMPLE_JOBS, now=NOW)
     assert time.perf_counter() - started < 2
 
 

@@ -15,28 +15,57 @@ from tests.conftest import ROOT
 
 FACES = {
     "server.py",
+    "jobland/server.py",  # the link to server.py that installs it as jobland.server
     "jobland/cli.py",
     "jobland/__main__.py",
     "jobland/commands.py",
     "jobland/terminal.py",
     "jobland/chat.py",
     "jobland/studio.py",
-    "jobland/api_runs.py",
     "jobland/browser_sessions.py",
     "jobland/browser_safety.py",
     "jobland/request_limits.py",
 }
-# Layer (folder or file) -> the top-level packages of this project it must never import.
-FORBIDDEN = {
-    "domain": {"tools", "agents", "graph", "jobland", "server"},
-    "tools": {"agents", "graph", "jobland", "server"},
-    "templates": {"tools", "agents", "graph", "jobland", "server"},
-    "prompts": {"tools", "agents", "graph", "jobland", "server"},
-    "agents": {"jobland", "server", "graph.builder"},
-    "graph": {"jobland", "server"},
-    "faces": {"agents", "tools", "graph"},
-    "service": {"server", "jobland.cli", "jobland.chat"},
+# Layer (folder or file) -> the parts of the `jobland` package it may import; anything else of it is refused.
+LOWER = ("jobland.domain", "jobland.examples")
+ALLOWED = {
+    "domain": LOWER,
+    "tools": (*LOWER, "jobland.tools"),
+    "templates": (*LOWER, "jobland.templates"),
+    "prompts": (*LOWER, "jobland.prompts"),
+    "agents": (
+        *LOWER,
+        "jobland.tools",
+        "jobland.agents",
+        "jobland.graph.state",
+        "jobland.graph.context",
+        "jobland.prompts",
+        "jobland.templates",
+    ),
+    "graph": (*LOWER, "jobland.tools", "jobland.agents", "jobland.graph", "jobland.prompts", "jobland.templates"),
+    # The service layer (jobland/ but the faces) may use every layer below, never a face.
+    "service": (
+        *LOWER,
+        "jobland.tools",
+        "jobland.agents",
+        "jobland.graph",
+        "jobland.prompts",
+        "jobland.templates",
+        "jobland.service",
+        "jobland.settings",
+        "jobland.deliveries",
+        "jobland.profiling",
+        "jobland.doctor",
+        "jobland.webhooks",
+        "jobland.thread_list",
+        "jobland.api_runs",
+    ),
 }
+# Faces reach agents/, tools/ and graph/ only through the service.
+ALLOWED["faces"] = tuple(a for a in ALLOWED["service"] if a not in {"jobland.tools", "jobland.agents", "jobland.graph"})
+ALLOWED["faces"] += tuple(
+    f"jobland.{f.removeprefix('jobland/').removesuffix('.py')}" for f in FACES if f.startswith("jobland/")
+)
 
 
 def imported(path: Path) -> set[str]:
@@ -44,6 +73,8 @@ def imported(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "jobland":
+            names.update(f"jobland.{alias.name}" for alias in node.names)  # from jobland import terminal
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
@@ -56,7 +87,7 @@ def layer_of(path: Path) -> str | None:
     if relative.startswith("jobland/"):
         return "service"
     top = relative.split("/")[0]
-    return top if top in FORBIDDEN else None
+    return top if top in ALLOWED else None
 
 
 MODULES = sorted(
@@ -68,10 +99,9 @@ MODULES = sorted(
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_imports_point_one_way(path: Path) -> None:
-    forbidden = FORBIDDEN[layer_of(path)]
-    broken = sorted(
-        name for name in imported(path) if any(name == f or name.startswith(f + ".") for f in forbidden)
-    )
+    allowed = ALLOWED[layer_of(path)]
+    ours = (name for name in imported(path) if name == "jobland" or name.startswith("jobland."))
+    broken = sorted(n for n in ours if not any(n == a or n.startswith(a + ".") for a in allowed))
     assert not broken, f"{path.relative_to(ROOT)} ({layer_of(path)}) imports {broken}"
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import NotRequired
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
+from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.tools.ratelimit import ServiceError
 from tests.local_world.base import Fault
 from tests.local_world.openai import API_KEY, FakeOpenAI
-from tools.llm import llm_limiter, load_chat_model, structured_call
-from tools.ratelimit import ServiceError
 
 
 class Verdict(BaseModel):
@@ -63,7 +64,9 @@ def test_two_event_loops_in_one_process_each_get_their_own_clients(openai_server
 
     async def ask(state: Asked) -> dict:
         model = load_chat_model(settings, "screener")
-        verdict = await structured_call(model, Verdict, [HumanMessage(state["question"])], limiter=llm_limiter(settings))
+        verdict = await structured_call(
+            model, Verdict, [HumanMessage(state["question"])], limiter=llm_limiter(settings)
+        )
         return {"answer": {"verdict": verdict.model_dump(), "model": id(model)}}
 
     builder = StateGraph(Asked)

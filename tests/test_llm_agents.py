@@ -8,15 +8,15 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
-from agents.intake import read_search_message
-from agents.screener import SCREENING_INPUTS_NS, cascade_verdict, screen_job
-from domain.models import JobScreeningOutput, SearchRequest
-from domain.repository import Records
-from graph.context import Context
-from graph.state import ScreenJobInput
+from jobland.agents.intake import read_search_message
+from jobland.agents.screener import SCREENING_INPUTS_NS, cascade_verdict, screen_job
+from jobland.domain.models import JobScreeningOutput, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import ScreenJobInput
 from tests.local_world.base import Fault
 from tests.local_world.openai import API_KEY, FakeOpenAI, fenced
-from tests.test_screener import FanOutState, backend_profile, nursing_posting, posting, send_postings
+from tests.support.screening import FanOutState, backend_profile, nursing_posting, posting, send_postings
 
 
 def llm_context(server: FakeOpenAI, **fields: Any) -> Context:

@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from langgraph.types import Command
 
-from agents.deliver import message_id_for
-from domain.models import Decision, SearchRequest
-from domain.repository import Records
-from graph.builder import open_graph
-from graph.context import Context
+from jobland.agents.deliver import message_id_for
+from jobland.domain.models import Decision, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.tools.gmail import GmailMailer
+from jobland.tools.mailers import make_mailer
+from jobland.tools.ratelimit import ServiceError, ServiceLimiter
+from jobland.tools.smtp import SmtpMailer
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 from tests.local_world.base import Fault, Reply
 from tests.local_world.gmail import FakeGmail
 from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
-from tools.gmail import GmailMailer
-from tools.mailers import make_mailer
-from tools.ratelimit import ServiceError, ServiceLimiter
-from tools.smtp import SmtpMailer
 
 USER = "alex.morgan@example.com"
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40  # binary, so a lossy encoding would show

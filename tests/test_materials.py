@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.cover_letter_writer import LETTER_PHRASES, word_count, write_letter
-from agents.cv_document import CV_STYLES
-from agents.cv_writer import (
+from jobland.agents.cover_letter_writer import LETTER_PHRASES, word_count, write_letter
+from jobland.agents.cv_document import CV_STYLES
+from jobland.agents.cv_writer import (
     FittedCV,
     choose_highlights,
     fit_to_pages,
@@ -26,23 +26,26 @@ from agents.cv_writer import (
     render_latex,
     tailor_cv,
 )
-from agents.deliver import compose_message
-from agents.package_checker import (
+from jobland.agents.deliver import compose_message
+from jobland.agents.package_checker import (
     check_package_contents,
     markdown_lines,
     pdf_check,
     skill_coverage,
     text_damage,
 )
-from agents.researcher import dossier_from_posting
-from domain.languages import text_language
-from domain.models import CoverLetter, JobPosting, LanguageItem, Profile
-from domain.posting_reader import facts_of
-from domain.repository import Records
-from graph.context import Context
+from jobland.agents.researcher import dossier_from_posting
+from jobland.domain.languages import text_language
+from jobland.domain.models import CoverLetter, JobPosting, LanguageItem, Profile
+from jobland.domain.posting_reader import facts_of
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
 from jobland.settings import Settings
+from jobland.tools.cv_import import import_profile
+from jobland.tools.job_folder import load_folder
+from jobland.tools.pdf import page_count, pdfium_text, render_pdf, tex_engine
 from tests.conftest import FIXTURES
-from tests.test_package_builders import (
+from tests.support.packages import (
     HOSTILE_HTML,
     HOSTILE_TEX,
     INJECTION,
@@ -53,9 +56,6 @@ from tests.test_package_builders import (
     make_posting,
     make_profile,
 )
-from tools.cv_import import import_profile
-from tools.job_folder import load_folder
-from tools.pdf import page_count, pdfium_text, render_pdf, tex_engine
 
 EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
 

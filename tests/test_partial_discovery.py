@@ -16,15 +16,15 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from domain.models import PackageStatus, SearchRequest
-from domain.repository import Records
-from graph.builder import open_graph
-from graph.context import Context
 from jobland.cli import app as cli_app
+from jobland.domain.models import PackageStatus, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.server import create_app
 from jobland.service import Session
 from jobland.settings import Settings
 from jobland.webhooks import event_payload
-from server import create_app
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, run_cli
 from tests.local_world.base import Fault
 from tests.local_world.exa import API_KEY, FakeExa

@@ -8,18 +8,18 @@ from functools import cache
 
 import pytest
 
-from agents.intake import parse_search_message
-from agents.screener import screen_posting, with_search
-from domain.models import JobPosting, JobScreeningOutput, Profile
-from domain.person import read_person
-from domain.places import areas_in, find_area, within
-from domain.posting_facts import PostingFacts
-from domain.posting_reader import read_posting
-from domain.search_reader import read_search
-from domain.skills import SATISFIED_BY
+from jobland.agents.intake import parse_search_message
+from jobland.agents.screener import screen_posting, with_search
+from jobland.domain.models import JobPosting, JobScreeningOutput, Profile
+from jobland.domain.person import read_person
+from jobland.domain.places import areas_in, find_area, within
+from jobland.domain.posting_facts import PostingFacts
+from jobland.domain.posting_reader import read_posting
+from jobland.domain.search_reader import read_search
+from jobland.domain.skills import SATISFIED_BY
+from jobland.tools.cv_import import import_profile
+from jobland.tools.job_folder import load_folder
 from tests.conftest import FIXTURES
-from tools.cv_import import import_profile
-from tools.job_folder import load_folder
 
 SET = FIXTURES / "screening"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from langgraph.types import Command
 
-from domain.models import Decision, PackageStatus, SearchRequest
-from domain.repository import Records
-from graph.builder import open_graph
-from graph.context import Context
+from jobland.domain.models import Decision, PackageStatus, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
 from tests.conftest import EXAMPLE_CV
 from tests.local_world.exa import API_KEY as EXA_KEY
 from tests.local_world.exa import FakeExa
@@ -24,7 +24,7 @@ from tests.local_world.openai import API_KEY as OPENAI_KEY
 from tests.local_world.openai import FakeOpenAI
 from tests.local_world.serpapi import API_KEY as SERPAPI_KEY
 from tests.local_world.serpapi import FakeSerpApi
-from tests.test_llm_writers import cv_answer, letter_answer, research_answer
+from tests.support.llm_answers import cv_answer, letter_answer, research_answer
 
 USER = "alex.morgan@example.com"
 
@@ -51,13 +51,13 @@ def production_context(
 
 
 async def test_a_search_runs_on_every_production_provider_and_sends_one_approved_package(
-    database_url: str,
+    fresh_database: str,
     home: Path,
     tmp_path: Path,
-    openai_server: FakeOpenAI,  # noqa: F811
-    serpapi_world: FakeSerpApi,  # noqa: F811
-    exa_world: FakeExa,  # noqa: F811
-    gmail_api: FakeGmail,  # noqa: F811
+    openai_server: FakeOpenAI,
+    serpapi_world: FakeSerpApi,
+    exa_world: FakeExa,
+    gmail_api: FakeGmail,
 ) -> None:
     openai_server.responders.update(DossierSummary=research_answer, CVRewrite=cv_answer, LetterBody=letter_answer)
     token_file = gmail_api.write_token_file(tmp_path / "gmail-token.json")
@@ -65,7 +65,7 @@ async def test_a_search_runs_on_every_production_provider_and_sends_one_approved
     config = {"configurable": {"thread_id": uuid.uuid4().hex}}
     request = SearchRequest(query="python", cv_path=str(EXAMPLE_CV), max_packages=2)
 
-    async with open_graph(database_url, home) as graph:
+    async with open_graph(fresh_database, home) as graph:
         await graph.ainvoke({"request": request}, config, context=context, durability="sync")
         snapshot = await graph.aget_state(config)
         assert snapshot.next == ("review",)
@@ -76,7 +76,7 @@ async def test_a_search_runs_on_every_production_provider_and_sends_one_approved
 
         packages = {p.id: p for p in await Records(graph.store).packages(snapshot.values["thread_id"])}
         approved = packages[ids[0]]
-        assert approved.status == PackageStatus.ready and approved.flagged_claims == []
+        assert approved.status == PackageStatus.ready and approved.flagged_claims == [], (approved.status, approved.error)
         assert approved.dossier.facts() and all(f.source.startswith("https://") for f in approved.dossier.facts())
         assert any(line.section == "body" for line in approved.cover_letter.lines)
         assert all(line.text.endswith(", for the posting") for line in approved.cv.lines if line.highlight_ids)

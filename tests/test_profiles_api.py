@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.models import ProfilingJob, utcnow
-from domain.repository import Records
-from domain.text import content_hash
+from jobland.domain.models import ProfilingJob, utcnow
+from jobland.domain.repository import Records
+from jobland.domain.text import content_hash
 from jobland.profiling import MAX_PARSES, store_upload, stored_upload
 from jobland.settings import ApiUser, Settings
+from jobland.tools.postgres import postgres_persistence
 from tests.conftest import EXAMPLE_CV, FIXTURES
-from tests.test_server import api_settings, client, running_server
-from tools.postgres import postgres_persistence
+from tests.support.api import api_settings, client, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
+from jobland.tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
 
 
 def limiter(**kwargs) -> tuple[ServiceLimiter, list[float]]:

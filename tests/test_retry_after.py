@@ -10,16 +10,16 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
-from domain.models import SearchRequest
+from jobland.domain.models import SearchRequest
+from jobland.tools.exa import ExaClient
+from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.tools.ratelimit import ServiceError, ServiceLimiter
+from jobland.tools.serpapi_jobs import SerpApiJobSource
 from tests.local_world.base import Fault, LocalService
 from tests.local_world.exa import API_KEY as EXA_KEY
 from tests.local_world.openai import API_KEY as OPENAI_KEY
 from tests.local_world.openai import FakeOpenAI
 from tests.local_world.serpapi import API_KEY as SERPAPI_KEY
-from tools.exa import ExaClient
-from tools.llm import llm_limiter, load_chat_model, structured_call
-from tools.ratelimit import ServiceError, ServiceLimiter
-from tools.serpapi_jobs import SerpApiJobSource
 
 Call = Callable[[], Awaitable[object]]
 

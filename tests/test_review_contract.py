@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.models import ApplicationPackage, Decision, JobScreeningOutput, PackageStatus
-from domain.review import (
+from jobland.domain.models import ApplicationPackage, Decision, JobScreeningOutput, PackageStatus
+from jobland.domain.review import (
     UnreadableAnswer,
     can_apply,
     misfits,

@@ -13,7 +13,7 @@ import pytest
 
 from jobland.settings import ApiUser, Settings
 from tests.conftest import EXAMPLE_CV, run_cli, run_json
-from tests.test_server import api_settings, chat, client, running_server, said, upload, wait_for
+from tests.support.api import api_settings, chat, client, running_server, said, upload, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import operator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
-from langgraph.types import Send
-from typing_extensions import TypedDict
 
-from agents.screener import (
+from jobland.agents.screener import (
     ScreeningError,
     cascade_verdict,
     posting_digest,
@@ -24,128 +21,25 @@ from agents.screener import (
     screen_posting,
     screening_messages,
 )
-from domain.models import (
-    Basics,
-    Highlight,
+from jobland.domain.models import (
     JobPosting,
     JobScreeningOutput,
-    LanguageItem,
     MonetaryAmount,
-    Organization,
-    Place,
-    PostalAddress,
-    Preferences,
     Profile,
     SearchRequest,
-    SkillItem,
-    WorkItem,
 )
-from domain.repository import Records
-from domain.roles import role_family
-from graph.context import Context
-from graph.state import ScreeningVerdict, ScreenJobInput
-from tools.embeddings import get_async_embedder, get_embedder
+from jobland.domain.repository import Records
+from jobland.domain.roles import role_family
+from jobland.graph.context import Context
+from jobland.graph.state import ScreeningVerdict, ScreenJobInput
+from jobland.tools.embeddings import get_async_embedder, get_embedder
+from tests.support.screening import FanOutState, backend_profile, berlin, nursing_posting, posting, send_postings
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 STRONG_SIMILARITY = 0.8
 
 
 # --------------------------------------------------------------------------- factories
-
-
-def work(employer: str, position: str, start: str, end: str | None, *highlights: str) -> WorkItem:
-    return WorkItem(
-        name=employer,
-        position=position,
-        startDate=start,
-        endDate=end,
-        highlights=[Highlight.make("work", employer, h) for h in highlights],
-    )
-
-
-def backend_profile(**preferences: Any) -> Profile:
-    """A senior Python backend engineer in Berlin with eight years of experience."""
-    wanted: dict[str, Any] = {
-        "locations": ["Berlin"],
-        "remote": "remote_or_hybrid",
-        "salary_floor": 70_000,
-        "salary_currency": "EUR",
-        "deal_breakers": ["crypto", "gambling"],
-    }
-    return Profile(
-        id="prof_ana",
-        source="ana.json",
-        content_hash="ana-1",
-        basics=Basics(
-            name="Ana Costa",
-            label="Senior Backend Engineer",
-            summary="Backend engineer building Python services, APIs and data platforms on AWS.",
-        ),
-        work=[
-            work(
-                "Shopwise",
-                "Senior Backend Engineer",
-                "2021-01",
-                None,
-                "Designed REST APIs in Python and FastAPI serving 20M requests a day",
-                "Migrated PostgreSQL clusters to AWS with zero downtime",
-                "Ran services on Kubernetes with Helm and ArgoCD",
-            ),
-            work(
-                "Dataloop",
-                "Backend Developer",
-                "2018-09",
-                "2020-12",
-                "Built Django services and Celery workers backed by Redis",
-                "Introduced pytest and CI/CD with GitHub Actions",
-            ),
-        ],
-        skills=[
-            SkillItem(name="Backend", keywords=["Python", "Django", "FastAPI", "PostgreSQL", "Redis", "Docker", "AWS"])
-        ],
-        languages=[LanguageItem(language="English", fluency="Native"), LanguageItem(language="Portuguese")],
-        preferences=Preferences(**{**wanted, **preferences}),
-    )
-
-
-def berlin(city: str = "Berlin") -> list[Place]:
-    return [Place(address=PostalAddress(addressLocality=city, addressCountry="Germany"))]
-
-
-def posting(**fields: Any) -> JobPosting:
-    """A senior Python backend role in Berlin, hybrid, 75-90k EUR; fields override any part."""
-    values: dict[str, Any] = {
-        "id": "post_backend",
-        "title": "Senior Backend Engineer (Python)",
-        "hiringOrganization": Organization(name="Acme Logistics"),
-        "jobLocation": berlin(),
-        "workplace": "hybrid",
-        "baseSalary": MonetaryAmount(currency="EUR", minValue=75_000, maxValue=90_000),
-        "description": (
-            "We are looking for a senior backend engineer to build and scale our logistics APIs. "
-            "You will design services in Python and FastAPI, own PostgreSQL schemas, and run them on "
-            "Kubernetes in AWS. Experience with Kafka is a plus."
-        ),
-        "skills": ["Python", "FastAPI", "PostgreSQL", "Kubernetes", "AWS", "Kafka"],
-        "languages": ["English"],
-        "source": "test",
-        "content_hash": "post-1",
-        "canonical_key": "acme-backend",
-    }
-    values.update(fields)
-    return JobPosting(**values)
-
-
-def nursing_posting() -> JobPosting:
-    return posting(
-        id="post_nurse",
-        title="Registered Nurse (ICU)",
-        hiringOrganization=Organization(name="St. Mary Hospital"),
-        description="Registered nurse for our intensive care ward: patient care, medication, night shifts.",
-        skills=[],
-        content_hash="post-nurse",
-        canonical_key="mary-nurse",
-    )
 
 
 def sales_posting() -> JobPosting:
@@ -428,20 +322,6 @@ def test_the_llm_sees_the_posting_facts_as_quoted_data() -> None:
 
 
 # --------------------------------------------------------------------------- the node in a graph
-
-
-class FanOutState(TypedDict, total=False):
-    profile_id: str
-    posting_ids: list[str]
-    request: SearchRequest
-    screenings: Annotated[list[ScreeningVerdict], operator.add]
-
-
-def send_postings(state: FanOutState) -> list[Send]:
-    return [
-        Send("screen_job", ScreenJobInput(posting_id=pid, profile_id=state["profile_id"], request=state["request"]))
-        for pid in state["posting_ids"]
-    ]
 
 
 async def test_screen_job_node_screens_stores_and_reuses_in_a_real_graph() -> None:

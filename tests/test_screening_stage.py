@@ -11,14 +11,14 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
-from agents.prepare_screening import prepare_screening
-from agents.screener import prepare_screenings, screen_batch, screen_job
-from domain.models import Organization, SearchRequest
-from domain.repository import Records
-from graph.context import Context
-from graph.state import ScreenJobInput
-from tests.test_screener import FanOutState, backend_profile, nursing_posting, posting, send_postings
-from tools.embeddings import EMBEDDINGS_NS, AsyncEmbedder, get_async_embedder, get_embedder
+from jobland.agents.prepare_screening import prepare_screening
+from jobland.agents.screener import prepare_screenings, screen_batch, screen_job
+from jobland.domain.models import Organization, SearchRequest
+from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from jobland.graph.state import ScreenJobInput
+from jobland.tools.embeddings import EMBEDDINGS_NS, AsyncEmbedder, get_async_embedder, get_embedder
+from tests.support.screening import FanOutState, backend_profile, nursing_posting, posting, send_postings
 
 # A token budget of its own, so this module's vectors are not in the process-wide cache already.
 CONTEXT = Context(embedding_max_tokens=120)

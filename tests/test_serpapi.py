@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from domain.models import SearchRequest
-from graph.builder import open_graph
-from graph.context import Context
+from jobland.domain.models import SearchRequest
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.tools.job_folder import JobSourceError, load_folder
+from jobland.tools.ratelimit import ServiceError, ServiceLimiter
+from jobland.tools.serpapi_jobs import SerpApiJobSource
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 from tests.local_world.base import Fault
 from tests.local_world.serpapi import API_KEY, FakeSerpApi, google_job
-from tools.job_folder import JobSourceError, load_folder
-from tools.ratelimit import ServiceError, ServiceLimiter
-from tools.serpapi_jobs import SerpApiJobSource
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 POSTING = {

@@ -4,97 +4,28 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from jobland.settings import ApiUser, Settings
-from server import create_app
-from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, FIXTURES, free_port
+from tests.conftest import EXAMPLE_CV, FIXTURES
+from tests.support.api import (
+    ALICE,
+    BOB,
+    api_settings,
+    chat,
+    client,
+    read_events,
+    running_server,
+    said,
+    upload,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
-
-ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789"
-
-
-def api_settings(database_url: str, home: Path) -> Settings:
-    return Settings(
-        home=home,
-        database_url=database_url,
-        email="owner@example.com",
-        jobs_dir=EXAMPLE_JOBS,
-        api_tokens={
-            ALICE: ApiUser(user_id="alice", email="alice@example.com", name="Alice Example"),
-            BOB: ApiUser(user_id="bob", email="bob@example.com", name="Bob"),
-        },
-    )
-
-
-@contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """uvicorn serving create_app(settings) in a background thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the server did not stop"
-
-
-@pytest.fixture
-def base_url(database_url: str, home: Path) -> Iterator[str]:
-    with running_server(api_settings(database_url, home)) as base:
-        yield base
-
-
-def client(base: str, token: str | None = ALICE) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=base, headers=headers, timeout=60)
-
-
-def upload(api: httpx.Client, path: Path, name: str | None = None) -> httpx.Response:
-    return api.post("/api/cv", files={"file": (name or path.name, path.read_bytes())})
-
-
-def wait_for(api: httpx.Client, thread_id: str, stages: set[str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = api.get(f"/api/threads/{thread_id}").raise_for_status().json()
-        if status["stage"] in stages:
-            return status
-        assert status["stage"] in ("running", "delivering"), status
-        assert time.monotonic() < deadline, f"still {status['stage']} after {timeout} s"
-        time.sleep(0.1)
-
-
-def read_events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
-    """(event, JSON data) pairs of a Server-Sent Events stream."""
-    event, data = "message", []
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            event = line.removeprefix("event:").strip()
-        elif line.startswith("data:"):
-            data.append(line.removeprefix("data:").strip())
-        elif not line and data:
-            yield event, json.loads("\n".join(data))
-            event, data = "message", []
 
 
 def outbox(home: Path) -> list[email.message.EmailMessage]:
@@ -224,16 +155,6 @@ def test_a_run_through_the_api_pauses_for_review_and_sends_only_the_approved(bas
             assert browser.get("/static/review.css").headers["content-type"].startswith("text/css")
             assert browser.get("/static/..%2Fserver.py").status_code == 404
     assert len(outbox(home)) == 1, "still exactly one message"
-
-
-def chat(api: httpx.Client, **body: str) -> list[tuple[str, dict]]:
-    with api.stream("POST", "/api/chat", json=body) as stream:
-        assert stream.status_code == 200, stream.read()
-        return list(read_events(stream))
-
-
-def said(events: list[tuple[str, dict]]) -> str:
-    return " ".join(data["text"] for name, data in events if name == "message")
 
 
 def test_chat_searches_then_reads_a_review_reply(base_url: str, home: Path) -> None:

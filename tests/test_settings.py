@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from graph.builder import make_graph
+from jobland.graph.builder import make_graph
 from jobland.settings import Settings
 
 
@@ -66,7 +66,7 @@ def test_langgraph_json_graph_compiles_with_every_node() -> None:
 def test_keys_are_secret_in_settings_and_runs_read_them_from_the_environment(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from graph.context import Context
+    from jobland.graph.context import Context
     from jobland.studio import context_with_defaults
 
     monkeypatch.setenv("JOBLAND_LLM_API_KEY", "sk-local-secret-1234")

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
-from agents.cover_letter_writer import write_letter
-from agents.cv_writer import plan_cv, tailor_cv
-from agents.interview_prep import prepare_interview
-from agents.researcher import dossier_from_posting
-from domain.models import ApplicationPackage, JobScreeningOutput
-from templates import render, template_names
-from tests.test_package_builders import HOSTILE_HTML, HOSTILE_TEX, INJECTION, make_posting, make_profile
+from jobland.agents.cover_letter_writer import write_letter
+from jobland.agents.cv_writer import plan_cv, tailor_cv
+from jobland.agents.interview_prep import prepare_interview
+from jobland.agents.researcher import dossier_from_posting
+from jobland.domain.models import ApplicationPackage, JobScreeningOutput
+from jobland.templates import render, template_names
+from tests.support.packages import HOSTILE_HTML, HOSTILE_TEX, INJECTION, make_posting, make_profile
 
 HOSTILE_POSTING = make_posting(
     company=HOSTILE_TEX,

@@ -16,16 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.models import SearchRequest, ThreadRecord
-from graph.builder import open_graph
+from jobland.domain.models import SearchRequest, ThreadRecord
+from jobland.graph.builder import open_graph
 from jobland.service import Session
 from jobland.settings import ApiUser, Settings
+from jobland.tools.ratelimit import ServiceError, ServiceLimiter
+from jobland.tools.webhooks import WebhookAttempt, WebhookSender, WebhookURLError, check_webhook_url, webhook_signature
 from jobland.webhooks import WebhookNotConfigured, announce, check_run_webhook
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, free_port, run_cli
 from tests.local_world.base import Fault, LocalService, Reply, Request
-from tests.test_server import BOB, api_settings, client, running_server, upload, wait_for
-from tools.ratelimit import ServiceError, ServiceLimiter
-from tools.webhooks import WebhookAttempt, WebhookSender, WebhookURLError, check_webhook_url, webhook_signature
+from tests.support.api import BOB, api_settings, client, running_server, upload, wait_for
 
 SECRET = "test-webhook-secret-0123456789"
 # Its own API user, so that other modules' tests on the shared database do not see these threads.

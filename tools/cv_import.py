@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import pypdfium2
 from pydantic import ValidationError
 
-from domain.models import (
+from jobland.domain.models import (
     AwardItem,
     Basics,
     CertificateItem,
@@ -48,9 +48,9 @@ from domain.models import (
     WorkItem,
     profile_id_for,
 )
-from domain.skills import extract_skills
-from domain.text import content_hash, normalize_text, strip_bullet
-from tools.pdf import PDF_LIBRARIES
+from jobland.domain.skills import extract_skills
+from jobland.domain.text import content_hash, normalize_text, strip_bullet
+from jobland.tools.pdf import PDF_LIBRARIES
 
 if TYPE_CHECKING:
     from docling.document_converter import DocumentConverter
@@ -224,7 +224,7 @@ if importlib.util.find_spec("torch") is None:
 
 # What a process that parses many CVs imports once, in this order (the stub above first).
 PARSER_MODULES = (
-    "tools.cv_import",
+    "jobland.tools.cv_import",
     "docling.datamodel.base_models",
     "docling.document_converter",
     "docling.pipeline.native_pdf_pipeline",

@@ -22,10 +22,10 @@ import requests
 from pydantic import BaseModel
 from requests import RequestException
 
-from domain.dedupe import company_key, dedupe_postings, freshness
-from domain.models import DiscardedPosting, JobPosting, SearchRequest
-from tools.job_folder import JobBatch, JobSourceError, UnusablePosting, draft_from_text, posting_from_draft
-from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
+from jobland.domain.dedupe import company_key, dedupe_postings, freshness
+from jobland.domain.models import DiscardedPosting, JobPosting, SearchRequest
+from jobland.tools.job_folder import JobBatch, JobSourceError, UnusablePosting, draft_from_text, posting_from_draft
+from jobland.tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
 
 if TYPE_CHECKING:  # exa_py takes over a second to import: only runs that use Exa pay for it
     from exa_py import Exa

@@ -33,7 +33,7 @@ with warnings.catch_warnings():
     from googleapiclient.errors import HttpError
 from urllib3.exceptions import NewConnectionError
 
-from tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
+from jobland.tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
 
 # gmail.send to send; gmail.readonly to find an already sent message by its Message-ID.
 GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly")

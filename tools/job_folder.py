@@ -24,8 +24,8 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from dateutil import parser as date_parser
 from pydantic_core import to_jsonable_python
 
-from domain.dedupe import canonical_key, dedupe_postings, freshness
-from domain.models import (
+from jobland.domain.dedupe import canonical_key, dedupe_postings, freshness
+from jobland.domain.models import (
     DiscardedPosting,
     JobPosting,
     MonetaryAmount,
@@ -34,14 +34,15 @@ from domain.models import (
     PostalAddress,
     SearchRequest,
 )
-from domain.posting_reader import (
+from jobland.domain.posting_reader import (
     listed_duties_and_qualifications,
     read_posting,
     required_languages,  # noqa: F401 (callers of the folder source read it from here)
 )
-from domain.roles import seniority_of as infer_seniority  # noqa: F401 (as above)
-from domain.skills import canonical_skill, extract_skills
-from domain.text import content_hash, normalize_text, stable_id, strip_bullet
+from jobland.domain.roles import seniority_of as infer_seniority  # noqa: F401 (as above)
+from jobland.domain.skills import canonical_skill, extract_skills
+from jobland.domain.text import content_hash, normalize_text, stable_id, strip_bullet
+from jobland.examples import EXAMPLE_JOBS
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 JSON_SUFFIXES = frozenset({".json", ".jsonld"})
@@ -50,7 +51,6 @@ TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 _SUPPORTED = ", ".join(sorted(JSON_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES))
 # Notes about a folder, not postings.
 _SKIPPED_NAMES = frozenset({"readme.md", "readme.txt"})
-DEMO_JOBS_DIR = Path(__file__).resolve().parent.parent / "examples" / "jobs"
 
 
 class JobSourceError(ValueError):
@@ -124,7 +124,7 @@ def _posting_files(folder: Path) -> list[Path]:
     if not files:
         raise JobSourceError(
             f"Job folder {folder} holds no posting files. "
-            f"Add postings ({_SUPPORTED}) or use the demo set in {DEMO_JOBS_DIR}."
+            f"Add postings ({_SUPPORTED}) or use the demo set in {EXAMPLE_JOBS}."
         )
     return files
 

@@ -18,7 +18,13 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
-from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, configured_limiter, retry_after_seconds
+from jobland.tools.ratelimit import (
+    RetryableError,
+    ServiceError,
+    ServiceLimiter,
+    configured_limiter,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:  # the OpenAI client takes a second to import: only runs that use an LLM pay for it
     import openai

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from tools.outbox import Mailer, OutboxMailer
-from tools.ratelimit import ServiceLimiter, configured_limiter
-from tools.smtp import SmtpMailer
+from jobland.tools.outbox import Mailer, OutboxMailer
+from jobland.tools.ratelimit import ServiceLimiter, configured_limiter
+from jobland.tools.smtp import SmtpMailer
 
 
 class MailerSettings(Protocol):
@@ -43,7 +43,7 @@ def make_mailer(context: MailerSettings) -> Mailer:
             raise ValueError(
                 "mailer is gmail but JOBLAND_GMAIL_TOKEN_FILE is not set: point it at your OAuth token file"
             )
-        from tools.gmail import GmailMailer  # the Google client takes 0.3 s to import: only when used
+        from jobland.tools.gmail import GmailMailer  # the Google client takes 0.3 s to import: only when used
 
         return GmailMailer(
             context.gmail_token_file, api_endpoint=context.gmail_api_endpoint, limiter=_limiter(context, "gmail")

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from domain.text import slug
+from jobland.domain.text import slug
 
 
 class Mailer(Protocol):

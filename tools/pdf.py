@@ -75,7 +75,7 @@ def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
     """The text of a PDF as Docling (the importer's offline converter) reads it."""
     from docling.datamodel.base_models import DocumentStream
 
-    from tools.cv_import import _docling_converter
+    from jobland.tools.cv_import import _docling_converter
 
     with PDF_LIBRARIES:
         result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))

@@ -28,7 +28,7 @@ from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from tools.embedded_postgres import DatabaseError
+from jobland.tools.embedded_postgres import DatabaseError
 
 POOL_WAIT_S = 15.0  # how long an operation waits for a connection (the pool reconnecting meanwhile)
 ATTEMPTS_PER_OPERATION = 4

@@ -18,9 +18,9 @@ from typing import Any
 import requests
 import serpapi
 
-from domain.dedupe import dedupe_postings, freshness
-from domain.models import DiscardedPosting, JobPosting, SearchRequest
-from tools.job_folder import (
+from jobland.domain.dedupe import dedupe_postings, freshness
+from jobland.domain.models import DiscardedPosting, JobPosting, SearchRequest
+from jobland.tools.job_folder import (
     JobBatch,
     JobSourceError,
     PostingDraft,
@@ -28,7 +28,7 @@ from tools.job_folder import (
     places_from_location,
     posting_from_draft,
 )
-from tools.ratelimit import RetryableError, ServiceLimiter, retry_after_seconds
+from jobland.tools.ratelimit import RetryableError, ServiceLimiter, retry_after_seconds
 
 SERVICE = "serpapi"
 # SerpAPI meters searches per hour (plan dependent); one request a second and two at once stays well inside.

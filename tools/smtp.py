@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import TypeVar
 
-from tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter
+from jobland.tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError, ServiceLimiter
 
 SERVICE = "smtp"
 T = TypeVar("T")

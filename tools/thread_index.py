@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tools.leases import THREAD_LOCKS
+from jobland.tools.leases import THREAD_LOCKS
 
 RUNNING = "running"
 # A record no JobLand process has let go of yet (started by Studio, or before stages were noted).

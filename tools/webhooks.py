@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
-from tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
+from jobland.tools.ratelimit import RetryableError, ServiceError, ServiceLimiter, retry_after_seconds
 
 SERVICE = "webhook"
 # A receiver that is down gets three more tries over about 7 s; JOBLAND_SERVICE_LIMITS may change it.

@@ -16,11 +16,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from domain.dedupe import company_key
-from domain.models import JobPosting
+from jobland.domain.dedupe import company_key
+from jobland.domain.models import JobPosting
+from jobland.tools.job_folder import load_folder
 from tests.local_world.base import LocalService, Reply, Request
 from tests.local_world.serpapi import EXAMPLE_JOBS, salary_text
-from tools.job_folder import load_folder
 
 API_KEY = "exa-test-key"
 

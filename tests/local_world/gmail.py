@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from jobland.tools.gmail import GMAIL_SCOPES
 from tests.local_world.base import LocalService, Reply, Request
-from tools.gmail import GMAIL_SCOPES
 
 ACCESS_TOKEN = "local-gmail-token"
 ADDRESS = "alex.morgan@example.com"

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from agents.intake import parse_search_message
-from domain.skills import extract_skills
+from jobland.agents.intake import parse_search_message
+from jobland.domain.skills import extract_skills
 from tests.local_world.base import LocalService, Reply, Request
 
 API_KEY = "sk-local-test"

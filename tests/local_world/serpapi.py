@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from domain.models import JobPosting
+from jobland.domain.models import JobPosting
+from jobland.tools.job_folder import load_folder
 from tests.local_world.base import LocalService, Reply, Request
-from tools.job_folder import load_folder
 
 EXAMPLE_JOBS = Path(__file__).resolve().parents[2] / "examples" / "jobs"
 API_KEY = "serp-test-key"

@@ -1,0 +1,1 @@
+"""Shared test factories, servers and fixtures (registered by tests/conftest.py); test modules import from here, never from each other."""
