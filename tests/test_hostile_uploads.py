@@ -11,9 +11,11 @@ import gc
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import zlib
@@ -143,8 +145,8 @@ class Server:
 
 @contextmanager
 def jobland_server(database_url: str, folder: Path, **env: str) -> Iterator[Server]:
-    home, spool = folder / "home", folder / "spool"
-    spool.mkdir(parents=True)
+    # The spool is short-pathed: the fork server's AF_UNIX socket lives in it (at most 107 bytes of path).
+    home, spool = folder / "home", Path(tempfile.mkdtemp(prefix="jl-spool-"))
     port = free_port()
     variables = cli_env(home, database_url, JOBLAND_API_TOKENS=json.dumps(USERS), TMPDIR=str(spool), **env)
     log = folder / "server.log"  # a file, not a pipe nobody reads: the access log would fill it and stall the server
@@ -173,6 +175,7 @@ def jobland_server(database_url: str, folder: Path, **env: str) -> Iterator[Serv
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
