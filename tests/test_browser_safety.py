@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from playwright.sync_api import Browser, Response, expect
 
 from jobland.browser_sessions import CSRF_HEADER, SESSION_COOKIE
@@ -31,6 +32,8 @@ from tests.support.browser import (
     sign_in,
     start_search,
 )
+
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
 
 CAROL = "cora-token-0123456789"
 

@@ -27,24 +27,12 @@ from jobland.tools.leases import PostgresGuards
 from jobland.tools.postgres import postgres_persistence
 from tests.conftest import EXAMPLE_CV, cli_env, free_port, jobland_command, run_cli, run_json
 from tests.local_world.gmail import FakeGmail
-from tests.local_world.smtp import PASSWORD, USERNAME, LocalSmtp
-from tests.support.api import client, running_server
+from tests.local_world.smtp import LocalSmtp
+from tests.support.api import client, running_server, smtp_env
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "concurrency-token-0123456789"
-
-
-def smtp_env(smtp: LocalSmtp) -> dict[str, str]:
-    return {
-        "JOBLAND_MAILER": "smtp",
-        "JOBLAND_SMTP_HOST": smtp.host,
-        "JOBLAND_SMTP_PORT": str(smtp.port),
-        "JOBLAND_SMTP_USERNAME": USERNAME,
-        "JOBLAND_SMTP_PASSWORD": PASSWORD,
-        "JOBLAND_SMTP_CA_FILE": str(smtp.ca_file),
-        "JOBLAND_RENDER_PDF": "false",
-    }
 
 
 def gmail_env(gmail: FakeGmail, folder: Path) -> dict[str, str]:

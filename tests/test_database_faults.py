@@ -27,6 +27,8 @@ from jobland.server import create_app
 from jobland.settings import Settings
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 TERMINATE_OTHERS = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"

@@ -33,6 +33,8 @@ from tests.conftest import EXAMPLE_CV, ROOT, cli_env, jobland_command, run_cli, 
 from tests.support.api import api_settings, client, running_server, upload, wait_for
 from tests.support.edits import FABRICATED, assert_styled_like, attached_cv, fabricate, pdf_fonts, sent_messages
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 INVENTED_LETTER_LINE = "As head of Google's search team I grew revenue by 40%."
 
 # A user of this module's own: other modules count their users' threads.
@@ -244,7 +246,9 @@ def test_in_a_terminal_a_failing_editor_asks_again_and_the_second_confirmation_s
 @contextmanager
 def api_review(home: Path, database_url: str, jobs: Path, packages: int) -> Iterator[tuple[httpx.Client, str]]:
     """The HTTP API on loopback with a search of its own, paused for review: (client, thread id)."""
-    settings = api_settings(database_url, home).model_copy(update={"jobs_dir": jobs, "api_tokens": {EDITOR_TOKEN: EDITOR}})
+    settings = api_settings(database_url, home).model_copy(
+        update={"jobs_dir": jobs, "api_tokens": {EDITOR_TOKEN: EDITOR}}
+    )
     with running_server(settings) as base, client(base, EDITOR_TOKEN) as api:
         cv_id = upload(api, EXAMPLE_CV).raise_for_status().json()["cv_id"]
         started = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": packages}).raise_for_status()

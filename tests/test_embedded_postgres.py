@@ -23,6 +23,8 @@ import pytest
 from jobland.tools.embedded_postgres import HANDLES, READY_MARKER, embedded_postmasters
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, cli_env, free_port, jobland_command, jobland_process
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 EMBEDDED = ""  # an empty DATABASE_URL: the embedded server under the data folder
 
 

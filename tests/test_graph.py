@@ -17,6 +17,8 @@ from jobland.tools.postgres import checkpoint_stats
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 from tests.support.graph_runs import context_for, outbox_messages, run_to_review
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 
 async def test_pipeline_pauses_at_one_review_and_sends_only_the_approved(database_url: str, home: Path) -> None:
     thread_id = uuid.uuid4().hex

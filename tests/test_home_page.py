@@ -22,6 +22,8 @@ from tests.conftest import EXAMPLE_CV, free_port, jobland_process
 from tests.support.api import api_settings, client, running_server, upload, wait_for
 from tests.support.browser import CSRF_META, INLINE_SCRIPT, SCREENSHOTS, browser_client, console_errors
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 # Users of these tests' own, so that the other tests' lists of Alice's and Bob's threads stay theirs.
 DANA, ERIN = "dana-token-0123456789", "erin-token-0123456789"
 USERS = {

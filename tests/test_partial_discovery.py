@@ -13,6 +13,7 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -30,6 +31,8 @@ from tests.local_world.base import Fault
 from tests.local_world.exa import API_KEY, FakeExa
 from tests.local_world.openai import API_KEY as OPENAI_KEY
 from tests.local_world.openai import FakeOpenAI
+
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
 
 TOKEN = "token-0123456789"
 

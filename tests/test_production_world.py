@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from langgraph.types import Command
 
 from jobland.domain.models import Decision, PackageStatus, SearchRequest
@@ -25,6 +26,8 @@ from tests.local_world.openai import FakeOpenAI
 from tests.local_world.serpapi import API_KEY as SERPAPI_KEY
 from tests.local_world.serpapi import FakeSerpApi
 from tests.support.llm_answers import cv_answer, letter_answer, research_answer
+
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
 
 USER = "alex.morgan@example.com"
 
@@ -76,7 +79,10 @@ async def test_a_search_runs_on_every_production_provider_and_sends_one_approved
 
         packages = {p.id: p for p in await Records(graph.store).packages(snapshot.values["thread_id"])}
         approved = packages[ids[0]]
-        assert approved.status == PackageStatus.ready and approved.flagged_claims == [], (approved.status, approved.error)
+        assert approved.status == PackageStatus.ready and approved.flagged_claims == [], (
+            approved.status,
+            approved.error,
+        )
         assert approved.dossier.facts() and all(f.source.startswith("https://") for f in approved.dossier.facts())
         assert any(line.section == "body" for line in approved.cover_letter.lines)
         assert all(line.text.endswith(", for the posting") for line in approved.cv.lines if line.highlight_ids)

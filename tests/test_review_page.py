@@ -28,9 +28,12 @@ from tests.support.browser import (
 )
 from tests.support.edits import FABRICATED, assert_styled_like, attached_cv, fabricate, sent_messages
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"the browser test needs Debian's chromium at {CHROMIUM} (apt install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"the browser test needs Debian's chromium at {CHROMIUM} (apt install chromium)"
+    ),
+]
 
 
 def card(page: Page, text: str):

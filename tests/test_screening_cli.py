@@ -6,7 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FIXTURES, run_cli
+
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
 
 SET = FIXTURES / "screening"
 

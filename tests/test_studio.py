@@ -29,6 +29,8 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, ROOT, free_port, run_json
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 USER_EMAIL = "alex.morgan@example.com"
 # Nothing may leave the machine: no tracing, no CLI analytics, no version check against PyPI.
 OFFLINE_ENV = {

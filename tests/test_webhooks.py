@@ -27,6 +27,8 @@ from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, free_port, run_cli
 from tests.local_world.base import Fault, LocalService, Reply, Request
 from tests.support.api import BOB, api_settings, client, running_server, upload, wait_for
 
+pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
+
 SECRET = "test-webhook-secret-0123456789"
 # Its own API user, so that other modules' tests on the shared database do not see these threads.
 WENDY = "wendy-token-0123456789"
