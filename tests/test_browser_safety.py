@@ -234,7 +234,8 @@ def test_a_page_on_another_port_cannot_change_state_sign_in_or_frame_the_review_
         owner_uploads = sorted(p.name for p in (home / "uploads").rglob("*") if p.is_file())
         assert len(owner_uploads) == 1, f"only the search's own CV was stored: {owner_uploads}"
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
-            assert api.get("/api/deliveries", params={"include_resolved": True}).json() == []
+            letters = api.get("/api/deliveries", params={"include_resolved": True}).json()
+            assert [d for d in letters if d["thread_id"] == thread_id] == [], "no dead letter was marked sent"
             status = api.get(f"/api/threads/{thread_id}").json()
         assert status["stage"] == "awaiting_review" and package_id in status["awaiting_review"]
 

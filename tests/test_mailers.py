@@ -165,6 +165,7 @@ async def test_graph_delivers_one_approved_package_through_gmail(
     database_url: str, home: Path, gmail_api: FakeGmail, tmp_path: Path
 ) -> None:
     context = Context(
+        user_id="mailer-tests",  # a user of its own: the CLI tests list the local user's dead letters
         user_email=USER,
         user_name="Alex Morgan",
         home=str(home),
@@ -195,6 +196,7 @@ async def test_graph_marks_a_package_failed_when_gmail_attempts_run_out(
     database_url: str, home: Path, gmail_api: FakeGmail, tmp_path: Path
 ) -> None:
     context = Context(
+        user_id="mailer-tests",
         user_email=USER,
         home=str(home),
         render_pdf=False,
