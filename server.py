@@ -61,10 +61,13 @@ from jobland.service import (
     Context,
     CVImportError,
     DecisionRefused,
+    ServiceError,
     Session,
     ThreadBusy,
+    UnsafeURLError,
     WebhookURLError,
     check_decisions,
+    check_posting_url,
     master_cv_markdown,
     new_thread_id,
     open_session,
@@ -77,7 +80,26 @@ from jobland.service import (
 )
 from jobland.settings import ApiUser, Settings
 from jobland.templates import TEMPLATES_DIR, render
+from jobland.tracking import ReplyProposal, apply_reply, find_replies_for, sync_after_change
+from jobland.watches import (
+    NAME_PATTERN,
+    SavedSearch,
+    WatchBusy,
+    WatchExists,
+    WatchInputError,
+    WatchNotFound,
+    WatchRuns,
+    WatchView,
+    add_watch,
+    find_watch,
+    hold_watch,
+    remove_watch,
+    run_held,
+    watch_view,
+    watch_views,
+)
 from jobland.webhooks import announce_segment, check_run_webhook
+from jobland.workers import WorkerQueue, broker_configured
 
 THREAD_ID = r"^[A-Za-z0-9_-]{1,64}$"
 CV_ID = r"^[0-9a-f]{16}$"
@@ -134,6 +156,12 @@ class ThreadCreate(BaseModel):
     query: str | None = Field(default=None, max_length=2000)
     locations: list[str] | None = None
     max_packages: int | None = Field(default=None, ge=1, le=100)
+    posting_url: str | None = Field(
+        default=None, max_length=2000, description="One posting's web page to screen instead of the jobs folder."
+    )
+    posting_text: str | None = Field(
+        default=None, max_length=200_000, description="One posting's text to screen instead of the jobs folder."
+    )
     webhook_url: str | None = Field(
         default=None,
         max_length=2000,
@@ -384,6 +412,8 @@ async def closing_events(s: Session, thread_id: str) -> list[Event]:
     elif status.progress.delivered:
         sent = [p.model_dump(mode="json") for p in status.packages if p.status == "sent"]
         events.append({"event": "delivered", "data": {"thread_id": thread_id, "packages": sent}})
+        if (record := await s.records.thread(thread_id)) is not None:  # JOBLAND_SHEET_ID: the sheet follows
+            await sync_after_change(s, dataclasses.replace(s.settings.context(), user_id=record.owner))
     events.append({"event": "done", "data": status.model_dump(mode="json")})
     return events
 
@@ -621,7 +651,16 @@ async def create_thread(
 ) -> ThreadCreated:
     """Start a search; it runs in the background until the review pause. Poll status_url or listen to events_url."""
     cv_path = uploaded_cv(settings, user, body.cv_id)
-    given = body.model_dump(include={"query", "locations", "max_packages"}, exclude_none=True)
+    given = body.model_dump(
+        include={"query", "locations", "max_packages", "posting_url", "posting_text"}, exclude_none=True
+    )
+    if body.posting_url and body.posting_text:
+        raise HTTPException(422, "give posting_url or posting_text, not both")
+    if body.posting_url:
+        try:
+            await check_posting_url(settings, body.posting_url)
+        except UnsafeURLError as exc:
+            raise HTTPException(422, str(exc)) from None
     if body.message and not given.get("query"):
         given["query"] = body.message  # the thread list shows it, and a resume before the first step keeps it
     search = SearchRequest(cv_path=str(cv_path), jobs_dir=str(settings.jobs_dir), **given)
@@ -792,7 +831,31 @@ async def set_application_status(
         raise HTTPException(422, f"unknown status {body.status!r}: use one of {', '.join(SETTABLE_STATUSES)}")
     updated = entry.with_status(body.status, body.note or None)
     await s.records.put_application(updated)
+    await sync_after_change(s, user_context(s.settings, user))
     return updated
+
+
+@router.get("/api/applications/replies")
+async def list_replies(user: UserDep, s: SessionDep) -> list[ReplyProposal]:
+    """Employers' replies found in your inbox (read only), each with the status change it proposes, if any."""
+    try:
+        return await find_replies_for(s, user_context(s.settings, user))
+    except ServiceError as exc:
+        raise HTTPException(502, str(exc)) from exc
+
+
+@router.post("/api/applications/{package_id}/replies/{gmail_id}/apply")
+async def apply_reply_change(package_id: str, gmail_id: str, user: UserDep, s: SessionDep) -> ReplyProposal:
+    """Make the status change a reply proposes (read again from the inbox); a reply changes an application once."""
+    context = user_context(s.settings, user)
+    try:
+        applied = await apply_reply(s, context, package_id, gmail_id)
+    except RecordNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ServiceError as exc:
+        raise HTTPException(502, str(exc)) from exc
+    await sync_after_change(s, context)
+    return applied
 
 
 @router.post("/api/threads/{thread_id}/resume", status_code=202)
@@ -808,6 +871,90 @@ async def resume_thread(thread: ThreadDep, request: Request, user: UserDep, s: S
         snapshot = await s.graph.aget_state(s.config(thread.thread_id))
         await start_run(request, thread.thread_id, resume_input(snapshot, thread), user)
     return Accepted(status_url=status_url(thread.thread_id))
+
+
+class WatchCreate(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN, description="Your name for it, e.g. python-berlin.")
+    cv_id: str = Field(pattern=CV_ID, description="From POST /api/cv.")
+    query: str = Field(default="", max_length=2000, description='In words: "senior Python, Berlin or remote".')
+    locations: list[str] = Field(default_factory=list, max_length=20)
+    every: str = Field(default="1d", max_length=16, description='How often: "30m", "12h", "1d", "1w".')
+    max_packages: int = Field(default=10, ge=1, le=100)
+
+
+def get_watch_runs(request: Request) -> WatchRuns:
+    return request.app.state.watch_runs
+
+
+WatchRunsDep = Annotated[WatchRuns, Depends(get_watch_runs)]
+
+
+def watch_status_url(name: str) -> str:
+    return f"/api/watches/{name}"
+
+
+async def owned_watch(name: Annotated[str, Field(pattern=NAME_PATTERN)], user: UserDep, s: SessionDep) -> SavedSearch:
+    try:
+        return await find_watch(s, user.user_id, name)
+    except WatchNotFound as exc:  # another user's watch does not exist for you
+        raise HTTPException(404, f"{exc}; GET /api/watches lists yours") from None
+
+
+WatchDep = Annotated[SavedSearch, Depends(owned_watch)]
+
+
+@router.post("/api/watches", status_code=201)
+async def create_watch(body: WatchCreate, user: UserDep, s: SessionDep, settings: SettingsDep) -> WatchView:
+    """Save a search: each run screens only postings it has not seen and emails you one digest of new packages."""
+    try:
+        watch = await add_watch(
+            s,
+            user.user_id,
+            name=body.name,
+            cv_path=str(uploaded_cv(settings, user, body.cv_id)),
+            jobs_dir=str(settings.jobs_dir),
+            every=body.every,
+            query=body.query,
+            locations=body.locations,
+            max_packages=body.max_packages,
+        )
+    except WatchInputError as exc:
+        raise HTTPException(409 if isinstance(exc, WatchExists) else 422, str(exc)) from None
+    return await watch_view(s, watch)
+
+
+@router.get("/api/watches")
+async def list_watches(user: UserDep, s: SessionDep) -> list[WatchView]:
+    return await watch_views(s, user.user_id)
+
+
+@router.get("/api/watches/{name}")
+async def get_watch(watch: WatchDep, s: SessionDep, watch_runs: WatchRunsDep) -> WatchView:
+    """The watch, its latest runs (each run's thread_id opens its review) and whether one is going on now."""
+    return await watch_view(s, watch, running=watch_runs.running(watch.key), error=watch_runs.errors.get(watch.key))
+
+
+@router.delete("/api/watches/{name}", status_code=204)
+async def delete_watch(watch: WatchDep, s: SessionDep) -> Response:
+    """Forget the watch, its runs and what it has seen (its threads stay); 409 while it runs."""
+    try:
+        await remove_watch(s, watch.owner, watch.name)
+    except WatchBusy as exc:
+        raise HTTPException(409, str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.post("/api/watches/{name}/run", status_code=202)
+async def run_watch_now(
+    watch: WatchDep, user: UserDep, s: SessionDep, settings: SettingsDep, watch_runs: WatchRunsDep
+) -> Accepted:
+    """Run the watch now, due or not, in the background; 409 while another process runs it."""
+    try:
+        lease = await hold_watch(s, watch)
+    except WatchBusy as exc:
+        raise HTTPException(409, str(exc)) from None
+    watch_runs.start(watch.key, lease, run_held(s, user_context(settings, user), watch, force=True))
+    return Accepted(status_url=watch_status_url(watch.name))
 
 
 def sse(events: AsyncIterator[Event]) -> EventSourceResponse:
@@ -1044,15 +1191,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with open_session(settings) as session:
             app.state.session = session
             app.state.runs = BackgroundRuns(
-                session.graph, session.config, lambda tid, error: announce_segment(app.state.session, tid, error)
+                session.graph,
+                session.config,
+                lambda tid, error: announce_segment(app.state.session, tid, error),
+                queue=WorkerQueue(session) if broker_configured(settings) else None,  # else runs here
             )
             app.state.profiling = ProfilingJobs(app.state.session.records, settings)
+            app.state.watch_runs = WatchRuns()
             await app.state.profiling.resume()
             try:
                 yield
             finally:
                 await app.state.runs.stop()
                 await app.state.profiling.stop()
+                await app.state.watch_runs.stop()
 
     app = FastAPI(
         title="JobLand",

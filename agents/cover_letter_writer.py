@@ -1,33 +1,40 @@
-"""Cover letters: fixed phrases around the profile's own evidence (embedded), or an LLM's cited paragraphs.
+"""Cover letters: the person's own evidence for the posting's must-haves, in the posting's working language.
 
-Every paragraph is built from the profile (highlights, work history, name), the posting (title,
-company, the skills it asks for) or the dossier (a quoted sentence of the posting), and records
-what it rests on; the fixed phrases in LETTER_PHRASES are the only words the writer adds. The letter is
-written in the posting's language when the profile lists that language, otherwise in English.
+The embedded letter has one shape, filled from the material: an opening that names the role and the one
+reason this person fits this employer (the field their work history shares with the company, else the
+work they do today); two or three paragraphs, each tying the posting's top must-haves to the strongest
+recent highlight the screening matched to them (RequirementEvidence); a paragraph on the company around
+one dossier fact with its source; a closing. Which phrase frames each part follows from the material
+(current or past job, a highlight that reads as a sentence or not, the fact's topic and source, a named
+contact, a named team), never from chance. The fixed phrases in LETTER_PHRASES are the only words the
+writer adds, and every line records what it rests on, so the truth check holds each line to it.
 
-With an LLM, the model writes the body between the same head (sender, subject, greeting) and tail
-(closing, signature); each paragraph cites the CV's highlights and the dossier's facts it uses by id and
-number, a paragraph citing anything else is left out, and the truth check holds each to what it cites.
+The letter is written in the posting's working language (PostingFacts.language_of_work) when the person
+speaks it at B1 or better, otherwise in English, and never mixes languages: a highlight or a company fact
+in another language is named by its facts (employer, role, years, skills), not quoted.
+
+With an LLM, the model writes the body in the same shape between the same head (sender, subject,
+greeting) and tail (closing, signature); each paragraph cites the CV's highlights and the dossier's facts
+it uses by id and number, a paragraph citing anything else is left out, and the truth check holds each to
+what it cites.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from jobland.agents.cv_writer import (
-    one_line,
-    profile_for_prompt,
-    rank_highlights,
-    reverse_chronological,
-)
+from jobland.agents.cv_writer import one_line, profile_for_prompt, rank_highlights
 from jobland.agents.package_files import render_pdf_file
 from jobland.agents.researcher import dossier_key
 from jobland.agents.screener import requirement_evidence
-from jobland.domain.languages import at_least, language_name
+from jobland.domain.company_facts import addresses_reader, industries_in, named_team, short_name
+from jobland.domain.languages import at_least, language_name, text_language
 from jobland.domain.models import (
     CompanyDossier,
     CoverLetter,
@@ -39,142 +46,419 @@ from jobland.domain.models import (
     SourcedFact,
     TailoredCV,
 )
-from jobland.domain.person import is_ongoing, spoken_languages
-from jobland.domain.posting_reader import facts_of
+from jobland.domain.person import is_ongoing, read_person, spoken_languages, years_of_experience
+from jobland.domain.posting_facts import Requirement
+from jobland.domain.posting_reader import facts_of, plain_title
 from jobland.domain.repository import RecordNotFound, Records
-from jobland.domain.skills import extract_skills, satisfies
+from jobland.domain.roles import relation, role_family
+from jobland.domain.skills import GENERIC_TERMS, extract_skills, satisfies
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
 from jobland.templates import render
 from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
 
-# The writer's only words, per letter language (ISO 639-1).
+# The writer's only words, per letter language (ISO 639-1). "industry.*" name the fields of
+# domain.company_facts.INDUSTRY_CUES in that language.
 LETTER_PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "subject": "Application for {title} at {company}",
-        "greeting": "Dear {company} hiring team,",
+        "greeting_f": "Dear Ms {surname},",
+        "greeting_m": "Dear Mr {surname},",
+        "greeting_named": "Dear {name},",
+        "greeting_team": "Dear {team} team,",
+        "greeting_company": "Dear hiring team at {company},",
         "greeting_generic": "Dear hiring team,",
         "unnamed_company": "your company",
-        "opening": "I am applying for the {title} position at {company}.",
-        "skills_asked": "Your posting asks for {skills}; this is where my record shows that work:",
-        "most_relevant": "These results from my recent work are the most relevant to the role:",
-        "evidence": "{owner}: {text}",
-        "current_role": "I currently work as {position} at {employer}.",
-        "current_employer": "I currently work at {employer}.",
-        "last_role": "Most recently I worked as {position} at {employer}.",
-        "last_employer": "Most recently I worked at {employer}.",
-        "first_fact": "Your posting says: “{fact}”",
-        "next_fact": "It also says: “{fact}”",
-        "fact_close": "I would welcome the chance to contribute to that.",
+        "opening": "I am writing to apply for the {title} role at {company}.",
+        "reason_field_current": (
+            "What makes this role a natural next step for me is the field: I have worked in {industry} since "
+            "{year}, as {position} at {employer}."
+        ),
+        "reason_field_past": (
+            "What makes this role a natural fit is the field: I worked in {industry} from {start} to {end}, "
+            "as {position} at {employer}."
+        ),
+        "reason_same_work": "It is the work I have done since {year}, today{as_position} at {employer}.",
+        "reason_skills": "My record covers what your posting puts first: {skills}.",
+        "evidence_current": "You ask for {requirements}. In my current role at {employer}, I {clause}",
+        "evidence_current_quote": "You ask for {requirements}. From my current role at {employer}: {highlight}",
+        "evidence_same": "The same role covers {requirements}: I {clause}",
+        "evidence_same_quote": "The same role covers {requirements}: {highlight}",
+        "evidence_same_next": "{requirements} as well: I {clause}",
+        "evidence_same_next_quote": "{requirements} as well: {highlight}",
+        "evidence_past": "For {requirements}, I draw on my time{as_position} at {employer} ({start}–{end}), where I {clause}",
+        "evidence_past_quote": "For {requirements}, my time{as_position} at {employer} ({start}–{end}) shows it: {highlight}",
+        "evidence_extra": "Beyond your list, at {employer} I {clause}",
+        "evidence_extra_quote": "Beyond your list, from my work at {employer}: {highlight}",
+        "as_position": " as {position}",
+        "fact_business": "What draws me to your company is what it does: “{fact}”",
+        "fact_products": "What draws me to your company is its product: “{fact}”",
+        "fact_customers": "What draws me to your company is whom it works for: “{fact}”",
+        "fact_mission": "Your posting names the goal: “{fact}”",
+        "fact_team": "Your posting describes the team I would join: “{fact}”",
+        "fact_other": "Your posting tells me: “{fact}”",
+        "fact_web": "What I read about you stayed with me: “{fact}”",
+        "link_field": "After my years in {industry} at {employer}, that is work I understand and want to be part of.",
+        "link_plain": "That is the kind of work I want my next role to serve.",
+        "link_skills": "I would like to bring my experience with {skills} to that work.",
+        "experience": "Your posting asks for at least {asked} years of experience, which my CV covers.",
+        "career": "Before that, I worked as {roles}.",
+        "career_role": "{position} at {employer} ({start}–{end})",
+        "practical_local": "I live in {city}, so the job's location works for me without a move.",
+        "practical_remote": "I would work remotely from {city}.",
+        "languages": "You ask for {asked}; I speak {spoken}.",
+        "native": "native",
         "closing": (
-            "My CV, tailored to this role, is attached. Thank you for your time and consideration; "
-            "I would be glad to discuss the role with you."
+            "My CV, tailored to this role, is attached. I would be glad to talk with you about how I can help "
+            "your team."
+        ),
+        "closing_cv_language": (
+            "My CV, tailored to this role, is attached; it is written in German. I would be glad to talk with you "
+            "about how I can help your team."
         ),
         "signoff": "Kind regards,",
+        "signoff_informal": "Kind regards,",
         "and": "and",
+        "or": "or",
+        "industry.payments": "payments",
+        "industry.mobility": "mobility",
+        "industry.logistics": "logistics",
+        "industry.energy": "energy",
+        "industry.retail": "retail and e-commerce",
+        "industry.real estate": "real estate",
+        "industry.insurance": "insurance",
+        "industry.travel and ticketing": "travel and ticketing",
+        "industry.health": "health care",
+        "industry.food": "food",
+        "industry.legal": "legal services",
+        "industry.robotics": "robotics",
+        "industry.media": "media",
     },
     "de": {
         "subject": "Bewerbung als {title} bei {company}",
-        "greeting": "Sehr geehrtes Team von {company},",
+        "greeting_f": "Sehr geehrte Frau {surname},",
+        "greeting_m": "Sehr geehrter Herr {surname},",
+        "greeting_named": "Guten Tag {name},",
+        "greeting_team": "Liebes {team}-Team,",
+        "greeting_company": "Liebes Team von {company},",
         "greeting_generic": "Sehr geehrte Damen und Herren,",
         "unnamed_company": "Ihrem Unternehmen",
         "opening": "hiermit bewerbe ich mich um die Stelle als {title} bei {company}.",
-        "skills_asked": "Sie suchen Erfahrung mit {skills}; diese Ergebnisse aus meiner Arbeit zeigen sie:",
-        "most_relevant": "Diese Ergebnisse aus meiner bisherigen Arbeit passen am besten zur Stelle:",
-        "evidence": "{owner}: {text}",
-        "current_role": "Derzeit arbeite ich als {position} bei {employer}.",
-        "current_employer": "Derzeit arbeite ich bei {employer}.",
-        "last_role": "Zuletzt habe ich als {position} bei {employer} gearbeitet.",
-        "last_employer": "Zuletzt habe ich bei {employer} gearbeitet.",
-        "first_fact": "In Ihrer Ausschreibung heißt es: „{fact}“",
-        "next_fact": "Außerdem: „{fact}“",
-        "fact_close": "Dazu würde ich gern beitragen.",
+        "reason_field_current": (
+            "Was mich an dieser Stelle besonders anspricht, ist die Branche: Im Bereich {industry} arbeite ich "
+            "seit {year}, als {position} bei {employer}."
+        ),
+        "reason_field_past": (
+            "Was mich an dieser Stelle besonders anspricht, ist die Branche: Im Bereich {industry} habe ich von "
+            "{start} bis {end} als {position} bei {employer} gearbeitet."
+        ),
+        "reason_same_work": "Genau diese Arbeit mache ich seit {year}, heute{as_position} bei {employer}.",
+        "reason_skills": "Mein Werdegang deckt ab, was Ihre Ausschreibung an erster Stelle nennt: {skills}.",
+        "evidence_current": "Sie suchen Erfahrung mit {requirements}: Damit arbeite ich seit {year} bei {employer}{together}.",
+        "evidence_current_quote": "Sie suchen Erfahrung mit {requirements}. Aus meiner Arbeit bei {employer}: {highlight}",
+        "evidence_same": "Dort setze ich auch {requirements} ein{together}.",
+        "evidence_same_next": "Außerdem arbeite ich dort mit {requirements}{together}.",
+        "evidence_same_quote": "Ebenfalls bei {employer}, für {requirements}: {highlight}",
+        "evidence_same_next_quote": "Außerdem, für {requirements}: {highlight}",
+        "evidence_past": "{requirements} habe ich von {start} bis {end}{as_position} bei {employer} eingesetzt{together}.",
+        "evidence_past_quote": "Für {requirements} steht meine Zeit bei {employer} ({start}–{end}): {highlight}",
+        "evidence_extra": "Darüber hinaus habe ich bei {employer} mit {requirements} gearbeitet.",
+        "evidence_extra_quote": "Darüber hinaus, aus meiner Arbeit bei {employer}: {highlight}",
+        "measured": "Die Ergebnisse dazu belegt mein Lebenslauf mit Zahlen.",
+        "as_position": " als {position}",
+        "together": ", zusammen mit {skills}",
+        "fact_business": "Was mich an Ihrem Unternehmen anspricht, ist Ihre Arbeit: „{fact}“",
+        "fact_products": "Was mich anspricht, ist Ihr Produkt: „{fact}“",
+        "fact_customers": "Was mich anspricht, ist, für wen Sie arbeiten: „{fact}“",
+        "fact_mission": "Ihre Ausschreibung nennt das Ziel: „{fact}“",
+        "fact_team": "Ihre Ausschreibung beschreibt das Team: „{fact}“",
+        "fact_other": "In Ihrer Ausschreibung heißt es: „{fact}“",
+        "fact_web": "Über Sie habe ich gelesen: „{fact}“",
+        "link_field": (
+            "Nach meinen Jahren im Bereich {industry} bei {employer} ist das eine Arbeit, die ich verstehe und "
+            "mitgestalten möchte."
+        ),
+        "link_plain": "Daran möchte ich mitarbeiten.",
+        "link_skills": "Daran möchte ich mit meiner Erfahrung mit {skills} mitarbeiten.",
+        "experience": "Sie wünschen sich mindestens {asked} Jahre Berufserfahrung; die bringe ich mit.",
+        "career": "Davor war ich {roles}.",
+        "career_role": "{position} bei {employer} ({start}–{end})",
+        "practical_local": "Ich lebe in {city}; der Arbeitsort passt also ohne Umzug.",
+        "practical_remote": "Ich würde remote aus {city} arbeiten.",
+        "languages": "Sie wünschen sich {asked}; ich spreche {spoken}.",
+        "native": "Muttersprache",
+        "language.en": "Englisch",
+        "language.de": "Deutsch",
+        "language.pl": "Polnisch",
+        "language.fr": "Französisch",
+        "language.es": "Spanisch",
+        "language.it": "Italienisch",
+        "language.nl": "Niederländisch",
+        "language.pt": "Portugiesisch",
         "closing": (
-            "Meinen auf diese Stelle zugeschnittenen Lebenslauf finden Sie im Anhang. Vielen Dank für Ihre Zeit; "
-            "über ein persönliches Gespräch freue ich mich."
+            "Meinen auf diese Stelle zugeschnittenen Lebenslauf finden Sie im Anhang. Über die Gelegenheit, Ihnen "
+            "meine Arbeit in einem persönlichen Gespräch vorzustellen, freue ich mich."
+        ),
+        "closing_cv_language": (
+            "Meinen auf diese Stelle zugeschnittenen Lebenslauf finden Sie im Anhang; er ist auf Englisch "
+            "verfasst. Über die Gelegenheit, Ihnen meine Arbeit in einem persönlichen Gespräch vorzustellen, "
+            "freue ich mich."
         ),
         "signoff": "Mit freundlichen Grüßen",
+        "signoff_informal": "Viele Grüße",
         "and": "und",
+        "or": "oder",
+        "industry.payments": "Zahlungsverkehr",
+        "industry.mobility": "Mobilität",
+        "industry.logistics": "Logistik",
+        "industry.energy": "Energie",
+        "industry.retail": "Handel und E-Commerce",
+        "industry.real estate": "Immobilien",
+        "industry.insurance": "Versicherungen",
+        "industry.travel and ticketing": "Reisen und Ticketing",
+        "industry.health": "Gesundheitswesen",
+        "industry.food": "Lebensmittel",
+        "industry.legal": "Rechtsdienstleistungen",
+        "industry.robotics": "Robotik",
+        "industry.media": "Medien",
+        "city.Munich": "München",
+        "city.Cologne": "Köln",
+        "city.Vienna": "Wien",
+        "city.Nuremberg": "Nürnberg",
+        "city.Zurich": "Zürich",
     },
 }
 MAX_WORDS = 350  # the default of letter_max_words
 # The posting fields every letter names: the title and the company.
 POSTING_FIELDS = ("posting.title", "posting.hiringOrganization.name")
 MAX_EVIDENCE = 3
-MAX_FACTS = 2
+MIN_EVIDENCE = 2
+RECENT_YEARS = 5  # evidence older than this is used only when nothing recent shows the must-have
 _MAX_FACT_WORDS = 45
-# Which topics make the best quote, best first.
-_FACT_TOPICS = ("mission", "products", "culture", "recent_news")
+# Which topics make the best company paragraph, best first; a duty line or JobLand's own location
+# sentence is not quoted (see company_fact).
+_FACT_TOPICS = ("business", "products", "customers", "mission", "team", "stage", "size", "recent_news", "culture")
+# The first word of a highlight that reads as "I <verb> ...": past tenses a CV opens a line with.
+_PAST_TENSE = frozenset(
+    "led built cut ran drove wrote grew made set took won kept brought began became gave held found rebuilt "
+    "split spent taught sold shipped owned".split()
+)
+_DOUBLED_PERIOD = re.compile(r"(?<=\w\.)\.(?!\.)")
+# The years a posting asks for, written out as a letter writes them ("at least five years").
+NUMBER_WORDS = {
+    "en": "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split(),
+    "de": "null ein zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn vierzehn fünfzehn "
+    "sechzehn siebzehn achtzehn neunzehn zwanzig".split(),
+}
 
 
 def letter_language(profile: Profile, posting: JobPosting) -> str:
-    """The posting's language when the person speaks it well enough to write a letter in it (B1 or
+    """The posting's working language when the person speaks it well enough to write a letter in it (B1 or
     better, or a level the CV does not state), otherwise English."""
-    language = facts_of(posting).written_in
+    language = facts_of(posting).language_of_work
     levels = spoken_languages(profile)
     fluent = language in levels and at_least(levels[language], "B1")
     return language if language in LETTER_PHRASES and fluent else "en"
 
 
+# --------------------------------------------------------------------------- the material
+
+
 @dataclass(frozen=True)
-class Evidence:
-    owner: str
-    field: str
-    highlight: Highlight
-    shows: tuple[str, ...] = ()  # the skills it names that meet a must-have the screening matched it to
+class Entry:
+    """A work, volunteer or project entry: where a highlight comes from."""
+
+    field: str  # the profile field, e.g. "work[0]"
+    name: str
+    position: str
+    start: int | None
+    end: int | None  # None: ongoing
+    ongoing: bool
+
+    def ended(self, now: date) -> int:
+        return now.year if self.ongoing or self.end is None else self.end
+
+
+def _year(value: str | None) -> int | None:
+    match = re.search(r"\b(19|20)\d\d\b", value or "")
+    return int(match.group(0)) if match else None
+
+
+def profile_entries(profile: Profile) -> dict[str, Entry]:
+    """Highlight id -> the entry it belongs to."""
+    found: dict[str, Entry] = {}
+    for key in ("work", "volunteer", "projects"):
+        for index, item in enumerate(getattr(profile, key)):
+            position = item.roles[0] if key == "projects" and item.roles else getattr(item, "position", None)
+            entry = Entry(
+                field=f"{key}[{index}]",
+                name=one_line(item.name),
+                position=one_line(position or ""),
+                start=_year(item.startDate),
+                end=_year(item.endDate),
+                ongoing=key == "work" and is_ongoing(item.endDate),
+            )
+            for highlight in item.highlights:
+                found.setdefault(highlight.id, entry)
+    return found
 
 
 def highlight_fields(profile: Profile) -> dict[str, tuple[str, str]]:
     """Highlight id -> (owner name, profile field of the owner), e.g. ("Acme", "work[0]")."""
-    found: dict[str, tuple[str, str]] = {}
-    for key in ("work", "volunteer", "projects"):
-        for index, item in enumerate(getattr(profile, key)):
-            for highlight in item.highlights:
-                found.setdefault(highlight.id, (one_line(item.name), f"{key}[{index}]"))
-    return found
+    return {i: (entry.name, entry.field) for i, entry in profile_entries(profile).items()}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    highlight: Highlight
+    entry: Entry
+    requirements: tuple[str, ...]  # how the letter names the must-haves it shows ("Snowflake"), top first
+
+
+def _written(term: str) -> str:
+    """A skill as prose writes it: a concept in lower case ("automated tests"), a name as it is ("Kafka")."""
+    return term.lower() if term in GENERIC_TERMS and not term.isupper() else term
+
+
+def _named(requirement: Requirement, highlight: Highlight, conjunction: str) -> str:
+    """A must-have as the highlight shows it ("Snowflake" for "Snowflake, BigQuery or Redshift")."""
+    shown = [s for s in extract_skills(highlight.text) if any(satisfies(s, wanted) for wanted in requirement.any_of)]
+    if shown:
+        return _written(shown[0])
+    options = [_written(o) for o in requirement.any_of]
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} {conjunction} {options[-1]}"
 
 
 def strongest_evidence(
-    profile: Profile, posting: JobPosting, cv: TailoredCV, matched: list[RequirementEvidence], limit: int = MAX_EVIDENCE
+    profile: Profile,
+    posting: JobPosting,
+    matched: list[RequirementEvidence],
+    *,
+    now: date,
+    conjunction: str = "or",
+    limit: int = MAX_EVIDENCE,
 ) -> list[Evidence]:
-    """CV highlights the screening matched to the posting's must-haves, between them showing as many
-    must-haves as possible, most relevant first."""
-    in_cv = {i for line in cv.lines for i in line.highlight_ids}
-    owners = highlight_fields(profile)
+    """Highlights that show the posting's top must-haves (as the screening matched them), one paragraph each.
+
+    Greedy over the must-haves in the posting's order: each pick is the highlight that shows the most
+    must-haves not yet shown, a recent one (the last RECENT_YEARS) always before an older one, then the
+    most recent, then the CV writer's ranking. So a senior line of today beats a junior line of 2016, and an
+    older line is used only while the letter has fewer than two pieces of evidence.
+    """
+    entries = profile_entries(profile)
+    highlights = profile.highlight_by_id()
+    must = {r.label: r for r in facts_of(posting).must_haves}
+    order = {label: index for index, label in enumerate(must)}
     shows: dict[str, list[str]] = {}
     for found in matched:
         for highlight_id in found.highlight_ids:
-            shows.setdefault(highlight_id, []).append(found.requirement)
-    ranked = [h for _, h in rank_highlights(profile, posting) if h.id in in_cv and h.id in owners]
-    picked: list[Highlight] = []
+            if found.requirement in must and highlight_id in entries and highlight_id in highlights:
+                shows.setdefault(highlight_id, []).append(found.requirement)
+    rank = {h.id: index for index, (_, h) in enumerate(rank_highlights(profile, posting, matched))}
+    recent_from = now.year - RECENT_YEARS
+
+    def key(highlight_id: str, new: set[str]) -> tuple:
+        entry = entries[highlight_id]
+        return (
+            entry.ended(now) >= recent_from,
+            len(new),
+            entry.ended(now),
+            -min(order[r] for r in new),
+            -rank.get(highlight_id, len(rank)),
+        )
+
+    picked: list[Evidence] = []
     covered: set[str] = set()
-    for highlight in ranked:
-        new = set(shows.get(highlight.id, ())) - covered
-        if new and len(picked) < limit:
-            picked.append(highlight)
-            covered |= new
-    # Then more proof of the same must-haves; when nothing shows one, the most relevant work.
-    picked += [h for h in ranked if h not in picked and h.id in shows][: limit - len(picked)]
-    if not picked:
-        picked = ranked[: min(limit, 2)]
-    picked.sort(key=ranked.index)
-    wanted = {r.label: r.any_of for r in facts_of(posting).must_haves}
+    while len(picked) < limit:
+        options = {i: set(labels) - covered for i, labels in shows.items() if i not in {e.highlight.id for e in picked}}
+        # An older line only while the letter has fewer than two pieces of evidence.
+        options = {
+            i: new
+            for i, new in options.items()
+            if new and (len(picked) < MIN_EVIDENCE or entries[i].ended(now) >= recent_from)
+        }
+        if not options:
+            break
+        best = max(options, key=lambda i: key(i, options[i]))
+        labels = sorted(options[best], key=order.__getitem__)
+        covered |= options[best]
+        picked.append(
+            Evidence(
+                highlight=highlights[best],
+                entry=entries[best],
+                requirements=tuple(dict.fromkeys(_named(must[r], highlights[best], conjunction) for r in labels)),
+            )
+        )
+    # Fewer than two must-haves shown: the most relevant recent work makes up the second paragraph.
+    for highlight_id in sorted(rank, key=rank.__getitem__):
+        if len(picked) >= MIN_EVIDENCE:
+            break
+        if highlight_id in entries and highlight_id not in {e.highlight.id for e in picked}:
+            entry = entries[highlight_id]
+            if entry.ended(now) >= recent_from:
+                picked.append(Evidence(highlights[highlight_id], entry, ()))
+    return picked
 
-    def named(highlight: Highlight) -> tuple[str, ...]:
-        # A letter names what the highlight itself says ("PostgreSQL"), not the requirement's wording.
-        meets = [w for label in shows.get(highlight.id, ()) for w in wanted.get(label, ())]
-        return tuple(s for s in extract_skills(highlight.text) if any(satisfies(s, w) for w in meets))
 
-    return [Evidence(owners[h.id][0], owners[h.id][1], h, named(h)) for h in picked]
+@dataclass(frozen=True)
+class FieldLink:
+    """The field a person's work history shares with the company: the one reason the opening gives."""
+
+    industry: str
+    entry: Entry
 
 
-def _listing(items: list[str], conjunction: str) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+def field_link(profile: Profile, posting: JobPosting, dossier: CompanyDossier, *, now: date) -> FieldLink | None:
+    """The industry the company works in (its name, title and what-it-does facts say) that one of the
+    person's recent entries (the last RECENT_YEARS) also names in its own words, the latest first."""
+    about = [posting.company, posting.title] + [
+        f.text for topic in ("business", "products", "customers", "mission") for f in getattr(dossier, topic)
+    ]
+    company_fields = industries_in("\n".join(about))
+    if not company_fields:
+        return None
+    items = {f"{key}[{i}]": item for key in ("work", "projects") for i, item in enumerate(getattr(profile, key))}
+    entries = sorted(
+        {e.field: e for e in profile_entries(profile).values()}.values(), key=lambda e: e.ended(now), reverse=True
+    )
+    for entry in entries:
+        item = items.get(entry.field)
+        if item is None or not entry.position or entry.ended(now) < now.year - RECENT_YEARS:
+            continue
+        text = "\n".join([item.name, getattr(item, "summary", None) or "", *(h.text for h in item.highlights)])
+        shared = [industry for industry in industries_in(text) if industry in company_fields]
+        if shared:
+            return FieldLink(shared[0], entry)
+    return None
+
+
+def company_fact(dossier: CompanyDossier, posting: JobPosting, language: str) -> tuple[str, str, SourcedFact] | None:
+    """(topic, field path, fact) of the dossier's best fact for the letter: a whole sentence of the posting or
+    of a web page, about the company rather than to the reader, short enough to quote, in the letter's language."""
+    text = posting.full_text()
+    for topic in _FACT_TOPICS:
+        for index, fact in enumerate(getattr(dossier, topic)):
+            sentence = fact.text.rstrip().endswith((".", "!", "?"))
+            quoted = (
+                fact.source_kind == "web"
+                or fact.text in text
+                or fact.text in (posting.hiringOrganization.description or "")
+            )
+            if (
+                sentence
+                and quoted
+                and not addresses_reader(fact.text)  # "You will work with ..." is the posting talking to the reader
+                and len(fact.text.split()) <= _MAX_FACT_WORDS
+                and text_language(fact.text) == language
+            ):
+                return topic, f"dossier.{topic}[{index}]", fact
+    return None
 
 
 def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
-    """(field path, fact) of the dossier facts short enough to quote, best topic first."""
+    """(field path, fact) of the dossier facts short enough to quote, best topic first (what the LLM may cite)."""
     return [
         (f"dossier.{topic}[{index}]", fact)
         for topic in _FACT_TOPICS
@@ -183,71 +467,51 @@ def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
     ]
 
 
-def _background(profile: Profile, phrases: dict[str, str]) -> EvidenceLine | None:
-    """Where the person works now (or last), from the most recent work entry."""
-    if not profile.work:
-        return None
-    index, item = reverse_chronological(profile.work)[0]
-    if not item.name.strip():
-        return None
-    key = ("current_" if is_ongoing(item.endDate) else "last_") + ("role" if item.position else "employer")
-    text = phrases[key].format(position=one_line(item.position or ""), employer=one_line(item.name))
-    if text.endswith(".."):  # an employer written with a final period: "at Dunamu Inc."
-        text = text[:-1]
-    return EvidenceLine(section="background", text=text, source_fields=[f"work[{index}]"])
+# --------------------------------------------------------------------------- the lines
 
 
-def _letter_lines(
-    profile: Profile,
-    posting: JobPosting,
-    evidence: list[Evidence],
-    facts: list[tuple[str, SourcedFact]],
-    phrases: dict[str, str],
-) -> list[EvidenceLine]:
-    company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
-    posting_fields = list(POSTING_FIELDS)
-    skills = list(dict.fromkeys(skill for e in evidence for skill in e.shows))[:4]
-
-    lines = _letter_head(profile, posting, phrases)
-    lead_in = (
-        phrases["skills_asked"].format(skills=_listing(skills, phrases["and"])) if skills else phrases["most_relevant"]
-    )
-    lines.append(
-        EvidenceLine(
-            section="opening",
-            text=f"{phrases['opening'].format(title=title, company=company)} {lead_in}",
-            highlight_ids=[e.highlight.id for e in evidence],
-            source_fields=[*posting_fields, f"posting:{posting.id}"],
-        )
-    )
-    lines.extend(
-        EvidenceLine(
-            section="evidence",
-            text=phrases["evidence"].format(owner=e.owner, text=one_line(e.highlight.text)),
-            highlight_ids=[e.highlight.id],
-            source_fields=[e.field],
-        )
-        for e in evidence
-    )
-    if background := _background(profile, phrases):
-        lines.append(background)
-    if facts:
-        quotes = [
-            phrases["first_fact" if i == 0 else "next_fact"].format(fact=fact.text) for i, (_, fact) in enumerate(facts)
-        ]
-        lines.append(
-            EvidenceLine(
-                section="company",
-                text=" ".join([*quotes, phrases["fact_close"]]),
-                source_fields=[ref for path, fact in facts for ref in (path, fact.source)],
-            )
-        )
-    return [*lines, *_letter_tail(profile, phrases)]
+def _listing(items: list[str], conjunction: str) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
-def _letter_head(profile: Profile, posting: JobPosting, phrases: dict[str, str]) -> list[EvidenceLine]:
+def _sentence(text: str) -> str:
+    """One line of prose: single spaces, one final stop, never a doubled period ("Acme Co..")."""
+    text = _DOUBLED_PERIOD.sub("", one_line(text))
+    return text if text.endswith((".", "!", "?", "“", "”", '"', ":")) else f"{text}."
+
+
+def _as_clause(highlight: str) -> str | None:
+    """A highlight as what follows "I" ("Built X" -> "built X"), or None when it does not open with a verb."""
+    first, _, rest = one_line(highlight).partition(" ")
+    lower = first.lower()
+    if rest and first[:1].isupper() and (lower.endswith("ed") or lower in _PAST_TENSE) and not extract_skills(first):
+        return f"{lower} {rest}"
+    return None
+
+
+@dataclass(frozen=True)
+class LetterMaterial:
+    """Everything one letter says, chosen before any line is written."""
+
+    language: str
+    posting_id: str
+    title: str
+    company: str  # as the letter names it: without its legal form
+    evidence: list[Evidence]
+    link: FieldLink | None
+    fact: tuple[str, str, SourcedFact] | None
+    practical: str | None  # "practical_local" or "practical_remote": where the person would work from
+    city: str
+    years: int | None  # the years of experience the posting asks for, when the CV's dates cover them
+    languages: tuple[tuple[str, str | None, str | None], ...]  # (code, level asked, the person's level)
+    now: date
+    career: bool = True  # name the roles before the cited ones
+
+
+def _head(profile: Profile, posting: JobPosting, dossier: CompanyDossier, language: str) -> list[EvidenceLine]:
     """Sender, contact line, subject and greeting."""
-    company, title = one_line(posting.company) or phrases["unnamed_company"], one_line(posting.title)
+    phrases = LETTER_PHRASES[language]
+    legal, title = one_line(posting.company) or phrases["unnamed_company"], plain_title(one_line(posting.title))
     contacts = [one_line(c) for c in (profile.basics.email, profile.basics.phone) if c and c.strip()]
     lines = [EvidenceLine(section="sender", text=one_line(profile.basics.name), source_fields=["basics.name"])]
     if contacts:
@@ -255,22 +519,366 @@ def _letter_head(profile: Profile, posting: JobPosting, phrases: dict[str, str])
     lines.append(
         EvidenceLine(
             section="subject",
-            text=phrases["subject"].format(title=title, company=company),
+            text=_DOUBLED_PERIOD.sub("", phrases["subject"].format(title=title, company=legal)),
             source_fields=list(POSTING_FIELDS),
         )
     )
-    greeting = phrases["greeting"].format(company=company) if posting.company.strip() else phrases["greeting_generic"]
-    lines.append(EvidenceLine(section="greeting", text=greeting, source_fields=["posting.hiringOrganization.name"]))
+    lines.append(
+        EvidenceLine(
+            section="greeting",
+            text=salutation(posting, dossier, language),
+            source_fields=["posting.hiringOrganization.name", f"posting:{posting.id}"],
+        )
+    )
     return lines
 
 
-def _letter_tail(profile: Profile, phrases: dict[str, str]) -> list[EvidenceLine]:
-    """Closing, sign-off and signature."""
+def salutation(posting: JobPosting, dossier: CompanyDossier, language: str) -> str:
+    """The named contact, else the team the posting names, else the company's hiring team (German: formal
+    unless the posting says "du")."""
+    phrases = LETTER_PHRASES[language]
+    facts = facts_of(posting)
+    if facts.contact_name:
+        surname = facts.contact_name.split()[-1]
+        key = {"f": "greeting_f", "m": "greeting_m"}.get(facts.contact_form or "", "greeting_named")
+        return phrases[key].format(surname=surname, name=facts.contact_name)
+    team = named_team([f.text for f in dossier.team] + [posting.description])
+    if team:
+        return phrases["greeting_team"].format(team=team)
+    company = short_name(posting.company)
+    if not company:
+        return phrases["greeting_generic"]
+    if language == "de" and not facts.informal:
+        return phrases["greeting_generic"]
+    return phrases["greeting_company"].format(company=company)
+
+
+def _as_position(entry: Entry, material: LetterMaterial, phrases: dict[str, str]) -> str:
+    """ " as Data Engineer", or nothing when the entry has no role or it is the title applied for (named once)."""
+    if not entry.position or entry.position.casefold() == material.title.casefold():
+        return ""
+    return phrases["as_position"].format(position=entry.position)
+
+
+def _same_family(family: str | None, position: str) -> bool:
+    return relation(family, [f for f in [role_family(position)] if f]) == "same"
+
+
+def _in_family_since(profile: Profile, family: str | None, current: Entry) -> tuple[int, list[str]]:
+    """(the year, the work fields) since when the person has worked in the role family, in an unbroken run of
+    jobs in it that ends with the current one: "since 2020" for a data engineer since 2020, senior since 2023."""
+    entries = {e.field: e for e in profile_entries(profile).values() if e.field.startswith("work[")}
+    run = [current]
+    for entry in sorted(entries.values(), key=lambda e: e.start or 0, reverse=True):
+        if entry.field != current.field and entry.start and entry.end and entry.start < (run[-1].start or 0):
+            if not _same_family(family, entry.position) or entry.end < (run[-1].start or 0) - 1:
+                break
+            run.append(entry)
+    return run[-1].start or current.start or 0, [e.field for e in run]
+
+
+def _opening(material: LetterMaterial, profile: Profile, posting: JobPosting, phrases: dict[str, str]) -> EvidenceLine:
+    """The role, the company, and the one reason: the shared field, else today's work, else the must-haves."""
+    fields = [*POSTING_FIELDS, f"posting:{posting.id}"]
+    ids: list[str] = []
+    reason = ""
+    if (link := material.link) and link.entry.start and (link.entry.ongoing or link.entry.end):
+        entry = link.entry
+        values = {"industry": phrases[f"industry.{link.industry}"], "position": entry.position, "employer": entry.name}
+        if entry.ongoing:
+            reason = phrases["reason_field_current"].format(year=entry.start, **values)
+        else:
+            reason = phrases["reason_field_past"].format(start=entry.start, end=entry.end, **values)
+        fields.append(entry.field)
+    shown = [e for e in material.evidence if e.requirements]
+    family = facts_of(posting).family
+    current = next((e for e in shown if e.entry.ongoing and e.entry.position and e.entry.start), None)
+    if not reason and current and _same_family(family, current.entry.position):
+        since = _in_family_since(profile, family, current.entry)
+        reason = phrases["reason_same_work"].format(
+            as_position=_as_position(current.entry, material, phrases), employer=current.entry.name, year=since[0]
+        )
+        fields += since[1]
+        ids = [e.highlight.id for e in shown]
+    elif not reason and shown:
+        skills = list(dict.fromkeys(r for e in shown for r in e.requirements))[:4]
+        reason = phrases["reason_skills"].format(skills=_listing(skills, phrases["and"]))
+        ids = [e.highlight.id for e in shown]
+    text = phrases["opening"].format(title=material.title, company=material.company)
+    if material.years:
+        words = NUMBER_WORDS[material.language]
+        asked = words[material.years]
+        reason = f"{_sentence(reason)} {phrases['experience'].format(asked=asked)}" if reason else ""
+        fields += [f"work[{i}]" for i in range(len(profile.work))]
+    return EvidenceLine(
+        section="opening", text=_sentence(f"{text} {reason}".strip()), highlight_ids=ids, source_fields=fields
+    )
+
+
+def _evidence_text(evidence: Evidence, kind: str, material: LetterMaterial, phrases: dict[str, str]) -> str:
+    """One piece of evidence in the words of its frame: "current", "same" (employer again), "past", "extra".
+
+    In English a highlight that opens with a verb continues "I ..."; another is quoted after a colon. A
+    highlight in another language than the letter is named by its facts (employer, years, skills) instead.
+    """
+    entry, highlight = evidence.entry, evidence.highlight
+    quotable = text_language(highlight.text) == material.language
+    clause = _as_clause(highlight.text) if material.language == "en" and quotable else None
+    named = list(evidence.requirements) or list(extract_skills(highlight.text))[:3]
+    others = [s for s in extract_skills(highlight.text) if s not in named and s not in GENERIC_TERMS][:3]
+    values = {
+        "requirements": _listing(named, phrases["and"]) if named else entry.position,
+        "as_position": _as_position(entry, material, phrases),
+        "employer": entry.name,
+        "year": entry.start or "",
+        "start": entry.start or "",
+        "end": entry.end or "",
+        "clause": _sentence(clause or ""),
+        "highlight": _sentence(highlight.text),
+        "together": phrases["together"].format(skills=_listing(others, phrases["and"]))
+        if others and "together" in phrases
+        else "",
+    }
+    if kind == "past" and not (entry.start and entry.end) or kind == "current" and not entry.start:
+        kind = "extra"
+    key = f"evidence_{kind}" if clause or not quotable else f"evidence_{kind}_quote"
+    text = _sentence(phrases[key].format(**values))
+    return text[0].upper() + text[1:]
+
+
+def _evidence_lines(material: LetterMaterial, phrases: dict[str, str]) -> list[EvidenceLine]:
+    """One paragraph per piece of evidence, framed by where it comes from; in a letter that names evidence by
+    its facts rather than quoting it, more from the same employer joins that employer's paragraph."""
+    lines: list[EvidenceLine] = []
+    named: dict[str, int] = {}  # employer -> index of its paragraph
+    mentions: dict[str, int] = {}
+    measured = False
+    for evidence in material.evidence:
+        entry, highlight = evidence.entry, evidence.highlight
+        again = entry.name in named
+        kind = "extra" if not evidence.requirements else "current" if entry.ongoing else "past"
+        if again and evidence.requirements:
+            kind = "same_next" if mentions[entry.name] > 1 else "same"
+        mentions[entry.name] = mentions.get(entry.name, 0) + 1
+        text = _evidence_text(evidence, kind, material, phrases)
+        quoted = text_language(highlight.text) == material.language
+        if not quoted and not measured and "measured" in phrases and re.search(r"\d", highlight.text):
+            text, measured = f"{text} {phrases['measured']}", True
+        # The posting is cited only for a must-have the highlight does not write itself ("ELT" for "dbt"), so
+        # a skill slipped into the highlight's words is still the truth check's to catch.
+        written = highlight.text.casefold()
+        asked = (
+            [f"posting:{material.posting_id}"]
+            if any(r.casefold() not in written for r in evidence.requirements)
+            else []
+        )
+        line = EvidenceLine(
+            section="evidence", text=text, highlight_ids=[highlight.id], source_fields=[entry.field, *asked]
+        )
+        if again and not quoted:
+            earlier = lines[named[entry.name]]
+            lines[named[entry.name]] = earlier.model_copy(
+                update={
+                    "text": f"{earlier.text} {text}",
+                    "highlight_ids": [*earlier.highlight_ids, highlight.id],
+                    "source_fields": list(dict.fromkeys([*earlier.source_fields, *line.source_fields])),
+                }
+            )
+            continue
+        named.setdefault(entry.name, len(lines))
+        lines.append(line)
+    return lines
+
+
+def _company_line(material: LetterMaterial, phrases: dict[str, str]) -> EvidenceLine | None:
+    """The dossier fact, framed by its topic and source, and what links it to the person."""
+    if material.fact is None:
+        return None
+    topic, path, fact = material.fact
+    if fact.source_kind == "web":
+        intro = phrases["fact_web"]
+    else:
+        intro = phrases.get(f"fact_{topic}", phrases["fact_other"])
+    text = intro.format(fact=one_line(fact.text))
+    fields = [path, fact.source]
+    ids: list[str] = []
+    if material.link:
+        industry = phrases[f"industry.{material.link.industry}"]
+        text = f"{text} {phrases['link_field'].format(industry=industry, employer=material.link.entry.name)}"
+        fields.append(material.link.entry.field)
+    elif skills := list(dict.fromkeys(r for e in material.evidence for r in e.requirements))[:2]:
+        text = f"{text} {phrases['link_skills'].format(skills=_listing(skills, phrases['and']))}"
+        ids = [e.highlight.id for e in material.evidence if set(e.requirements) & set(skills)]
+        fields.append(f"posting:{material.posting_id}")
+    else:
+        text = f"{text} {phrases['link_plain']}"
+    return EvidenceLine(
+        section="company",
+        text=_DOUBLED_PERIOD.sub("", text),
+        highlight_ids=ids,
+        source_fields=list(dict.fromkeys(fields)),
+    )
+
+
+def practical_fit(profile: Profile, posting: JobPosting, *, now: date) -> str | None:
+    """Whether the person lives where the job is ("practical_local") or may work remotely from home
+    ("practical_remote"): a fact a recruiter looks for, when the CV gives the person's city."""
+    home = read_person(profile, now).home
+    location = profile.basics.location
+    if home is None or home.kind != "city" or not (location and location.city):
+        return None
+    facts = facts_of(posting)
+    if facts.workplace in ("hybrid", "onsite") and any(area.name == home.name for area in facts.places):
+        return "practical_local"
+    within = facts.remote_within
+    if facts.remote_allowed and (not within or any(set(home.countries) & set(a.countries) for a in within)):
+        return "practical_remote"
+    return None
+
+
+def _city(profile: Profile, language: str, now: date) -> str:
+    """The person's city as the letter's language writes it ("München" in German)."""
+    own = one_line((profile.basics.location.city if profile.basics.location else None) or "")
+    home = read_person(profile, now).home
+    return LETTER_PHRASES[language].get(f"city.{home.name}", own) if home else own
+
+
+def _years(profile: Profile, posting: JobPosting, now: date) -> int | None:
+    asked = facts_of(posting).years
+    if asked is None or not 1 <= asked < len(NUMBER_WORDS["en"]) or years_of_experience(profile, now) < asked:
+        return None
+    return int(asked)
+
+
+def _languages(profile: Profile, posting: JobPosting, letter: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The spoken languages the posting requires, each with the person's level, when the person meets them all
+    (nothing when the letter's own language is all it asks: the letter shows that one)."""
+    levels = spoken_languages(profile)
+    needs = [n for n in facts_of(posting).languages if n.required]
+    if {n.code for n in needs} <= {letter} or not all(
+        n.code in levels and at_least(levels[n.code], n.level) for n in needs
+    ):
+        return ()
+    # The level asked is shown as the posting writes it ("B1"); one read from a word ("fließend") is not.
+    text = posting.full_text()
+    return tuple((n.code, n.level if n.level and n.level in text else None, levels[n.code]) for n in needs)
+
+
+def _language_name(code: str, language: str) -> str | None:
+    """A spoken language's name in the letter's language: the phrase table's, else (in English) its English name."""
+    name = LETTER_PHRASES[language].get(f"language.{code}") or (language_name(code) if language == "en" else None)
+    return name if name and name != code else None
+
+
+def _practical_line(material: LetterMaterial, phrases: dict[str, str]) -> EvidenceLine | None:
+    """Where the person would work from, and the languages the posting asks for with the person's levels."""
+    parts: list[str] = []
+    fields: list[str] = []
+    if material.practical and material.city:
+        parts.append(_sentence(phrases[material.practical].format(city=material.city)))
+        fields.append("basics.location")
+    names = [(_language_name(code, material.language), asked, have) for code, asked, have in material.languages]
+    if names and all(name for name, _, _ in names):
+
+        def level(name: str | None, value: str | None) -> str:
+            shown = phrases["native"] if value == "native" else value
+            return f"{name} ({shown})" if shown else str(name)
+
+        asked = _listing([level(n, a) for n, a, _ in names], phrases["and"])
+        spoken = _listing([level(n, h) for n, _, h in names], phrases["and"])
+        parts.append(_sentence(phrases["languages"].format(asked=asked, spoken=spoken)))
+        fields += ["languages", "skills", "basics.summary"]
+    if not parts:
+        return None
+    return EvidenceLine(
+        section="practical", text=" ".join(parts), source_fields=[*fields, f"posting:{material.posting_id}"]
+    )
+
+
+MAX_CAREER_ROLES = 2
+
+
+def _career_line(material: LetterMaterial, profile: Profile, phrases: dict[str, str]) -> EvidenceLine | None:
+    """The roles before those the letter cites, latest first: the shape of the career behind the evidence."""
+    cited = {e.entry.field for e in material.evidence} | ({material.link.entry.field} if material.link else set())
+    entries = {e.field: e for e in profile_entries(profile).values() if e.field.startswith("work[")}
+    if not cited & set(entries):
+        return None
+    latest_cited = min(entries[f].ended(material.now) for f in cited if f in entries)
+    earlier = sorted(
+        (
+            e
+            for f, e in entries.items()
+            if f not in cited and e.position and e.start and e.end and e.end <= latest_cited
+        ),
+        key=lambda e: e.ended(material.now),
+        reverse=True,
+    )[:MAX_CAREER_ROLES]
+    if not earlier:
+        return None
+    roles = [
+        phrases["career_role"].format(position=e.position, employer=e.name, start=e.start, end=e.end) for e in earlier
+    ]
+    return EvidenceLine(
+        section="career",
+        text=_sentence(phrases["career"].format(roles=_listing(roles, phrases["and"]))),
+        source_fields=[e.field for e in earlier],
+    )
+
+
+def _tail(profile: Profile, posting: JobPosting, language: str) -> list[EvidenceLine]:
+    """Closing (saying the CV is in another language when it is), sign-off and signature."""
+    phrases = LETTER_PHRASES[language]
+    informal = language == "de" and facts_of(posting).informal
+    cv_language = text_language("\n".join(h.text for _, h in profile.all_highlights()))
+    other = cv_language != language and (language, cv_language) in (("de", "en"), ("en", "de"))
     return [
-        EvidenceLine(section="closing", text=phrases["closing"]),
-        EvidenceLine(section="signoff", text=phrases["signoff"]),
+        EvidenceLine(section="closing", text=phrases["closing_cv_language" if other else "closing"]),
+        EvidenceLine(section="signoff", text=phrases["signoff_informal" if informal else "signoff"]),
         EvidenceLine(section="signature", text=one_line(profile.basics.name), source_fields=["basics.name"]),
     ]
+
+
+def letter_material(
+    profile: Profile,
+    posting: JobPosting,
+    dossier: CompanyDossier,
+    matched: list[RequirementEvidence],
+    *,
+    now: date,
+) -> LetterMaterial:
+    language = letter_language(profile, posting)
+    phrases = LETTER_PHRASES[language]
+    return LetterMaterial(
+        language=language,
+        posting_id=posting.id,
+        title=plain_title(one_line(posting.title)),
+        company=short_name(posting.company) or phrases["unnamed_company"],
+        evidence=strongest_evidence(profile, posting, matched, now=now, conjunction=phrases["or"]),
+        link=field_link(profile, posting, dossier, now=now),
+        fact=company_fact(dossier, posting, language),
+        practical=practical_fit(profile, posting, now=now),
+        city=_city(profile, language, now),
+        years=_years(profile, posting, now),
+        languages=_languages(profile, posting, language),
+        now=now,
+    )
+
+
+def letter_lines(
+    material: LetterMaterial, profile: Profile, posting: JobPosting, dossier: CompanyDossier
+) -> list[EvidenceLine]:
+    phrases = LETTER_PHRASES[material.language]
+    body = [_opening(material, profile, posting, phrases), *_evidence_lines(material, phrases)]
+    if material.career and (career := _career_line(material, profile, phrases)):
+        body[-1] = body[-1].model_copy(
+            update={
+                "text": f"{body[-1].text} {career.text}",
+                "source_fields": [*body[-1].source_fields, *career.source_fields],
+            }
+        )
+    body += [line for line in (_company_line(material, phrases), _practical_line(material, phrases)) if line]
+    return [*_head(profile, posting, dossier, material.language), *body, *_tail(profile, posting, material.language)]
 
 
 def word_count(lines: list[EvidenceLine]) -> int:
@@ -281,30 +889,43 @@ def write_letter(
     profile: Profile,
     posting: JobPosting,
     dossier: CompanyDossier,
-    cv: TailoredCV,
+    cv: TailoredCV | None = None,
     *,
     max_words: int = MAX_WORDS,
     matched: list[RequirementEvidence] | None = None,
+    now: date | None = None,
 ) -> CoverLetter:
-    """A cover letter under max_words that opens with the CV's strongest evidence for this posting.
+    """A cover letter under max_words: opening with the one reason, evidence for the top must-haves, the
+    company, a closing.
 
-    `matched` is the screening's requirement -> highlight evidence (the package's screening); without
-    it, the screener's matcher is asked, so the letter never matches requirements in a way of its own.
+    `matched` is the screening's requirement -> highlight evidence (the package's screening); without it,
+    the screener's matcher is asked, so the letter never matches requirements in a way of its own. The
+    tailored CV is not needed: the letter cites the master CV's highlights.
     """
-    language = letter_language(profile, posting)
-    phrases = LETTER_PHRASES[language]
-    matched = requirement_evidence(profile, posting) if matched is None else matched
-    evidence = strongest_evidence(profile, posting, cv, matched)
-    facts = quotable_facts(dossier)[:MAX_FACTS]
-    lines = _letter_lines(profile, posting, evidence, facts, phrases)
-    # Shorten by what matters least: a second quote, then extra evidence, then the quote itself.
-    while word_count(lines) > max_words and (facts or len(evidence) > 1):
-        if len(facts) > 1 or (facts and len(evidence) <= 1):
-            facts = facts[:-1]
-        else:
-            evidence = evidence[:-1]
-        lines = _letter_lines(profile, posting, evidence, facts, phrases)
-    return rendered_letter(lines, language)
+    today = now or datetime.now(UTC).date()
+    matched = requirement_evidence(profile, posting, today) if matched is None else matched
+    material = letter_material(profile, posting, dossier, matched, now=today)
+    lines = letter_lines(material, profile, posting, dossier)
+    while word_count(lines) > max_words and (shorter := _shorter(material)) is not None:
+        material = shorter
+        lines = letter_lines(material, profile, posting, dossier)
+    return rendered_letter(lines, material.language)
+
+
+def _shorter(material: LetterMaterial) -> LetterMaterial | None:
+    """The letter without what matters least of what is left: the third piece of evidence, the earlier roles,
+    where the person would work from, the company, the second piece of evidence; None when nothing is left."""
+    if len(material.evidence) > MIN_EVIDENCE:
+        return replace(material, evidence=material.evidence[:MIN_EVIDENCE])
+    if material.career:
+        return replace(material, career=False)
+    if material.practical or material.languages:
+        return replace(material, practical=None, languages=())
+    if material.fact:
+        return replace(material, fact=None)
+    if len(material.evidence) > 1:
+        return replace(material, evidence=material.evidence[:1])
+    return None
 
 
 def rendered_letter(lines: list[EvidenceLine], language: str) -> CoverLetter:
@@ -341,8 +962,10 @@ def letter_messages(
     *,
     language: str,
     max_words: int,
+    material: LetterMaterial | None = None,
 ) -> list[SystemMessage | HumanMessage]:
-    """Instructions and the profile first; then the citable highlights and, fenced, the facts and the posting."""
+    """Instructions and the profile first; then the must-haves with the evidence the screening matched, the
+    citable highlights and, fenced, the facts and the posting."""
     highlights = "\n".join(f"- [{h.id}] {one_line(h.text)}" for h in evidence)
     numbered = "\n".join(f"[{n}] {fact.text}" for n, (_, fact) in enumerate(facts, start=1))
     system = load_prompt(
@@ -351,10 +974,19 @@ def letter_messages(
         language_name=f"in {language_name(language)}",
         max_words=max_words,
     )
+    plan: list[str] = []
+    if material is not None:
+        plan.append(f"The role: {material.title} at {material.company}.")
+        for item in material.evidence:
+            shown = ", ".join(item.requirements) or "(most relevant recent work)"
+            plan.append(f"Must-have evidence: {shown} -> highlight {item.highlight.id} ({item.entry.name})")
+        if material.link:
+            entry = material.link.entry
+            plan.append(f"The one reason for the opening: {material.link.industry}, the field of {entry.name}.")
     return [
         SystemMessage(system),
         HumanMessage(
-            f"CV highlights you may cite:\n{highlights}\n\n"
+            ("\n".join(plan) + "\n\n" if plan else "") + f"CV highlights you may cite:\n{highlights}\n\n"
             f"Company facts you may cite:\n{quoted_data('facts', numbered or '(none known)')}\n\n"
             f"The posting:\n{quoted_data('posting', posting.full_text())}"
         ),
@@ -390,28 +1022,37 @@ def accepted_paragraphs(
 
 
 async def drafted_letter(
-    context: Context, profile: Profile, posting: JobPosting, dossier: CompanyDossier, cv: TailoredCV
+    context: Context,
+    profile: Profile,
+    posting: JobPosting,
+    dossier: CompanyDossier,
+    cv: TailoredCV,
+    matched: list[RequirementEvidence] | None = None,
 ) -> CoverLetter | None:
     """The letter with the LLM's body between the fixed head and tail; None without an LLM or a usable body."""
     model = load_chat_model(context, "writer")
     if model is None:
         return None
-    language = letter_language(profile, posting)
-    phrases = LETTER_PHRASES[language]
-    head, tail = _letter_head(profile, posting, phrases), _letter_tail(profile, phrases)
+    today = datetime.now(UTC).date()
+    matched = requirement_evidence(profile, posting, today) if matched is None else matched
+    material = letter_material(profile, posting, dossier, matched, now=today)
+    head, tail = _head(profile, posting, dossier, material.language), _tail(profile, posting, material.language)
     budget = context.letter_max_words - word_count([*head, *tail])
     highlights = profile.highlight_by_id()
-    evidence = [
-        highlights[i] for i in dict.fromkeys(i for line in cv.lines for i in line.highlight_ids) if i in highlights
-    ]
+    in_cv = [i for i in dict.fromkeys(i for line in cv.lines for i in line.highlight_ids) if i in highlights]
+    # The screening's evidence first, so the model sees the strongest proof of each must-have at the top.
+    first = [e.highlight.id for e in material.evidence if e.highlight.id in in_cv]
+    evidence = [highlights[i] for i in dict.fromkeys([*first, *in_cv])]
     facts = quotable_facts(dossier)
-    messages = letter_messages(profile, posting, evidence, facts, language=language, max_words=budget)
+    messages = letter_messages(
+        profile, posting, evidence, facts, language=material.language, max_words=budget, material=material
+    )
     answer = await structured_call(model, LetterBody, messages, limiter=llm_limiter(context))
     body = accepted_paragraphs(answer, profile, cv, facts)
     # Over the word limit: the last paragraphs go first (the model puts what matters most first).
     while body and word_count(body) > budget:
         body = body[:-1]
-    return rendered_letter([*head, *body, *tail], language) if body else None
+    return rendered_letter([*head, *body, *tail], material.language) if body else None
 
 
 async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
@@ -427,13 +1068,10 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
         raise RecordNotFound(
             f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
         )
-    letter = await drafted_letter(context, profile, posting, dossier, package.cv) or write_letter(
-        profile,
-        posting,
-        dossier,
-        package.cv,
-        max_words=context.letter_max_words,
-        matched=package.screening.evidence,
+    # A screening stored without requirement evidence (older runs): the screener's matcher is asked instead.
+    matched = package.screening.evidence or None
+    letter = await drafted_letter(context, profile, posting, dossier, package.cv, matched) or write_letter(
+        profile, posting, dossier, package.cv, max_words=context.letter_max_words, matched=matched
     )
     if context.render_pdf:
         pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)

@@ -25,6 +25,8 @@ PRESENT = "Present"
 class CVLine:
     text: str
     source_fields: tuple[str, ...]
+    highlight_ids: tuple[str, ...] = ()
+    reworded: bool = False  # a writer's words (the LLM's summary): held to the meaning of what it cites
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,13 @@ def evidence_lines(cv: CVDocument) -> list[EvidenceLine]:
         lines.append(EvidenceLine(section="Header", text=cv.contact_line, source_fields=["basics"]))
     for section in cv.sections:
         lines.extend(
-            EvidenceLine(section=section.title, text=line.text, source_fields=list(line.source_fields))
+            EvidenceLine(
+                section=section.title,
+                text=line.text,
+                source_fields=list(line.source_fields),
+                highlight_ids=list(line.highlight_ids),
+                reworded=line.reworded,
+            )
             for line in section.lines
         )
         for entry in section.entries:

@@ -2,9 +2,13 @@
 
 Nothing is written here that the profile does not say: the CV is a selection and an ordering of
 the profile's fields and highlights, and every line records what it rests on (EvidenceLine).
-With an LLM, the model rewrites the selected highlights for the posting; each rewritten line cites
-the selected highlights it rests on (a line citing anything else is not used: the highlight keeps
-its own words), and the truth check flags whatever a line says that those highlights do not.
+The selection follows the screening's requirement-level evidence (must-have -> highlight ids; no
+matching of its own): the lines that show the most must-haves, recent jobs before old ones, the
+latest job never without a line, certificates and awards first to go. The summary is the person's
+own sentences, the one that speaks most to the role first.
+With an LLM, the model rewrites the selected highlights and the summary for the posting; each rewritten
+line cites the selected highlights it rests on (a line citing anything else is not used: the highlight
+or summary keeps its own words), and the truth check flags whatever a line says that what it cites does not.
 Selection, layout and the page budget are the same code either way.
 """
 
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -35,6 +39,7 @@ from jobland.agents.cv_document import (
     render_latex,
 )
 from jobland.agents.package_files import write_rendered
+from jobland.agents.screener import requirement_evidence
 from jobland.domain.failpoints import async_failpoint
 from jobland.domain.models import (
     EducationItem,
@@ -43,13 +48,16 @@ from jobland.domain.models import (
     LanguageItem,
     PackageStatus,
     Profile,
+    RequirementEvidence,
     TailoredCV,
     WorkItem,
 )
-from jobland.domain.person import is_ongoing
+from jobland.domain.person import is_language_group, is_ongoing
+from jobland.domain.places import fold
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
-from jobland.domain.skills import canonical_skill, extract_skills
+from jobland.domain.roles import GENERIC_SOFTWARE, ROLE_FAMILIES, families_named, role_family
+from jobland.domain.skills import canonical_skill, extract_skills, satisfies
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
@@ -63,9 +71,30 @@ _STOPWORDS = frozenset(
     "per via across within using used use new all any more most other its his her them they also both such "
     "than then while where when which what about team teams work working role years year experience".split()
 )
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
-# A shared required skill says far more about fit than a shared ordinary word.
-_SKILL_WEIGHT = 10
+# A summary's sentences: a break after . ! ? before a capital or digit (so "M.Sc. in" stays whole).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\u00c0-\u00de\"“(])|\n+")
+# Words by which a summary sentence says what the person is looking for.
+_SEARCH_INTENT = re.compile(r"\b(?:looking for|seeking|open to|interested in|next role|want to|aiming)\b", re.I)
+MAX_SUMMARY_SENTENCES = 3
+# What a line shows is weighed by the screening's evidence: a must-have the title names (core) counts more;
+# a must-have already shown by a kept line counts only _REPEAT_SHARE again, so the kept lines show many.
+_CORE_WEIGHT = 3.0
+_MUST_WEIGHT = 2.0
+_REPEAT_SHARE = 0.25
+_WORD_WEIGHT = 0.15  # per word shared with the posting's requirements and duties, up to _MAX_WORDS
+_MAX_WORDS = 6
+# A line's worth by how recent its job is (latest first); projects and volunteering count as an older job.
+_RECENCY = (1.0, 0.8, 0.6, 0.45)
+_SIDE_WEIGHT = 0.6
+# A certificate or award line is worth less than any job's line unless it names a must-have:
+# such lists shrink first when a page budget cuts.
+_LIST_WEIGHT = 0.3
+# Certificate and award lines may take up to a third of a CV's highlight lines (cv_max_lines) beside them.
+LIST_SHARE = 3
+# A bullet opens with a word, a number or an opening quote or bracket, never with stray punctuation.
+_LEADING_PUNCTUATION = re.compile(r"^[^\w(\"“‘'$€£]+")
+# The summary's profile field; also the key of its rewrite among the highlights' (never a highlight id).
+SUMMARY_FIELD = "basics.summary"
 # Characters of a bullet that fit on one printed line of the A4 layout (templates/document.css).
 CHARS_PER_LINE = 100
 
@@ -103,59 +132,123 @@ def content_words(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS}
 
 
-def skill_importance(posting: JobPosting) -> dict[str, int]:
-    """Each skill the posting reader found with the number of places in the posting that name it; a
-    must-have counts twice more."""
-    parts = [
-        posting.title,
-        *_SENTENCE_BREAK.split(posting.description),
-        *posting.qualifications,
-        *posting.responsibilities,
-    ]
-    importance = dict.fromkeys(posting_skills(posting), 0)
-    for skill in {s for r in facts_of(posting).must_haves for s in r.any_of}:
-        importance[skill] += 2
-    for part in parts:
-        for skill in extract_skills(part):
-            if skill in importance:
-                importance[skill] += 1
-    return importance
+def screened_evidence(
+    profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None
+) -> list[RequirementEvidence]:
+    """The screening's requirement -> highlight evidence; computed by the screener when none is given."""
+    return requirement_evidence(profile, posting) if evidence is None else evidence
 
 
-def relevance(posting: JobPosting) -> Callable[[str], int]:
-    """Scores a line of text for the posting: the importance of the required skills it shows, then shared words."""
-    importance = skill_importance(posting)
-    posting_words = content_words(posting.full_text())
+@dataclass(frozen=True)
+class Relevance:
+    """What each line of the master CV is worth to one posting, from the screening's requirement-level evidence.
 
-    def score(text: str) -> int:
-        shown = extract_skills(text)
-        return sum(_SKILL_WEIGHT * importance[s] for s in shown if s in importance) + len(
-            content_words(text) & posting_words
-        )
-
-    return score
-
-
-def rank_highlights(profile: Profile, posting: JobPosting) -> list[tuple[str, Highlight]]:
-    """Every highlight with its owner, most relevant to the posting first.
-
-    Relevance is the importance of the required skills a highlight shows, then the posting's words it shares;
-    ties go to the more recent job, then to the master CV's own order.
+    A highlight is worth the must-haves it is evidence for (a core one, named in the title, more), a little
+    for the words it shares with the posting's requirements and duties, all scaled by how recent its job is.
     """
-    text_score = relevance(posting)
 
-    def score(highlight: Highlight) -> int:
-        return text_score(highlight.text)
+    shows: dict[str, tuple[str, ...]]  # highlight id -> the requirements it is evidence for
+    weights: dict[str, float]  # requirement label -> its weight
+    recency: dict[str, float]  # highlight id -> the recency factor of its entry
+    posting_words: frozenset[str]
+    terms: dict[str, tuple[str, ...]]  # requirement label -> the skills that meet it
 
-    recency = {index: rank for rank, (index, _) in enumerate(reverse_chronological(profile.work))}
-    job_rank = {h.id: recency[index] for index, item in enumerate(profile.work) for h in item.highlights}
-    return sorted(profile.all_highlights(), key=lambda pair: (-score(pair[1]), job_rank.get(pair[1].id, len(recency))))
+    def value(self, highlight: Highlight, covered: Collection[str] = ()) -> float:
+        shown = sum(
+            self.weights[r] * (_REPEAT_SHARE if r in covered else 1.0) for r in self.shows.get(highlight.id, ())
+        )
+        words = min(_MAX_WORDS, len(content_words(highlight.text) & self.posting_words))
+        return self.recency.get(highlight.id, _RECENCY[-1]) * (1.0 + shown + _WORD_WEIGHT * words)
+
+    def list_value(self, text: str) -> float:
+        """A certificate's or award's worth: little, unless it names a must-have."""
+        folded = text.casefold()
+        named = [r for r, terms in self.terms.items() if any(names_term(folded, t) for t in terms)]
+        return _LIST_WEIGHT * (1.0 + sum(self.weights[r] for r in named))
+
+
+def names_term(folded_text: str, term: str) -> bool:
+    """Whether a casefolded text names a term (a skill, a requirement's label) as a whole word."""
+    return re.search(rf"(?<!\w){re.escape(term.casefold())}(?!\w)", folded_text) is not None
+
+
+def relevance(profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None = None) -> Relevance:
+    facts = facts_of(posting)
+    weights = {r.label: _CORE_WEIGHT if r.core else _MUST_WEIGHT for r in facts.must_haves}
+    terms = {r.label: r.any_of for r in facts.must_haves}
+    known = profile.highlight_by_id()
+    shows: dict[str, tuple[str, ...]] = {}
+    for found in screened_evidence(profile, posting, evidence):
+        weights.setdefault(found.requirement, _MUST_WEIGHT)
+        terms.setdefault(found.requirement, (found.requirement,))
+        for highlight_id in dict.fromkeys(found.highlight_ids):
+            if highlight_id in known:
+                shows[highlight_id] = (*shows.get(highlight_id, ()), found.requirement)
+    recency: dict[str, float] = {}
+    for rank, (_, item) in enumerate(reverse_chronological(profile.work)):
+        recency |= {h.id: _RECENCY[min(rank, len(_RECENCY) - 1)] for h in item.highlights}
+    for item in [*profile.volunteer, *profile.projects]:
+        recency |= {h.id: _SIDE_WEIGHT for h in item.highlights}
+    sections = facts.sections
+    wording = [posting.title, *sections.get("requirements", []), *sections.get("responsibilities", [])]
+    if len(wording) == 1:  # a posting without those sections: its whole text
+        wording.append(posting.description)
+    return Relevance(shows, weights, recency, frozenset(content_words(" ".join(wording))), terms)
+
+
+def _latest_entry(profile: Profile) -> list[Highlight]:
+    """The highlights of the most recent job: a CV never shows it without one."""
+    latest = reverse_chronological(profile.work)[:1]
+    return [h for _, item in latest for h in item.highlights]
+
+
+def _picks(
+    profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None, max_lines: int
+) -> list[tuple[Highlight, str, float]]:
+    """(highlight, owner, value) in the order a recruiter would keep them, within max_lines printed lines.
+
+    The best line of the latest job first; then, each time, the line worth most beside those already
+    kept (a must-have already shown counts only _REPEAT_SHARE again), so the lines between them show as
+    many must-haves as possible, recent jobs before old ones.
+    """
+    worth = relevance(profile, posting, evidence)
+    owners = {h.id: owner for owner, h in profile.all_highlights()}
+    left = [h for _, h in profile.all_highlights()]
+    picks: list[tuple[Highlight, str, float]] = []
+    covered: set[str] = set()
+    budget = max_lines
+
+    def take(pool: list[Highlight]) -> bool:
+        nonlocal budget
+        fitting = [h for h in pool if printed_lines(h.text) <= budget]
+        if not fitting:
+            return False
+        # Ties go to the master CV's own order.
+        best = max(fitting, key=lambda h: (worth.value(h, covered), -left.index(h)))
+        picks.append((best, owners[best.id], worth.value(best, covered)))
+        covered.update(worth.shows.get(best.id, ()))
+        budget -= printed_lines(best.text)
+        left.remove(best)
+        return True
+
+    take(_latest_entry(profile))
+    while left and take(left):
+        pass
+    return picks
+
+
+def rank_highlights(
+    profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None = None
+) -> list[tuple[str, Highlight]]:
+    """Every highlight with its owner, in the order the CV writer keeps them for the posting (see _picks)."""
+    budget = sum(printed_lines(h.text) for _, h in profile.all_highlights())
+    return [(owner, h) for h, owner, _ in _picks(profile, posting, evidence, budget)]
 
 
 def profile_skills(profile: Profile) -> list[str]:
     """The profile's skills, one name per canonical skill; a group name with keywords is a label, not a skill."""
     names: list[str] = []
-    for item in profile.skills:
+    for item in (s for s in profile.skills if not is_language_group(s)):  # spoken languages have their own section
         if not item.keywords or extract_skills(item.name):
             names.append(item.name)
         names.extend(item.keywords)
@@ -170,30 +263,54 @@ def printed_lines(text: str) -> int:
     return max(1, -(-len(text) // CHARS_PER_LINE))
 
 
-def choose_highlights(profile: Profile, posting: JobPosting, max_lines: int) -> dict[str, int]:
-    """The most relevant highlights whose printed lines fit in max_lines, each with its relevance rank."""
-    chosen: dict[str, int] = {}
-    budget = max_lines
-    for rank, (_, highlight) in enumerate(rank_highlights(profile, posting)):
-        if (cost := printed_lines(highlight.text)) <= budget:
-            chosen[highlight.id] = rank
-            budget -= cost
-    return chosen
+def choose_highlights(
+    profile: Profile, posting: JobPosting, max_lines: int, evidence: list[RequirementEvidence] | None = None
+) -> dict[str, int]:
+    """The highlights worth most to the posting whose printed lines fit in max_lines, each with its rank."""
+    return {h.id: rank for rank, (h, _, _) in enumerate(_picks(profile, posting, evidence, max_lines))}
 
 
-def least_relevant(profile: Profile, posting: JobPosting, chosen: dict[str, int]) -> list[str]:
-    """What a page budget may leave out, least relevant first: the chosen highlights (by id) and the
-    certificate and award lines (by field, e.g. "awards[3]"), all scored alike; each is one whole line or more."""
-    score = relevance(posting)
-    highlights = profile.highlight_by_id()
-    candidates = [(score(highlights[key].text), -rank, key) for key, rank in chosen.items()]
-    for field, texts in (
-        ("certificates", [_joined(c.name, c.issuer) for c in profile.certificates]),
-        ("awards", [_joined(a.title, a.awarder, a.summary) for a in profile.awards]),
-    ):
-        # Ties go out last entry first: a master CV lists its best ones first.
-        candidates += [(score(text), -len(chosen) - index, f"{field}[{index}]") for index, text in enumerate(texts)]
+def least_relevant(
+    profile: Profile,
+    posting: JobPosting,
+    chosen: dict[str, int],
+    evidence: list[RequirementEvidence] | None = None,
+) -> list[str]:
+    """What a page budget may leave out, least worth first: the chosen highlights (by id) and the certificate
+    and award lines (by field, e.g. "awards[3]"), each one whole line or more.
+
+    The first line of the latest job is never left out; awards, certificates and old jobs' lines are worth
+    least, so they shrink first.
+    """
+    worth = relevance(profile, posting, evidence)
+    picks = _picks(profile, posting, evidence, sum(printed_lines(h.text) for _, h in profile.all_highlights()))
+    values = {h.id: value for h, _, value in picks}
+    latest = {h.id for h in _latest_entry(profile)}
+    keep = next((key for key in sorted(chosen, key=chosen.__getitem__) if key in latest), None)
+    candidates = [(values.get(key, 0.0), -rank, key) for key, rank in chosen.items() if key != keep]
+    # Ties go out last entry first: a master CV lists its best ones first.
+    candidates += [
+        (worth.list_value(text), -len(chosen) - index, field)
+        for index, (field, text) in enumerate(_list_lines(profile))
+    ]
     return [key for *_, key in sorted(candidates)]
+
+
+def _list_lines(profile: Profile) -> list[tuple[str, str]]:
+    """(field, text) of each certificate and award line."""
+    return [(f"certificates[{i}]", _joined(c.name, c.issuer)) for i, c in enumerate(profile.certificates)] + [
+        (f"awards[{i}]", _joined(a.title, a.awarder, a.summary)) for i, a in enumerate(profile.awards)
+    ]
+
+
+def _listed_within(
+    profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None, budget: int
+) -> set[str]:
+    """The certificate and award lines (by field) worth most to the posting, `budget` of them: those naming a
+    must-have first, then the master CV's own order."""
+    worth = relevance(profile, posting, evidence)
+    ranked = sorted(enumerate(_list_lines(profile)), key=lambda item: (-worth.list_value(item[1][1]), item[0]))
+    return {field for _, (field, _) in ranked[: max(0, budget)]}
 
 
 def ordered_skills(profile: Profile, posting: JobPosting) -> list[str]:
@@ -205,6 +322,87 @@ def ordered_skills(profile: Profile, posting: JobPosting) -> list[str]:
         return min(hits) if hits else len(rank)
 
     return sorted(profile_skills(profile), key=position)
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+def names_field(text: str, family: str | None) -> bool:
+    """Whether a text names a role family ("backend", "data platforms" for data engineering)."""
+    if family is None or family == GENERIC_SOFTWARE:
+        return False
+    folded = fold(text)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(fold(p))}", folded) for p in ROLE_FAMILIES.get(family, ()))
+
+
+def _summary_sentence_score(
+    sentence: str, family: str | None, terms: list[str], posting_words: frozenset[str]
+) -> float:
+    """How well a summary sentence speaks to the posting: its field, the must-haves it names and the words it
+    shares; below zero when it says the person looks for a role in another field."""
+    if names_field(sentence, family):
+        score = 3.0
+    elif _SEARCH_INTENT.search(sentence) and (named := families_named(sentence)) and family not in named:
+        return -1.0  # what the person looks for, in another field: never kept
+    else:
+        score = 0.0
+    folded = sentence.casefold()
+    score += sum(1.0 for term in terms if names_term(folded, term))
+    return score + _WORD_WEIGHT * len(content_words(sentence) & posting_words)
+
+
+def _composed_lead(
+    profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence]
+) -> tuple[str, tuple[str, ...]] | None:
+    """A first sentence from the person's own facts, for a summary that never names the posting's field:
+    the latest position in that field and the listed skills that meet the must-haves it shows."""
+    family = facts_of(posting).family
+    field = next(
+        ((i, w) for i, w in reverse_chronological(profile.work) if w.position and role_family(w.position) == family),
+        None,
+    )
+    if field is None:
+        return None
+    index, item = field
+    covered = {e.requirement for e in evidence}
+    wanted = [t for r in facts_of(posting).must_haves if r.label in covered for t in r.any_of]
+    skills = [s for s in profile_skills(profile) if any(satisfies(k, w) for k in skill_keys(s) for w in wanted)]
+    position = one_line(item.position or "")
+    if not skills:
+        return f"{position}.", (f"work[{index}]",)
+    listed = skills[0] if len(skills) == 1 else ", ".join(skills[:3][:-1]) + " and " + skills[:3][-1]
+    return f"{position} working with {listed}.", (f"work[{index}]", "skills")
+
+
+def summary_line(profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence]) -> CVLine | None:
+    """The summary for this posting, from the person's own sentences: the one speaking most to the role
+    first, then up to MAX_SUMMARY_SENTENCES that speak to it in their own order; a sentence about another
+    field the person is looking for is left out. When no sentence names the posting's field and the person
+    held a position in it, a first sentence says so from that position and their listed skills."""
+    summary = one_line(profile.basics.summary or "")
+    if not summary:
+        return None
+    facts = facts_of(posting)
+    covered = {e.requirement for e in evidence}
+    terms = [t for r in facts.must_haves if r.label in covered for t in r.any_of]
+    words = relevance(profile, posting, evidence).posting_words
+    sentences = [s.strip() for s in _SENTENCE_BREAK.split(summary) if s.strip()]
+    scores = [_summary_sentence_score(s, facts.family, terms, words) for s in sentences]
+    lead = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+    rest = sorted((i for i in range(len(sentences)) if i != lead and scores[i] > 0), key=lambda i: -scores[i])
+    kept = [lead, *sorted(rest[: MAX_SUMMARY_SENTENCES - 1])]
+    texts = [sentences[i] for i in kept if scores[i] > -1.0]
+    fields: tuple[str, ...] = (SUMMARY_FIELD,)
+    # A generic software title ("Software Engineer") names no field that a summary could miss.
+    specific = facts.family not in (None, GENERIC_SOFTWARE)
+    if (
+        specific
+        and not any(names_field(t, facts.family) for t in texts)
+        and (composed := _composed_lead(profile, posting, evidence))
+    ):
+        texts = [composed[0], *texts[: MAX_SUMMARY_SENTENCES - 1]]
+        fields += composed[1]
+    return CVLine(" ".join(texts), fields) if texts else None
 
 
 # --------------------------------------------------------------------------- dates
@@ -262,10 +460,21 @@ def _contacts(profile: Profile) -> tuple[str, ...]:
     return tuple(one_line(c) for c in (basics.email, basics.phone, location, *urls) if c and c.strip())
 
 
+def bullet(highlight: Highlight) -> Highlight:
+    """A highlight as a bullet shows it: without punctuation an import left before its first word."""
+    text = _LEADING_PUNCTUATION.sub("", one_line(highlight.text))
+    return highlight if text == highlight.text else highlight.model_copy(update={"text": text})
+
+
+def _picked(highlights: list[Highlight], chosen: dict[str, int]) -> tuple[Highlight, ...]:
+    kept = sorted((h for h in highlights if h.id in chosen), key=lambda h: chosen[h.id])
+    return tuple(b for b in map(bullet, kept) if b.text)
+
+
 def _entries(items: list[WorkItem], field: str, chosen: dict[str, int], *, keep_empty: bool) -> tuple[CVEntry, ...]:
     entries: list[CVEntry] = []
     for index, item in reverse_chronological(items):
-        picked = sorted((h for h in item.highlights if h.id in chosen), key=lambda h: chosen[h.id])
+        picked = _picked(item.highlights, chosen)
         if picked or keep_empty:
             entries.append(
                 CVEntry(
@@ -274,7 +483,7 @@ def _entries(items: list[WorkItem], field: str, chosen: dict[str, int], *, keep_
                     location=one_line(item.location or ""),
                     dates=date_range(item.startDate, item.endDate),
                     source_field=f"{field}[{index}]",
-                    highlights=tuple(picked),
+                    highlights=picked,
                 )
             )
     return tuple(entries)
@@ -283,8 +492,7 @@ def _entries(items: list[WorkItem], field: str, chosen: dict[str, int], *, keep_
 def _project_entries(profile: Profile, chosen: dict[str, int]) -> tuple[CVEntry, ...]:
     entries: list[CVEntry] = []
     for index, project in enumerate(profile.projects):
-        picked = sorted((h for h in project.highlights if h.id in chosen), key=lambda h: chosen[h.id])
-        if picked:
+        if picked := _picked(project.highlights, chosen):
             entries.append(
                 CVEntry(
                     role=one_line(project.name),
@@ -292,7 +500,7 @@ def _project_entries(profile: Profile, chosen: dict[str, int]) -> tuple[CVEntry,
                     location="",
                     dates=date_range(project.startDate, project.endDate),
                     source_field=f"projects[{index}]",
-                    highlights=tuple(picked),
+                    highlights=picked,
                 )
             )
     return tuple(entries)
@@ -315,10 +523,21 @@ def _degree(education: EducationItem) -> str:
     return education.studyType or education.area or ""
 
 
-def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int = 0) -> CVDocument:
-    """Choose the most relevant highlights (max_lines printed lines of them) and lay out every section.
+def plan_cv(
+    profile: Profile,
+    posting: JobPosting,
+    *,
+    max_lines: int,
+    drop: int = 0,
+    evidence: list[RequirementEvidence] | None = None,
+    whole_summary: bool = False,
+) -> CVDocument:
+    """Choose the highlights worth most to the posting (max_lines printed lines of them), compose the summary
+    for it and lay out every section.
 
-    `drop` leaves out that many of the lines least_relevant lists, least relevant first (to meet a page budget).
+    `evidence` is the screening's requirement -> highlight evidence (the screener's when None). `drop` leaves
+    out that many of the lines least_relevant lists, least worth first (to meet a page budget). `whole_summary`
+    keeps the master CV's summary as written (the master CV a tailored one is compared with).
     """
     if max_lines < 1:
         raise ValueError(f"max_lines must be at least 1 (got {max_lines}); raise cv_max_lines in the settings")
@@ -326,14 +545,17 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
         raise IncompleteProfile(
             f"profile {profile.id} has no name; add basics.name to the master CV and import it again"
         )
-    chosen = choose_highlights(profile, posting, max_lines)
-    dropped = set(least_relevant(profile, posting, chosen)[:drop])
+    evidence = screened_evidence(profile, posting, evidence)
+    chosen = choose_highlights(profile, posting, max_lines, evidence)
+    dropped = set(least_relevant(profile, posting, chosen, evidence)[:drop])
     chosen = {key: rank for key, rank in chosen.items() if key not in dropped}
     basics = profile.basics
 
     sections: list[CVSection] = []
-    if basics.summary and basics.summary.strip():
-        sections.append(CVSection("Summary", "prose", (CVLine(one_line(basics.summary), ("basics.summary",)),)))
+    if whole_summary and basics.summary and basics.summary.strip():
+        sections.append(CVSection("Summary", "prose", (CVLine(one_line(basics.summary), (SUMMARY_FIELD,)),)))
+    elif not whole_summary and (summary := summary_line(profile, posting, evidence)):
+        sections.append(CVSection("Summary", "prose", (summary,)))
     if skills := ordered_skills(profile, posting):
         sections.append(CVSection("Skills", "inline", (CVLine(SEPARATOR.join(skills), ("skills",)),)))
     if profile.work:
@@ -350,6 +572,7 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
             for i, e in enumerate(profile.education)
         )
         sections.append(CVSection("Education", "list", lines))
+    listed = _listed_within(profile, posting, evidence, max(1, max_lines // LIST_SHARE))
     for heading, field, items in (
         ("Certificates", "certificates", [(c.name, c.issuer, c.date) for c in profile.certificates]),
         ("Awards", "awards", [(a.title, a.awarder, a.date) for a in profile.awards]),
@@ -357,13 +580,16 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
         kept = tuple(
             CVLine(_joined(name, by, format_date(when)), (f"{field}[{i}]",))
             for i, (name, by, when) in enumerate(items)
-            if f"{field}[{i}]" not in dropped
+            if f"{field}[{i}]" in listed and f"{field}[{i}]" not in dropped
         )
         if kept:
             sections.append(CVSection(heading, "list", kept))
     if profile.languages:
         spoken = SEPARATOR.join(_language(item) for item in profile.languages)
         sections.append(CVSection("Languages", "inline", (CVLine(spoken, ("languages",)),)))
+    elif listed := [k for item in profile.skills if is_language_group(item) for k in item.keywords]:
+        # A CV that lists its languages among its skills ("Spoken languages: ...") still has a Languages section.
+        sections.append(CVSection("Languages", "inline", (CVLine(SEPARATOR.join(map(one_line, listed)), ("skills",)),)))
 
     return CVDocument(
         name=one_line(basics.name),
@@ -373,9 +599,16 @@ def plan_cv(profile: Profile, posting: JobPosting, *, max_lines: int, drop: int 
     )
 
 
-def tailor_cv(profile: Profile, posting: JobPosting, *, max_lines: int, style: str = "classic") -> TailoredCV:
+def tailor_cv(
+    profile: Profile,
+    posting: JobPosting,
+    *,
+    max_lines: int,
+    style: str = "classic",
+    evidence: list[RequirementEvidence] | None = None,
+) -> TailoredCV:
     """The tailored CV as Markdown and HTML with its evidence map (the PDF is rendered by the node)."""
-    return render_cv(plan_cv(profile, posting, max_lines=max_lines), style)
+    return render_cv(plan_cv(profile, posting, max_lines=max_lines, evidence=evidence), style)
 
 
 @dataclass(frozen=True)
@@ -393,18 +626,21 @@ def fit_to_pages(
     pages: int,
     style: str,
     rewrites: Mapping[str, RewrittenHighlight] | None = None,
+    evidence: list[RequirementEvidence] | None = None,
 ) -> FittedCV:
     """The CV rendered to PDF within `pages` pages, leaving out the fewest, least relevant highlights needed.
 
     Whole highlights go, never part of one. When even no highlights overflow (a very long education or
     award list), the shortest CV is returned and its page count says so. `rewrites` replace the words
-    of the highlights they name (the LLM path).
+    of the highlights they name (the LLM path); `evidence` is the screening's (see plan_cv).
     """
     if pages < 1:
         raise ValueError(f"cv_pages must be 1 or 2 (got {pages})")
+    evidence = screened_evidence(profile, posting, evidence)
 
     def attempt(drop: int) -> FittedCV:
-        document = with_rewrites(plan_cv(profile, posting, max_lines=max_lines, drop=drop), rewrites or {})
+        planned = plan_cv(profile, posting, max_lines=max_lines, drop=drop, evidence=evidence)
+        document = with_rewrites(planned, rewrites or {})
         cv = render_cv(document, style)
         pdf = render_pdf(cv.html)
         return FittedCV(document, cv.model_copy(update={"pages": page_count(pdf)}), pdf)
@@ -413,7 +649,8 @@ def fit_to_pages(
     if best.cv.pages <= pages:
         return best
     # The fewest highlights to drop, by bisection: each try is one render.
-    low, high = 1, len(least_relevant(profile, posting, choose_highlights(profile, posting, max_lines)))
+    chosen = choose_highlights(profile, posting, max_lines, evidence)
+    low, high = 1, len(least_relevant(profile, posting, chosen, evidence))
     best = attempt(high)
     while low < high:
         middle = (low + high) // 2
@@ -446,10 +683,20 @@ class CVLineDraft(BaseModel):
     text: str = Field(description="The highlight rewritten for the posting: one line, only facts of the cited ids.")
 
 
+class CVSummaryDraft(BaseModel):
+    text: str = Field(description="The summary rewritten for the posting: at most three sentences.")
+    highlight_ids: list[str] = Field(
+        default_factory=list, description="Ids of the selected highlights whose facts it uses beside the summary's."
+    )
+
+
 class CVRewrite(BaseModel):
     """The selected highlights of a master CV, rewritten for one posting; each line cites what it rests on."""
 
     lines: list[CVLineDraft]
+    summary: CVSummaryDraft | None = Field(
+        default=None, description="The person's summary rewritten for the posting, from its own sentences."
+    )
 
 
 def selected_highlights(document: CVDocument) -> list[Highlight]:
@@ -476,22 +723,26 @@ def profile_for_prompt(profile: Profile) -> str:
     return "\n".join(parts)
 
 
-def cv_messages(profile: Profile, posting: JobPosting, selected: list[Highlight]) -> list[SystemMessage | HumanMessage]:
-    """Instructions and the profile first (the same for every posting); then the selection and the fenced posting."""
+def cv_messages(
+    profile: Profile, posting: JobPosting, selected: list[Highlight], summary: str = ""
+) -> list[SystemMessage | HumanMessage]:
+    """Instructions and the profile first (the same for every posting); then the selection, the summary chosen
+    for the posting and the fenced posting."""
     wanted = "\n".join(f"- [{h.id}] {one_line(h.text)}" for h in selected)
+    ask = f"Rewrite these selected highlights for the posting, one line each, in this order:\n{wanted}\n\n"
+    if summary:
+        ask += f"Then rewrite this summary for the posting (`summary`):\n{quoted_data('summary', summary)}\n\n"
     return [
         SystemMessage(load_prompt("cv_writer", profile=profile_for_prompt(profile))),
-        HumanMessage(
-            f"Rewrite these selected highlights for the posting, one line each, in this order:\n{wanted}\n\n"
-            f"The posting:\n{quoted_data('posting', posting.full_text())}"
-        ),
+        HumanMessage(f"{ask}The posting:\n{quoted_data('posting', posting.full_text())}"),
     ]
 
 
 def accepted_rewrites(answer: CVRewrite, selected: Iterable[str]) -> dict[str, RewrittenHighlight]:
-    """Highlight id -> the model's line for it: the first line that rewrites it and cites only selected highlights.
+    """Highlight id -> the model's line for it: the first line that rewrites it and cites only selected highlights;
+    and under SUMMARY_FIELD the model's summary, when it cites only selected highlights.
 
-    A line citing anything else is not used, so the highlight it would replace keeps its own words.
+    A line citing anything else is not used, so the highlight (or summary) it would replace keeps its own words.
     """
     allowed = set(selected)
     rewrites: dict[str, RewrittenHighlight] = {}
@@ -500,6 +751,10 @@ def accepted_rewrites(answer: CVRewrite, selected: Iterable[str]) -> dict[str, R
         text = one_line(line.text)
         if text and ids and set(ids) <= allowed:
             rewrites.setdefault(ids[0], RewrittenHighlight(id=ids[0], text=text, rests_on=ids))
+    # The summary rests on the person's own summary and the selected highlights it cites, nothing else.
+    if answer.summary and (text := one_line(answer.summary.text)) and set(answer.summary.highlight_ids) <= allowed:
+        ids = list(dict.fromkeys(answer.summary.highlight_ids))
+        rewrites[SUMMARY_FIELD] = RewrittenHighlight(id=SUMMARY_FIELD, text=text, rests_on=ids)
     return rewrites
 
 
@@ -511,21 +766,32 @@ def with_rewrites(document: CVDocument, rewrites: Mapping[str, RewrittenHighligh
     def rewritten(entry: CVEntry) -> CVEntry:
         return replace(entry, highlights=tuple(rewrites.get(h.id, h) for h in entry.highlights))
 
-    sections = tuple(replace(s, entries=tuple(rewritten(e) for e in s.entries)) for s in document.sections)
-    return replace(document, sections=sections)
+    def section(planned: CVSection) -> CVSection:
+        summary = rewrites.get(SUMMARY_FIELD)
+        if planned.title == "Summary" and summary is not None:
+            # It may use whatever the planned summary rested on (a composed first sentence cites a job, skills).
+            fields = tuple(dict.fromkeys(f for line in planned.lines for f in line.source_fields)) or (SUMMARY_FIELD,)
+            line = CVLine(summary.text, fields, tuple(summary.rests_on), reworded=True)
+            return replace(planned, lines=(line,))
+        return replace(planned, entries=tuple(rewritten(e) for e in planned.entries))
+
+    return replace(document, sections=tuple(section(s) for s in document.sections))
 
 
 async def rewritten_highlights(
-    context: Context, profile: Profile, posting: JobPosting
+    context: Context, profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None = None
 ) -> dict[str, RewrittenHighlight]:
-    """The LLM's rewrites of the highlights plan_cv selects; none without an LLM (the extractive CV)."""
+    """The LLM's rewrites of the highlights plan_cv selects and of the summary it chose (SUMMARY_FIELD); none
+    without an LLM (the extractive CV)."""
     model = load_chat_model(context, "writer")
     if model is None:
         return {}
-    selected = selected_highlights(plan_cv(profile, posting, max_lines=context.cv_max_lines))
+    planned = plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence)
+    selected = selected_highlights(planned)
     if not selected:
         return {}
-    messages = cv_messages(profile, posting, selected)
+    summary = next((line.text for s in planned.sections if s.title == "Summary" for line in s.lines), "")
+    messages = cv_messages(profile, posting, selected, summary)
     answer = await structured_call(model, CVRewrite, messages, limiter=llm_limiter(context))
     return accepted_rewrites(answer, (h.id for h in selected))
 
@@ -542,7 +808,9 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     package = await records.move_package(state["thread_id"], package, PackageStatus.generating)
     await async_failpoint("write_cv.start")
     style = checked_style(context.cv_style)
-    rewrites = await rewritten_highlights(context, profile, posting)
+    # The screening's evidence decides what the CV shows (recomputed by the screener for a screening without it).
+    evidence = screened_evidence(profile, posting, package.screening.evidence or None)
+    rewrites = await rewritten_highlights(context, profile, posting, evidence)
     if context.render_pdf:
         fitted = await asyncio.to_thread(
             fit_to_pages,
@@ -552,11 +820,12 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
             pages=context.cv_pages,
             style=style,
             rewrites=rewrites,
+            evidence=evidence,
         )
         document, cv = fitted.document, fitted.cv
         cv = cv.model_copy(update={"pdf_file": await write_rendered(context, package.id, "cv.pdf", fitted.pdf)})
     else:
-        document = with_rewrites(plan_cv(profile, posting, max_lines=context.cv_max_lines), rewrites)
+        document = with_rewrites(plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence), rewrites)
         cv = render_cv(document, style)
     # The LaTeX source is kept beside the PDF for people who typeset their own CV.
     source = render_latex(document, style)

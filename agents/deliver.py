@@ -92,8 +92,9 @@ def compose_message(pkg: ApplicationPackage, recipient: Address, home: Path) -> 
         render("email.txt.j2", package=pkg, user_name=recipient.display_name, attachments=[f[0] for f in files])
     )
     for filename, data, maintype, subtype in files:
-        if maintype == "text":  # as text, so that it is declared charset=utf-8 ("—" arrives as "—")
-            message.add_attachment(data.decode(), subtype=subtype, filename=filename)
+        if maintype == "text":
+            # As text with its charset declared: RFC 7763 requires it of text/markdown ("—" arrives as "—").
+            message.add_attachment(data.decode(), subtype=subtype, charset="utf-8", filename=filename)
         else:
             message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return message
@@ -139,7 +140,7 @@ async def _dead_letter(
     await records.move_package(thread_id, pkg, failure.status, failure.reason)
 
 
-async def _send(
+async def send_once(
     mailer: Mailer, message: EmailMessage, key: str, context: Context, *, interrupted: bool
 ) -> str | SendFailure:
     """Where the message went, or why it did not go through; an unknown outcome is looked up, never resent."""
@@ -198,7 +199,7 @@ async def send_package(
     mailer = await asyncio.to_thread(make_mailer, context)  # may import a client library
     pkg = await records.move_package(thread_id, pkg, PackageStatus.sending, "sent again as asked" if retry else None)
     failpoint("deliver.before_send")
-    outcome = await _send(mailer, message, pkg.id, context, interrupted=interrupted)
+    outcome = await send_once(mailer, message, pkg.id, context, interrupted=interrupted)
     if isinstance(outcome, SendFailure):
         await guards.finish_send(pkg.id, "failed")
         await _dead_letter(records, context, thread_id, pkg, message, outcome)

@@ -19,7 +19,7 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from jobland.agents.cover_letter_writer import LETTER_PHRASES
-from jobland.agents.cv_writer import PRESENT, posting_skills
+from jobland.agents.cv_writer import PRESENT, SUMMARY_FIELD, posting_skills
 from jobland.domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
 from jobland.domain.failpoints import failpoint
 from jobland.domain.models import (
@@ -33,6 +33,7 @@ from jobland.domain.models import (
     Profile,
     TailoredCV,
 )
+from jobland.domain.posting_reader import plain_title
 from jobland.domain.repository import Records
 from jobland.domain.skills import canonical_skill, extract_skills
 from jobland.graph.context import Context
@@ -205,8 +206,11 @@ class Sources:
         return "\n".join(texts)
 
     def meaning_support(self, line: EvidenceLine) -> list[str]:
-        """The highlights and company facts a reworded line's meaning must follow from."""
+        """The highlights, the person's own summary and the company facts a reworded line's meaning must follow
+        from."""
         texts = self.highlight_texts(line)
+        if SUMMARY_FIELD in line.source_fields and (summary := self.source_text(SUMMARY_FIELD)):
+            texts.extend(summary)
         for reference in (r for r in line.source_fields if r.startswith("dossier.")):
             try:
                 fact = _resolve(self.root, reference)
@@ -232,7 +236,8 @@ def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
     unsupported += [w for w in names_in(line.text) if w.lower() not in support_words]
     if unsupported:
         problems.append("not in the cited evidence: " + ", ".join(dict.fromkeys(unsupported)))
-    wanted = [sources.posting.title] if sources.posting else []
+    # The title as the posting writes it, and as a letter names it ("Head of Data" for "Head of Data (m/w/d)").
+    wanted = [sources.posting.title, plain_title(sources.posting.title)] if sources.posting else []
     roles = unsupported_roles(line.text, sources.role_support(line), wanted=wanted, names=sources.names)
     if roles:
         problems.append("a role or scope the cited evidence does not state: " + ", ".join(roles))

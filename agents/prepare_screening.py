@@ -1,17 +1,17 @@
-"""prepare_screening: the screening stage's bulk half, before the screen_job fan-out.
+"""prepare_screening: the screening stage in bulk, before any screen_job task.
 
-Screening postings one task at a time embedded them in batches of a few texts and read the Store
-several times per posting; here the profile is read once, the postings and their stored verdicts in
-batches, and every text to embed goes to the model in one call (agents.screener.prepare_screenings).
-The screen_job tasks that follow hand on the verdicts made here.
+Screening postings one task at a time embedded them in batches of a few texts, read the Store several
+times per posting and wrote a checkpoint per posting; here the profile is read once, the postings and
+their stored verdicts in batches while the model embeds, every text to embed goes to the model in a
+few large calls (agents.screener.prepare_screenings), and the verdicts enter the state in one update. Only a posting
+the LLM stage must still see goes on to a screen_job task (agents.shortlist.route_to_screening).
 """
 
 from __future__ import annotations
 
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from jobland.agents.screener import prepare_screenings
+from jobland.agents.screener import prepare_screenings, screening_verdict
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
 from jobland.graph.state import JobLandState
@@ -23,7 +23,5 @@ async def prepare_screening(state: JobLandState, runtime: Runtime[Context]) -> d
         return {}
     records = Records(runtime.store)
     profile = await records.profile(state["profile_id"])
-    postings = await records.postings(posting_ids)
-    thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
-    await prepare_screenings(records, profile, postings, state["request"], runtime.context, thread_id)
-    return {}
+    final = await prepare_screenings(records, profile, posting_ids, state["request"], runtime.context)
+    return {"screenings": [screening_verdict(posting_id, screening) for posting_id, screening in final.items()]}

@@ -1,10 +1,13 @@
 """Company research: a dossier of sourced facts per company.
 
-Embedded default: each fact is a sentence quoted from the posting and marked as such. With an LLM
-(and Exa), the model summarises numbered material (web pages from Exa, else the posting alone) into
-facts that can only cite that material by number; code turns the numbers into the material's URLs,
-so a fact never carries a URL the model made up. Either way a topic nothing speaks to stays empty,
-which every reader treats as "unknown" (never a guess).
+Embedded default: the posting's own sentences, each sorted into a topic (what the company does, its
+products, customers, size, stage, locations, the team; mission, culture, news) by
+domain.company_facts and marked as the posting's; with Exa, the sentences of the pages it finds about
+the company are sorted the same way, each keeping its URL. With an LLM, the model summarises numbered
+material (web pages from Exa, else the posting alone) into facts that can only cite that material by
+number; code turns the numbers into the material's URLs, so a fact never carries a URL the model made
+up. Either way a topic nothing speaks to stays empty, which every reader treats as "unknown" (never a
+guess), and a dossier that says little says why (CompanyDossier.note).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
+from jobland.domain.company_facts import company_facts
 from jobland.domain.failpoints import async_failpoint
 from jobland.domain.models import (
     CompanyDossier,
@@ -25,8 +29,9 @@ from jobland.domain.models import (
     PackageStatus,
     SourcedFact,
 )
+from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
-from jobland.domain.text import normalize_text, slug, strip_bullet
+from jobland.domain.text import slug
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
@@ -34,109 +39,21 @@ from jobland.tools import exa
 from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
 from jobland.tools.ratelimit import configured_limiter
 
-# Checked in this order; a sentence goes to the first topic one of whose cues it contains as whole words.
-# Cues are English and German, the languages JobLand writes letters in.
-TOPIC_CUES: dict[str, tuple[str, ...]] = {
-    "recent_news": (
-        "recently",
-        "raised",
-        "series a",
-        "series b",
-        "series c",
-        "funding round",
-        "announced",
-        "acquired",
-        "just launched",
-        "we launched",
-        "newly launched",
-    ),
-    "mission": (
-        "our mission",
-        "mission is",
-        "on a mission",
-        "we believe",
-        "our vision",
-        "we exist to",
-        "our purpose",
-        "founded",
-        "unsere mission",
-        "unsere vision",
-        "wir glauben",
-        "gegründet",
-    ),
-    "culture": (
-        "we value",
-        "our values",
-        "culture",
-        "we care",
-        "inclusive",
-        "inclusion",
-        "diverse",
-        "diversity",
-        "remote-first",
-        "hybrid",
-        "on-site",
-        "flexible",
-        "collaborative",
-        "collaboration",
-        "our team",
-        "work-life",
-        "people in",
-        "we pair",
-        "bei uns",
-        "wir sind",
-        "unser team",
-        "unsere werte",
-        "kultur",
-        "hybrides arbeiten",
-    ),
-    "products": (
-        "we build",
-        "we are building",
-        "we're building",
-        "we make",
-        "we develop",
-        "we provide",
-        "we offer",
-        "we help",
-        "our product",
-        "our products",
-        "our platform",
-        "our app",
-        "our software",
-        "our service",
-        "our services",
-        "customers",
-        "used by",
-        "builds",
-        "provides",
-        "runs",
-        "entwickelt",
-        "wir entwickeln",
-        "wir bauen",
-        "unser produkt",
-        "unsere plattform",
-        "unserer plattform",
-        "unsere software",
-        "kunden",
-    ),
-}
-_TOPIC_PATTERNS = {
-    topic: re.compile(r"\b(?:" + "|".join(re.escape(c) for c in cues) + r")\b", re.IGNORECASE)
-    for topic, cues in TOPIC_CUES.items()
-}
-# Sentences about the candidate, the role or the application, not about the company.
-_ROLE = re.compile(
-    r"\b(?:you|your|looking for|we are hiring|we're hiring|this role|the role|this position|the position|"
-    r"candidates?|apply|requirements|responsibilities|"
-    r"du|dich|dir|dein|deine|deinen|wir suchen|bewerbung|bewirb|aufgaben|profil)\b",
-    re.IGNORECASE,
-)
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[A-Z0-9])")
-# Contact details and links in a posting are instructions, not facts, and never reach a document.
-_CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://|www\.", re.IGNORECASE)
 MAX_FACTS_PER_TOPIC = 3
-_MIN_WORDS, _MAX_WORDS = 4, 60
+# Topics that say what the company is; a dossier without any of them says why (CompanyDossier.note).
+ABOUT_TOPICS = ("business", "products", "customers", "mission")
+TOPIC_HELP: dict[str, str] = {
+    "business": "What the company does, in a sentence.",
+    "products": "What it makes or sells.",
+    "customers": "Who buys or uses it.",
+    "size": "How many people, offices or countries; its scale.",
+    "stage": "Founding, funding, ownership, profitability, growth stage.",
+    "locations": "Where it is: headquarters, offices.",
+    "team": "What the material says about the team the role joins and its work.",
+    "mission": "Why the company exists, what it aims for.",
+    "culture": "How it works: values, ways of working.",
+    "recent_news": "Funding, launches, acquisitions and other recent events.",
+}
 
 
 def dossier_key(posting: JobPosting) -> str:
@@ -144,36 +61,55 @@ def dossier_key(posting: JobPosting) -> str:
     return f"{slug(posting.company or 'unknown-company')}:{posting.id}"
 
 
-def posting_sentences(posting: JobPosting) -> list[str]:
-    """The prose sentences of the posting, normalised, in order, without repeats.
-
-    Bulleted lines are left out: in a posting they list duties, requirements and benefits.
-    """
-    texts = [posting.hiringOrganization.description or "", posting.description]
-    sentences: list[str] = []
-    for line in normalize_text("\n".join(texts)).split("\n"):
-        text, is_bullet = strip_bullet(line)
-        if not is_bullet:
-            sentences.extend(s.strip() for s in _SENTENCE_BREAK.split(text) if s.strip())
-    return list(dict.fromkeys(sentences))
+def sourced_dossier(company: str, found: list[tuple[str, SourcedFact]]) -> CompanyDossier:
+    """(topic, fact) pairs as a dossier: each text once, at most MAX_FACTS_PER_TOPIC per topic, in order."""
+    facts: dict[str, list[SourcedFact]] = {topic: [] for topic in CompanyDossier.TOPICS}
+    seen: set[str] = set()
+    for topic, fact in found:
+        if fact.text not in seen and len(facts[topic]) < MAX_FACTS_PER_TOPIC:
+            facts[topic].append(fact)
+            seen.add(fact.text)
+    return CompanyDossier(company=company, **facts)
 
 
-def topic_of(sentence: str) -> str | None:
-    """The dossier topic a sentence is evidence for, or None when it says nothing quotable about the company."""
-    words = len(sentence.split())
-    if not _MIN_WORDS <= words <= _MAX_WORDS or _CONTACT.search(sentence) or _ROLE.search(sentence):
+def posting_facts(posting: JobPosting) -> list[tuple[str, SourcedFact]]:
+    """(topic, fact) for each sentence of the posting about its company, and each duty about its team."""
+    prose = "\n".join(t for t in (posting.hiringOrganization.description, posting.description) if t)
+    duties = [*facts_of(posting).sections.get("responsibilities", []), *posting.responsibilities]
+    source = f"posting:{posting.id}"
+    found = [
+        (topic, SourcedFact(text=text, source=source, source_kind="job_posting"))
+        for topic, text in company_facts(prose, posting.company, duties)
+    ]
+    if not any(topic == "locations" for topic, _ in found) and (places := facts_of(posting).places):
+        # Where the posting puts the job, from its location fields: the one fact worded by JobLand.
+        text = f"The posting places the job in {', '.join(a.name for a in places)}."
+        found.append(("locations", SourcedFact(text=text, source=source, source_kind="job_posting")))
+    return found
+
+
+def why_little(dossier: CompanyDossier, *, web: str) -> str | None:
+    """Why the dossier says nothing about what the company is, or None when it does."""
+    if any(getattr(dossier, topic) for topic in ABOUT_TOPICS):
         return None
-    return next((topic for topic, pattern in _TOPIC_PATTERNS.items() if pattern.search(sentence)), None)
+    name = dossier.company.strip() or "the company"
+    return f"The posting says nothing about what {name} does or makes, and {web}."
 
 
 def dossier_from_posting(posting: JobPosting) -> CompanyDossier:
     """A dossier built only from the posting's own sentences, each sourced to the posting."""
-    facts: dict[str, list[SourcedFact]] = {topic: [] for topic in CompanyDossier.TOPICS}
-    for sentence in posting_sentences(posting):
-        topic = topic_of(sentence)
-        if topic and len(facts[topic]) < MAX_FACTS_PER_TOPIC:
-            facts[topic].append(SourcedFact(text=sentence, source=f"posting:{posting.id}", source_kind="job_posting"))
-    return CompanyDossier(company=posting.company, **facts)
+    dossier = sourced_dossier(posting.company, posting_facts(posting))
+    note = why_little(dossier, web="web research is not configured (set EXA_API_KEY to search the web)")
+    return dossier.model_copy(update={"note": note})
+
+
+def page_facts(company: str, pages: list[Material]) -> list[tuple[str, SourcedFact]]:
+    """(topic, fact) for each sentence of web pages about the company, each with its page's URL."""
+    return [
+        (topic, SourcedFact(text=text, source=page.source, source_kind="web"))
+        for page in pages
+        for topic, text in company_facts(page.text[:MAX_MATERIAL_CHARS], company)
+    ]
 
 
 # --------------------------------------------------------------------------- with an LLM
@@ -193,13 +129,12 @@ class CitedFact(BaseModel):
     source_index: int = Field(description="The number [n] of the material that states the fact.")
 
 
-class DossierSummary(BaseModel):
-    """Facts about a company, each citing the numbered material that states it; an empty list means unknown."""
-
-    mission: list[CitedFact] = Field(description="Why the company exists, what it aims for.")
-    products: list[CitedFact] = Field(description="What it makes or sells, and for whom.")
-    culture: list[CitedFact] = Field(description="How it works: values, team, ways of working.")
-    recent_news: list[CitedFact] = Field(description="Funding, launches, acquisitions and other recent events.")
+DossierSummary = create_model(
+    "DossierSummary",
+    __base__=BaseModel,
+    __doc__="Facts about a company, each citing the numbered material that states it; an empty list means unknown.",
+    **{topic: (list[CitedFact], Field(description=TOPIC_HELP[topic])) for topic in CompanyDossier.TOPICS},
+)
 
 
 # Characters of each material text the model reads: enough for an about page, bounded for many sources.
@@ -224,12 +159,12 @@ def research_messages(company: str, material: list[Material]) -> list[SystemMess
         for number, item in enumerate(material, start=1)
     )
     return [
-        SystemMessage(load_prompt("researcher", topics=CompanyDossier.TOPICS, max_facts=MAX_FACTS_PER_TOPIC)),
+        SystemMessage(load_prompt("researcher", topics=TOPIC_HELP, max_facts=MAX_FACTS_PER_TOPIC)),
         HumanMessage(f"Company: {' '.join(company.split()) or 'unnamed'}\n\nMaterial:\n\n{numbered}"),
     ]
 
 
-def dossier_from_summary(company: str, summary: DossierSummary, material: list[Material]) -> CompanyDossier:
+def dossier_from_summary(company: str, summary: BaseModel, material: list[Material]) -> CompanyDossier:
     """The summary's facts with their material's source; a fact citing no material given is dropped."""
     facts: dict[str, list[SourcedFact]] = {}
     for topic in CompanyDossier.TOPICS:
@@ -266,16 +201,35 @@ async def summarised_dossier(context: Context, company: str, material: list[Mate
     return dossier_from_summary(company, summary, material)
 
 
+async def pages_dossier(context: Context, records: Records, posting: JobPosting) -> CompanyDossier:
+    """The facts of the web pages Exa finds about the posting's company, kept per company."""
+    key = f"{company_key(posting)}:pages"
+    if (dossier := await records.dossier(key)) is None:
+        dossier = sourced_dossier(posting.company, page_facts(posting.company, await web_material(context, posting)))
+        await records.put_dossier(key, dossier)
+    return dossier
+
+
+async def embedded_dossier(context: Context, records: Records, posting: JobPosting) -> CompanyDossier:
+    """The posting's sentences about its company, then (with Exa) those of the web pages about it."""
+    if not (context.exa_api_key and posting.company.strip()):
+        return dossier_from_posting(posting)
+    pages = await pages_dossier(context, records, posting)
+    found = posting_facts(posting) + [(topic, fact) for topic in pages.TOPICS for fact in getattr(pages, topic)]
+    dossier = sourced_dossier(posting.company, found)
+    return dossier.model_copy(update={"note": why_little(dossier, web="nor do the web pages Exa found about it")})
+
+
 async def company_dossier(context: Context, records: Records, posting: JobPosting) -> CompanyDossier:
     """The posting's dossier, from the Store when it was researched before.
 
-    Web research (LLM and Exa) is kept per company and shared by its postings; a dossier of the posting
-    alone (embedded, or LLM without Exa) is kept per posting, since its facts cite that posting.
+    Web research (LLM and Exa) is kept per company and shared by its postings; a dossier that quotes the
+    posting (embedded, with or without Exa's pages, or LLM without Exa) is kept per posting.
     """
     if load_chat_model(context, "researcher") is None:
-        key = dossier_key(posting)
+        key = dossier_key(posting) + (":web" if context.exa_api_key else "")
         if (dossier := await records.dossier(key)) is None:
-            dossier = dossier_from_posting(posting)
+            dossier = await embedded_dossier(context, records, posting)
             await records.put_dossier(key, dossier)
         return dossier
     if context.exa_api_key and posting.company.strip():
@@ -284,11 +238,14 @@ async def company_dossier(context: Context, records: Records, posting: JobPostin
             return dossier
         if material := await web_material(context, posting):
             dossier = await summarised_dossier(context, posting.company, material)
+            dossier = dossier.model_copy(update={"note": why_little(dossier, web="nor do the web pages found")})
             await records.put_dossier(key, dossier)
             return dossier
     key = f"{dossier_key(posting)}:llm"
     if (dossier := await records.dossier(key)) is None:
         dossier = await summarised_dossier(context, posting.company, [posting_material(posting)])
+        web = "no web page was found" if context.exa_api_key else "web research is not configured (set EXA_API_KEY)"
+        dossier = dossier.model_copy(update={"note": why_little(dossier, web=web)})
         await records.put_dossier(key, dossier)
     return dossier
 

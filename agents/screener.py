@@ -43,17 +43,15 @@ a remote-only person and a posting that does not say it is remote. Otherwise Med
 medium_threshold, else Low; "Held back from High: ..." then says why. The thresholds (70/50) sit in
 the middle of the range where bench/screening.py agrees best with the labelled set.
 
-screen_job (the graph node) loads the profile and the posting from the Store, applies the search's
-own salary floor and places, and reuses the stored screening when nothing it depends on changed
-(a fingerprint of profile, preferences, posting, thresholds, rules, the day and any application to the
-posting is kept next to it). The
-rules run first; a posting they rule out is Low without being embedded. In the graph the stage runs
-in bulk first (prepare_screenings, the prepare_screening step): the person's facts read once, the
-Store read and written in batches, the open postings' digests embedded in a few large calls (one per
+In the graph the stage runs in bulk (prepare_screenings, the prepare_screening step): the person's
+facts read once, the Store read and written in batches, the rules first (a posting they rule out is
+Low without being embedded), the open postings' digests embedded in a few large calls (one per
 BULK_POSTINGS postings) while the rules read the next ones, vectors cached in the Store by content
-hash; each screen_job task then hands on its prepared verdict. A task without one (a resumed run in
-another process, a posting the LLM stage must see) screens its posting itself through the shared
-AsyncEmbedder, whose text-hash cache embeds the profile digest once per process.
+hash, and every final verdict handed to the state in one update. A stored screening is reused while
+nothing it depends on changed (a fingerprint of profile, preferences, posting, thresholds, rules, the
+day and any application to the posting is kept next to it). screen_job (the graph node) screens one
+posting the same way: in the graph, only a posting the LLM stage must still see; its digests come
+from the shared AsyncEmbedder, whose text-hash cache holds what the bulk step embedded.
 
 With an LLM configured (context.llm_base_url) the screener is a cascade: the rules and the
 embedding run first, and only a posting they rate Medium or High goes on to the LLM screener
@@ -82,8 +80,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -91,10 +87,9 @@ from functools import lru_cache
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from jobland.domain.failpoints import failpoint
+from jobland.domain.failpoints import async_failpoint, failpoint
 from jobland.domain.languages import at_least, language_name
 from jobland.domain.models import (
     ApplicationLogEntry,
@@ -107,12 +102,12 @@ from jobland.domain.models import (
     SearchRequest,
 )
 from jobland.domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
-from jobland.domain.places import find_area, overlaps, within
+from jobland.domain.places import find_area, fold, overlaps, within
 from jobland.domain.posting_facts import Area, PostingFacts, Requirement
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
 from jobland.domain.roles import LEVELS, relation
-from jobland.domain.search_reader import SearchIntent, read_search
+from jobland.domain.search_reader import SearchIntent, read_search, search_terms
 from jobland.domain.skills import satisfying
 from jobland.domain.text import content_hash, normalize_text
 from jobland.graph.context import Context
@@ -208,8 +203,8 @@ class ScreeningError(ValueError):
 @lru_cache(maxsize=1024)  # the CV's text is folded once, not once per posting
 def _fold(text: str) -> str:
     """Lower case, accents removed, spaces collapsed: the form every comparison here uses."""
-    text = unicodedata.normalize("NFKD", normalize_text(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"\s+", " ", text).strip().lower()
+    # Plain ASCII has nothing for normalize_text to change that folding does not.
+    return fold(text if text.isascii() else normalize_text(text))
 
 
 @lru_cache(maxsize=4096)
@@ -219,8 +214,17 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
 
 
+def _find_phrase(folded: str, phrase: str) -> re.Match[str] | None:
+    """The phrase's first whole-word match in a folded text. Its words are looked for as plain
+    substrings first: most are absent, and a pattern that starts with a look-behind scans every position."""
+    words = _fold(phrase).split()
+    if not words or any(word not in folded for word in words):
+        return None
+    return _phrase_pattern(phrase).search(folded)
+
+
 def _has_phrase(text: str, phrase: str) -> bool:
-    return bool(phrase.strip()) and _phrase_pattern(phrase).search(_fold(text)) is not None
+    return _find_phrase(_fold(text), phrase) is not None
 
 
 def without_instructions(text: str) -> str:
@@ -305,10 +309,11 @@ def _evidence_for(person: PersonFacts, requirement: Requirement) -> list[str] | 
     """What in the CV shows a requirement (highlight ids, or "skills"), None when nothing does."""
     shown: list[str] = []
     for wanted in requirement.any_of:
-        meets = satisfying(wanted)
-        for skill, ids in person.evidence.items():
-            if skill in meets:
-                shown += ids
+        meets = [skill for skill in satisfying(wanted) if skill in person.evidence]
+        if len(meets) > 1:
+            meets.sort(key=list(person.evidence).index)  # in the CV's order, whatever the set's
+        for skill in meets:
+            shown += person.evidence[skill]
         if not shown and wanted not in person.evidence and _has_phrase(person.text, wanted):
             shown.append("profile")  # a skill outside the vocabulary, in the CV's own words
     return list(dict.fromkeys(shown)) or None
@@ -621,7 +626,7 @@ def _phrase_findings(prefs: Preferences, posting: JobPosting) -> list[str]:
     text = _fold(_posting_text(posting) + "\n" + posting.company)
     breakers = []
     for phrase in dict.fromkeys(p.strip() for p in prefs.deal_breakers if p.strip()):
-        if match := _phrase_pattern(phrase).search(text):
+        if match := _find_phrase(text, phrase):
             context = text[max(0, match.start() - 40) : match.end() + 40].strip()
             breakers.append(f"Mentions '{phrase}' (a deal-breaker in your preferences): \"...{context}...\"")
     return breakers
@@ -834,18 +839,14 @@ def with_search(profile: Profile, request: SearchRequest) -> Profile:
     (remote_ok is False only when the search rules remote work out) or "remote only"; the request's
     fields win over what its query text says.
     """
-    intent = read_search(request.query)
+    terms = search_terms(request)
     update: dict[str, object] = {}
-    if not request.remote_ok or not intent.remote_ok:
-        update["remote"] = "onsite_only"
-    elif intent.remote_only:
-        update["remote"] = "remote_only"
-    if request.min_salary is not None or intent.min_salary is not None:
-        update["salary_floor"] = request.min_salary if request.min_salary is not None else intent.min_salary
-    # The places asked for, whichever way the request came (a chat message, --location, the API).
-    locations = request.locations or [a.name for a in intent.places]
-    if locations:
-        update["locations"] = locations
+    if terms.remote:
+        update["remote"] = terms.remote
+    if terms.min_salary is not None:
+        update["salary_floor"] = terms.min_salary
+    if terms.places:
+        update["locations"] = terms.places
     if not update:
         return profile
     return profile.model_copy(update={"preferences": profile.preferences.model_copy(update=update)})
@@ -1052,107 +1053,147 @@ async def _screen(
 # Postings whose open texts go to the embedder in one call: large enough that the model's own batches
 # are sorted by length and full, small enough that the rules of the next ones run while it embeds.
 BULK_POSTINGS = 250
-# Final verdicts prepare_screenings made for a run's screen_job tasks: (thread, profile, posting) -> verdict.
-# Each is taken once; the bound only matters for runs that stopped before screening all of theirs.
-_PREPARED: OrderedDict[tuple[str, str, str], JobScreeningOutput] = OrderedDict()
-_PREPARED_LIMIT = 100_000
+# The first chunk is small, so that the model starts at once; each next one doubles up to BULK_POSTINGS
+# (the model takes several times longer over a chunk than the Store and the rules over the next).
+FIRST_CHUNK = 25
 
 
-def _keep_prepared(thread_id: str, profile_id: str, verdicts: dict[str, JobScreeningOutput]) -> None:
-    for posting_id, screening in verdicts.items():
-        _PREPARED[(thread_id, profile_id, posting_id)] = screening
-    while len(_PREPARED) > _PREPARED_LIMIT:
-        _PREPARED.popitem(last=False)
+def _chunked(posting_ids: list[str], bulk: int) -> list[list[str]]:
+    chunks, start, size = [], 0, min(FIRST_CHUNK, bulk)
+    while start < len(posting_ids):
+        chunks.append(posting_ids[start : start + size])
+        start, size = start + size, min(2 * size, bulk)
+    return chunks
+
+
+class _BulkEmbedding:
+    """The texts of a screening stage, each sent to the embedder once, in calls made as chunks are read."""
+
+    def __init__(self, records: Records, context: Context):
+        self.store = records.store
+        self.embedder = get_async_embedder(context.embedding_max_tokens)
+        self.calls: list[asyncio.Task[np.ndarray]] = []
+        self.row: dict[str, tuple[int, int]] = {}  # text -> (call, row in that call's result)
+
+    def send(self, texts: Iterable[str]) -> None:
+        """One embedding call (in a worker thread) for those of these texts no earlier call embeds."""
+        new = [t for t in dict.fromkeys(texts) if t not in self.row]
+        if new:
+            self.row.update((text, (len(self.calls), i)) for i, text in enumerate(new))
+            self.calls.append(asyncio.create_task(self.embedder.embed_bulk(new, self.store)))
+
+    async def vector(self, text: str) -> np.ndarray:
+        call, row = self.row[text]
+        return (await self.calls[call])[row]
 
 
 async def prepare_screenings(
     records: Records,
     profile: Profile,
-    postings: list[JobPosting],
+    posting_ids: list[str],
     request: SearchRequest,
     context: Context,
-    thread_id: str,
     *,
     bulk: int = BULK_POSTINGS,
-) -> int:
-    """The screening stage's bulk half, so that each screen_job task only hands on its verdict.
+) -> dict[str, JobScreeningOutput]:
+    """The final verdicts of many postings at once, by posting id in the order given.
 
-    The person's facts are read once, the Store is read and written in batches (no call per posting),
-    and the texts to embed go to the embedder in one call per `bulk` postings, each text once
-    (vectors cached in the Store by content hash). Verdicts still valid in the Store are reused. What is final (every verdict without an LLM;
-    Low with one) is stored and kept for the run's screen_job tasks; the rest they screen themselves,
-    finding the vectors cached. Returns how many verdicts are ready.
+    The person's facts and their application log are read once; the postings are read, ruled on,
+    embedded and stored a chunk at a time (FIRST_CHUNK, then doubling up to `bulk`), each step of one
+    chunk overlapping the model's work on the one before (one embedding call per chunk, each text once, vectors cached in the Store by content
+    hash; a few Store batches per chunk, no call per posting). Verdicts still valid in the Store are
+    reused. What is final (every verdict without an LLM; Low with one) is stored and returned; a posting
+    the LLM stage must still see is left out, for a screen_job task of its own (which finds its vectors
+    cached).
     """
     now = datetime.now(UTC)
     screened = with_search(profile, request)
     search = read_search(request.query)
-    applied = await records.applied_to_any(context.user_id, [p.canonical_key for p in postings])
-    fingerprints = {
-        p.id: _inputs_fingerprint(screened, p, context, now, applied.get(p.canonical_key), request) for p in postings
-    }
-    inputs_ns = (SCREENING_INPUTS_NS, profile.id)
-    stored = {k: v.get("fingerprint") for k, v in (await records.get_values(inputs_ns, list(fingerprints))).items()}
-    ready = await records.screenings(profile.id, [i for i, f in fingerprints.items() if stored.get(i) == f])
-    todo = [p for p in postings if p.id not in ready]
     person = person_facts(screened, now.date())
-    embedder = get_async_embedder(context.embedding_max_tokens)
-    findings: dict[str, RuleFindings] = {}
-    digests = {"": profile_digest(screened)}  # posting id ("" for the profile) -> the text embedded for it
-    embedding: list[tuple[list[str], asyncio.Task[np.ndarray]]] = []
-    for start in range(0, len(todo), bulk):
-        chunk = todo[start : start + bulk]
-        findings.update((p.id, assess(screened, p, now=now, search=search, person=person)) for p in chunk)
-        sent = set(digests.values()) if embedding else set()
-        digests.update((p.id, posting_digest(p)) for p in chunk if not findings[p.id].deal_breakers)
-        texts = [t for t in dict.fromkeys(digests.values()) if t not in sent]
-        # Embedded in a worker thread while the rules read the next chunk (the model leaves a core idle).
-        embedding.append((texts, asyncio.create_task(embedder.embed_bulk(texts, records.store))))
-        await asyncio.sleep(0)
-    vectors = {text: vector for texts, task in embedding for text, vector in zip(texts, await task, strict=True)}
-    profile_text = digests.pop("")
-    similarity = {posting_id: float(vectors[profile_text] @ vectors[text]) for posting_id, text in digests.items()}
+    profile_text = profile_digest(screened)
     with_llm = load_chat_model(context, "screener") is not None
-    made: dict[str, JobScreeningOutput] = {}
-    for posting in todo:
-        screening = verdict(
-            findings[posting.id],
-            similarity.get(posting.id),
-            high_threshold=context.high_threshold,
-            medium_threshold=context.medium_threshold,
-        )
-        if with_llm and screening.probability != "Low":
-            continue  # the LLM stage runs in the posting's own task
-        if application := applied.get(posting.canonical_key):
-            screening = flag_already_applied(screening, application)
-        made[posting.id] = screening
-    await records.put_screenings(profile.id, made)
-    await records.put_values(inputs_ns, {i: {"fingerprint": fingerprints[i]} for i in made})
-    _keep_prepared(thread_id, profile.id, {**ready, **made})
-    return len(ready) + len(made)
+    inputs_ns = (SCREENING_INPUTS_NS, profile.id)
+    embedding = _BulkEmbedding(records, context)
 
+    async def read(ids: list[str]) -> tuple[list[JobPosting], dict[str, str], dict[str, JobScreeningOutput]]:
+        """A chunk's postings, their fingerprints, and the stored verdicts those still match."""
+        postings = await records.postings(ids)
+        applied = await blocking
+        fingerprints = {
+            p.id: _inputs_fingerprint(screened, p, context, now, applied.get(p.canonical_key), request)
+            for p in postings
+        }
+        stored = await records.get_values(inputs_ns, ids)
+        valid = [i for i, f in fingerprints.items() if stored.get(i, {}).get("fingerprint") == f]
+        return postings, fingerprints, await records.screenings(profile.id, valid)
 
-def _verdict_update(posting_id: str, screening: JobScreeningOutput) -> dict:
-    return {
-        "screenings": [
-            ScreeningVerdict(
-                posting_id=posting_id,
-                match_score=screening.match_score,
-                probability=screening.probability,
-                top_reason=screening.reasons[0] if screening.reasons else "",
+    async def finish(
+        postings: list[JobPosting], findings: dict[str, RuleFindings], digests: dict[str, str], fingerprints: dict
+    ) -> dict[str, JobScreeningOutput]:
+        """The chunk's verdicts once its vectors are there, stored (while the model embeds the next chunk)."""
+        applied = await blocking
+        made: dict[str, JobScreeningOutput] = {}
+        for posting in postings:
+            similarity = None
+            if posting.id in digests:
+                posting_vector = await embedding.vector(digests[posting.id])
+                similarity = float(await embedding.vector(profile_text) @ posting_vector)
+            screening = verdict(
+                findings[posting.id],
+                similarity,
+                high_threshold=context.high_threshold,
+                medium_threshold=context.medium_threshold,
             )
-        ]
-    }
+            if with_llm and screening.probability != "Low":
+                continue  # the LLM stage runs in the posting's own task
+            if application := applied.get(posting.canonical_key):
+                screening = flag_already_applied(screening, application)
+            made[posting.id] = screening
+        await records.put_screenings(profile.id, made)
+        await records.put_values(inputs_ns, {i: {"fingerprint": fingerprints[i]} for i in made})
+        # Durability tests crash here: the chunk's verdicts are stored, the state holds none yet.
+        await async_failpoint("prepare_screening.chunk_stored")
+        return made
+
+    final: dict[str, JobScreeningOutput] = {}
+    chunks = _chunked(posting_ids, bulk)
+    async with asyncio.TaskGroup() as group:  # one failure cancels the rest
+        blocking = group.create_task(records.blocking_applications(context.user_id))
+        reading = group.create_task(read(chunks[0])) if chunks else None
+        finishing: list[asyncio.Task[dict[str, JobScreeningOutput]]] = []
+        for number in range(len(chunks)):
+            assert reading is not None
+            postings, fingerprints, ready = await reading
+            if number + 1 < len(chunks):
+                reading = group.create_task(read(chunks[number + 1]))
+            final.update(ready)
+            todo = [p for p in postings if p.id not in ready]
+            findings = {p.id: assess(screened, p, now=now, search=search, person=person) for p in todo}
+            digests = {p.id: posting_digest(p) for p in todo if not findings[p.id].deal_breakers}
+            if digests:
+                embedding.send([profile_text, *digests.values()])
+            finishing.append(group.create_task(finish(todo, findings, digests, fingerprints)))
+    for task in finishing:
+        final.update(task.result())
+    return {posting_id: final[posting_id] for posting_id in posting_ids if posting_id in final}
+
+
+def screening_verdict(posting_id: str, screening: JobScreeningOutput) -> ScreeningVerdict:
+    """What the graph state keeps of a screening (the screening itself is in the Store)."""
+    return ScreeningVerdict(
+        posting_id=posting_id,
+        match_score=screening.match_score,
+        probability=screening.probability,
+        top_reason=screening.reasons[0] if screening.reasons else "",
+    )
 
 
 async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
-    """Screen one posting against the profile: the verdict prepare_screenings made for this run, else the
-    stored screening while its inputs hold, else a new one."""
+    """Screen one posting against the profile: the stored screening while its inputs hold, else a new one.
+
+    In the graph only the postings prepare_screening left open come here (the LLM stage's); tests and a
+    graph without the bulk step send every posting."""
     profile_id, posting_id = state["profile_id"], state["posting_id"]
-    thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
-    prepared = _PREPARED.pop((thread_id, profile_id, posting_id), None)
-    if prepared is not None:
-        failpoint("screen_job.done")
-        return _verdict_update(posting_id, prepared)
     records = Records(runtime.store)
     profile, posting = await asyncio.gather(records.profile(profile_id), records.posting(posting_id))
     request = state.get("request")
@@ -1176,4 +1217,4 @@ async def screen_job(state: ScreenJobInput, runtime: Runtime[Context]) -> dict:
         if final:
             await records.store.aput(inputs_ns, posting_id, {"fingerprint": fingerprint}, index=False)
     failpoint("screen_job.done")  # durability tests crash here: the screening is stored, the state not yet
-    return _verdict_update(posting_id, screening)
+    return {"screenings": [screening_verdict(posting_id, screening)]}

@@ -17,10 +17,13 @@ from jobland.graph.state import BuildPackageInput, JobLandState, ScreenJobInput
 
 
 def route_to_screening(state: JobLandState) -> list[Send] | Literal["shortlist"]:
-    """One screen_job task per discovered posting."""
+    """A screen_job task for each discovered posting prepare_screening left without a verdict (those the
+    LLM stage must see); the rest go straight on to the shortlist."""
+    screened = {v.posting_id for v in state.get("screenings", [])}
     sends = [
         Send("screen_job", ScreenJobInput(posting_id=pid, profile_id=state["profile_id"], request=state["request"]))
         for pid in state.get("posting_ids", [])
+        if pid not in screened
     ]
     return sends or "shortlist"
 
@@ -67,9 +70,8 @@ async def shortlist(state: JobLandState, runtime: Runtime[Context]) -> dict:
     high = [v for v in state.get("screenings", []) if v.probability == "High" and v.posting_id not in decided]
     high.sort(key=lambda v: (-v.match_score, v.posting_id))
     chosen = [v.posting_id for v in high[: request.max_packages]]
-    if request.mode == "apply":
-        for posting_id in chosen:
-            await pending_package(records, state["thread_id"], state["profile_id"], posting_id)
+    if request.mode == "apply":  # at once: the Store gathers their reads and writes into a few batches
+        await asyncio.gather(*(pending_package(records, state["thread_id"], state["profile_id"], p) for p in chosen))
     return {"shortlist": chosen, "build_deadline": time.time() + runtime.context.batch_budget_s}
 
 

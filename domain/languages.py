@@ -70,17 +70,19 @@ def _names() -> dict[str, tuple[str, str]]:
 _CAPITALISED = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\b")
 
 
+@cache
+def _by_folded_name() -> dict[str, tuple[str, str]]:
+    """_names() by folded name, and each ISO 639-1 code (the names are longer than two letters)."""
+    return {
+        **{code: (code, english) for code, english in _names().values()},
+        **{fold(k): v for k, v in _names().items()},
+    }
+
+
 def language_code(name: str) -> tuple[str, str] | None:
     """(ISO 639-1 code, English name) of a language named in any case or by its code ("de", "German")."""
-    text = name.strip()
-    by_name = {fold(k): v for k, v in _names().items()}
-    if match := re.match(r"[A-Za-zÄÖÜäöüß]+", text):
-        word = fold(match.group(0))
-        if word in by_name:
-            return by_name[word]
-        codes = {code: english for code, english in _names().values()}
-        if word in codes and len(word) == 2:
-            return word, codes[word]
+    if match := re.match(r"[A-Za-zÄÖÜäöüß]+", name.strip()):
+        return _by_folded_name().get(fold(match.group(0)))
     return None
 
 

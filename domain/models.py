@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobland.domain.posting_facts import PostingFacts
 from jobland.domain.text import stable_id
@@ -47,6 +47,7 @@ class Basics(Record):
     email: str | None = None
     phone: str | None = None
     url: str | None = None
+    image: str | None = None
     summary: str | None = None
     location: Location | None = None
     profiles: list[SocialProfile] = Field(default_factory=list)
@@ -67,6 +68,7 @@ class WorkItem(Record):
     name: str = ""
     position: str | None = None
     location: str | None = None
+    description: str | None = Field(default=None, description="What the organisation is, in a few words.")
     url: str | None = None
     startDate: str | None = None
     endDate: str | None = None
@@ -118,6 +120,27 @@ class ProjectItem(Record):
     endDate: str | None = None
     keywords: list[str] = Field(default_factory=list)
     highlights: list[Highlight] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+    entity: str | None = Field(default=None, description="Whom the project was for or with.")
+    type: str | None = Field(default=None, description='E.g. "application", "conference talk".')
+
+
+class PublicationItem(Record):
+    name: str = ""
+    publisher: str | None = None
+    releaseDate: str | None = None
+    url: str | None = None
+    summary: str | None = None
+
+
+class InterestItem(Record):
+    name: str
+    keywords: list[str] = Field(default_factory=list)
+
+
+class ReferenceItem(Record):
+    name: str = ""
+    reference: str | None = None
 
 
 Seniority = Literal["intern", "junior", "mid", "senior", "lead", "principal", "executive"]
@@ -157,10 +180,23 @@ class Profile(Record):
     certificates: list[CertificateItem] = Field(default_factory=list)
     skills: list[SkillItem] = Field(default_factory=list)
     languages: list[LanguageItem] = Field(default_factory=list)
-    interests: list[str] = Field(default_factory=list)
+    interests: list[InterestItem] = Field(default_factory=list)
+    publications: list[PublicationItem] = Field(default_factory=list)
+    references: list[ReferenceItem] = Field(default_factory=list)
     projects: list[ProjectItem] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="JSON Resume meta (canonical, version, lastModified), kept for export."
+    )
     sections: list[str] = Field(default_factory=list, description="Section headings as they appear in the source.")
     preferences: Preferences = Field(default_factory=Preferences)
+
+    @field_validator("interests", mode="before")
+    @classmethod
+    def _interest_names(cls, value: object) -> object:
+        """A bare name is an interest without keywords (how profiles stored before keywords were kept)."""
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
 
     def all_highlights(self) -> list[tuple[str, Highlight]]:
         """Every highlight with the name of what it belongs to (employer or project)."""
@@ -182,8 +218,11 @@ class Profile(Record):
         return list(dict.fromkeys(n for n in names if n))
 
     def to_json_resume(self) -> dict:
-        """Export as plain JSON Resume (highlights as strings)."""
-        data = self.model_dump(exclude={"id", "source", "content_hash", "sections", "preferences"}, exclude_none=True)
+        """The profile's fields in JSON Resume shape as the CV wrote them (highlights as strings): the text the
+        checks hold documents to. The schema-valid export (ISO dates, links) is domain.json_resume's."""
+        data = self.model_dump(
+            exclude={"id", "source", "content_hash", "sections", "preferences", "meta"}, exclude_none=True
+        )
         for key in ("work", "volunteer", "projects"):
             for item in data.get(key, []):
                 item["highlights"] = [h["text"] for h in item.get("highlights", [])]
@@ -290,10 +329,20 @@ class SearchRequest(Record):
     locations: list[str] = Field(default_factory=list)
     remote_ok: bool = True
     cv_path: str | None = None
-    jobs_dir: str | None = None
+    jobs_dir: str | None = Field(default=None, description="A folder of postings, or one posting file.")
+    posting_url: str | None = Field(
+        default=None, max_length=2000, description="One posting's web page; read instead of jobs_dir."
+    )
+    posting_text: str | None = Field(
+        default=None, max_length=200_000, description="One posting's pasted text; read instead of jobs_dir."
+    )
     max_packages: int = Field(default=10, ge=1, le=100)
     mode: Literal["apply", "screen"] = Field(default="apply", description='"screen" stops after screening.')
     min_salary: int | None = Field(default=None, description="Overrides the profile's salary floor when set.")
+    watch_key: str | None = Field(
+        default=None,
+        description="A saved search's key (domain/watches.py): only postings it has not seen are screened.",
+    )
 
 
 Probability = Literal["High", "Medium", "Low"]
@@ -330,12 +379,30 @@ class CompanyDossier(Record):
     """What is known about a company; an empty topic means unknown, never a guess."""
 
     company: str
-    mission: list[SourcedFact] = Field(default_factory=list)
+    business: list[SourcedFact] = Field(default_factory=list, description="What the company does.")
     products: list[SourcedFact] = Field(default_factory=list)
+    customers: list[SourcedFact] = Field(default_factory=list)
+    size: list[SourcedFact] = Field(default_factory=list, description="People, offices, scale.")
+    stage: list[SourcedFact] = Field(default_factory=list, description="Founding, funding, ownership, growth.")
+    locations: list[SourcedFact] = Field(default_factory=list)
+    team: list[SourcedFact] = Field(default_factory=list, description="What the posting says about the team.")
+    mission: list[SourcedFact] = Field(default_factory=list)
     culture: list[SourcedFact] = Field(default_factory=list)
     recent_news: list[SourcedFact] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="Why so little is known, when the sources said little.")
 
-    TOPICS: ClassVar[tuple[str, ...]] = ("mission", "products", "culture", "recent_news")
+    TOPICS: ClassVar[tuple[str, ...]] = (
+        "business",
+        "products",
+        "customers",
+        "size",
+        "stage",
+        "locations",
+        "team",
+        "mission",
+        "culture",
+        "recent_news",
+    )
 
     def unknown_topics(self) -> list[str]:
         return [t for t in self.TOPICS if not getattr(self, t)]
@@ -445,6 +512,9 @@ class PrepEvidence(Record):
     highlight_id: str
     text: str
     owner: str = Field(default="", description="The employer or project the highlight belongs to.")
+    star: str = Field(
+        default="", description="A STAR prompt (situation, task, action, result) for answering from the highlight."
+    )
 
 
 class InterviewQuestion(Record):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from jobland.domain.languages import spoken
-from jobland.domain.models import Profile, Seniority, WorkItem
+from jobland.domain.models import Profile, Seniority, SkillItem, WorkItem
 from jobland.domain.places import EU, country_of_demonym, find_area
 from jobland.domain.posting_facts import Area, CefrLevel
 from jobland.domain.roles import is_management_title, level_for_years, role_family, title_level
@@ -29,8 +29,14 @@ _MANAGED = re.compile(
 )
 
 
-# The words a CV uses for "still in this job"; writers ask is_ongoing rather than keep their own set.
-ONGOING_WORDS = frozenset({"present", "now", "current", "today", "ongoing", "heute", "aktuell", "jetzt", "bis heute"})
+# The words a CV uses for "still in this job" (English, German, French, Spanish): the one table. The CV
+# importer, the JSON Resume writer and the letter writer ask is_ongoing or ONGOING_PATTERN, never keep a set.
+ONGOING_WORDS = frozenset(
+    {"present", "now", "current", "today", "ongoing", "heute", "aktuell", "jetzt", "bis heute", "date", "to date"}
+    | {"aujourd'hui", "actualidad", "presente"}
+)
+# The same words inside a date range ("2019 – heute"), longest first so that "bis heute" beats "heute".
+ONGOING_PATTERN = "(?:" + "|".join(re.escape(w) for w in sorted(ONGOING_WORDS, key=len, reverse=True)) + ")"
 
 
 def is_ongoing(end_date: str | None) -> bool:
@@ -100,10 +106,15 @@ class PersonFacts:
     clearance: bool = False
 
 
+def is_language_group(skill: SkillItem) -> bool:
+    """A skills entry that lists spoken languages ("Spoken languages: English (C2), German (B1)")."""
+    return bool(_LANGUAGE_HEADINGS.match(skill.name))
+
+
 def _spoken_entries(profile: Profile) -> list[tuple[str, str | None]]:
     entries: list[tuple[str, str | None]] = [(lang.language, lang.fluency) for lang in profile.languages]
     for skill in profile.skills:
-        if _LANGUAGE_HEADINGS.match(skill.name):
+        if is_language_group(skill):
             entries += [(k, None) for k in skill.keywords]
     for line in (profile.basics.summary or "").split("\n"):
         if match := _LANGUAGE_LINE.search(line):

@@ -131,7 +131,8 @@ def country_of_demonym(word: str) -> str | None:
 
 def fold(text: str) -> str:
     """Lower case without accents or extra spaces ("Köln" -> "koln", "Zürich" -> "zurich")."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"\s+", " ", text).strip().lower()
 
 

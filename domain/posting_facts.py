@@ -72,6 +72,21 @@ class PostingFacts(Fact):
     years: float | None = None
     family: str | None = None
     written_in: str = Field(default="en", description='The language the posting is written in: "en" or "de".')
+    working_language: str | None = Field(
+        default=None,
+        description='The language the team works in when the posting says ("our working language is English").',
+    )
+    informal: bool = Field(default=False, description='The posting says "du" to the reader (German).')
+    contact_name: str | None = Field(default=None, description="The person the posting names as its contact.")
+    contact_form: Literal["f", "m"] | None = Field(
+        default=None,
+        description='"f" or "m" when the posting writes "Ms"/"Frau" or "Mr"/"Herr" before the contact name.',
+    )
+
+    @property
+    def language_of_work(self) -> str:
+        """The language the team works in: stated, else the one the posting is written in (ISO 639-1)."""
+        return self.working_language or self.written_in
 
     @property
     def must_haves(self) -> list[Requirement]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jobland.domain.languages import language_needs, text_language
+from jobland.domain.languages import language_code, language_needs, text_language
 from jobland.domain.models import JobPosting, PostalAddress
 from jobland.domain.places import areas_in, country_of_demonym, find_area
 from jobland.domain.posting_facts import Area, PostingFacts, Requirement, SectionKind, Workplace
@@ -450,6 +450,67 @@ _MANAGES_PEOPLE = re.compile(
 )
 
 
+# --------------------------------------------------------------------------- working language and contact
+
+_WORKING_LANGUAGE = tuple(
+    re.compile(p, re.I)
+    for p in (
+        r"\b(?:working|company|team|office|business|official)[- ]language\s*(?:is|:|=)\s*(english|german)\b",
+        r"\b(english|german) is (?:our|the) (?:working|company|team|office|everyday|daily)[- ]language\b",
+        r"\bwe (?:work|speak|communicate) (?:\w+ ){0,2}in (english|german)\b",
+        r"\b(?:arbeits|unternehmens|firmen|team|konzern)sprache\s*(?:ist|:)?\s*(?:bei uns\s+)?(englisch|deutsch)\b",
+        r"\b(englisch|deutsch) ist (?:unsere|die) (?:arbeits|unternehmens|firmen|team)sprache\b",
+        r"\bwir (?:sprechen|arbeiten|kommunizieren) (?:\w+ ){0,2}(?:auf )?(englisch|deutsch)\b",
+    )
+)
+_NAME = r"((?:[A-ZÄÖÜ][a-zäöüßéèáà]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?\s){1,2}[A-ZÄÖÜ][a-zäöüßéèáà]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?)"
+_CONTACT_PERSON = re.compile(
+    r"\b(?i:(?:your |our |the )?(?:contact(?: person)?|recruiter|hiring manager|talent partner|ansprechpartner(?:in)?"
+    r"|kontaktperson|kontakt|ansprechperson)\b(?: for (?:this|the) (?:role|position))?\s*(?:is|ist)?\s*[:\-–]?\s*)"
+    r"(?:(Ms\.?|Mrs\.?|Mr\.?|Frau|Herr)\s+)?(?:(?:Dr|Prof)\.\s+)?" + _NAME
+)
+
+
+_INFORMAL = re.compile(r"\b(?:du|dich|dir|dein|deine|deinen|deiner|bringst|suchst|hast|bist|bewirb)\b", re.I)
+# "(m/w/d)", "(all genders)", "(Remote, EU)": notes in a title, never part of the role's name.
+_GENDER_MARKER = re.compile(
+    r"\s*\((?:[mwfdxi]\s*/\s*){1,3}[mwfdxi]\*?\)|\s*\((?:all genders|gn\*?)\)"
+    r"|\s*\([^()]*\b(?:remote|hybrid|on-?site|vor ort|full[- ]time|part[- ]time|vollzeit|teilzeit)\b[^()]*\)",
+    re.I,
+)
+
+
+def plain_title(title: str) -> str:
+    """The title as a person writes it in a sentence: "Data Engineer (m/w/d)" -> "Data Engineer"."""
+    return " ".join(_GENDER_MARKER.sub("", title).split())
+
+
+def read_working_language(text: str) -> str | None:
+    """The language the posting says the team works in ("Our working language is English"), if it says."""
+    for pattern in _WORKING_LANGUAGE:
+        if (match := pattern.search(text)) and (language := language_code(match.group(1))):
+            return language[0]
+    return None
+
+
+# Capitalised words after "Kontakt:" that are not a person's name (German capitalises every noun).
+_NOT_NAME = re.compile(
+    r"\b(?:bitte|sie|ihr|ihre|unser|unsere|team|human|resources|people|talent|hiring|recruiting|personal|us|our|the"
+    r"|for|via|per|bei|mit|und|and|or|oder)\b|(?:ung|heit|keit|schaft|abteilung)\b",
+    re.I,
+)
+
+
+def read_contact(text: str) -> tuple[str | None, str | None]:
+    """(name, "f"/"m" when an honorific says) of the person the posting names as its contact."""
+    match = next((m for m in _CONTACT_PERSON.finditer(text) if not _NOT_NAME.search(m.group(2))), None)
+    if not match:
+        return None, None
+    honorific = (match.group(1) or "").rstrip(".").casefold()
+    form = "f" if honorific in {"ms", "mrs", "frau"} else "m" if honorific in {"mr", "herr"} else None
+    return match.group(2), form
+
+
 # --------------------------------------------------------------------------- the reader
 
 
@@ -490,6 +551,7 @@ def read_posting(
         if need.code not in {n.code for n in needs}:
             needs.append(need)
     experience_text = "\n".join([experience, *qualifications, *sections.get("requirements", []), text])
+    contact = read_contact(body)
     duties = "\n".join([*sections.get("responsibilities", []), *sections.get("requirements", []), text])
     return PostingFacts(
         sections=sections,
@@ -508,6 +570,10 @@ def read_posting(
         years=years_asked(experience_text),
         family=role_family(title),
         written_in=text_language("\n".join([title, text, *qualifications, *responsibilities])),
+        working_language=read_working_language(body),
+        informal=bool(_INFORMAL.search(body)),
+        contact_name=contact[0],
+        contact_form=contact[1],
     )
 
 

@@ -257,11 +257,11 @@ class Records:
         items = await self.store.asearch(APPLICATIONS, filter=filters, limit=100)
         return _latest_blocking([ApplicationLogEntry.model_validate(i.value) for i in items]).get(canonical_key)
 
-    async def applied_to_any(self, owner: str, canonical_keys: Iterable[str]) -> dict[str, ApplicationLogEntry]:
-        """applied_to for many postings, from one pass over the owner's application log."""
-        wanted, entries, offset = set(canonical_keys), [], 0
+    async def blocking_applications(self, owner: str) -> dict[str, ApplicationLogEntry]:
+        """applied_to for every posting at once: by canonical key, from one pass over the owner's log."""
+        entries, offset = [], 0
         while items := await self.store.asearch(APPLICATIONS, filter={"owner": owner}, limit=500, offset=offset):
-            entries += [e for i in items if (e := ApplicationLogEntry.model_validate(i.value)).canonical_key in wanted]
+            entries += [ApplicationLogEntry.model_validate(i.value) for i in items]
             offset += len(items)
         return _latest_blocking(entries)
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
+from jobland.domain.models import SearchRequest
 from jobland.domain.places import areas_in
 from jobland.domain.posting_facts import Area
 from jobland.domain.roles import families_named
+from jobland.domain.salary import AMOUNT, amount_of
 
 _SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?|mindestens|ab)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.I)
 _ONSITE_ONLY = re.compile(r"\b(?:on[- ]?site only|no remote|kein remote|nur vor ort)\b", re.I)
@@ -38,9 +41,8 @@ class SearchIntent:
 def read_search(text: str) -> SearchIntent:
     """What a search message asks for; parts it does not understand are left to the embedding."""
     salary = _SALARY.search(text)
-    min_salary = None
-    if salary:
-        min_salary = int(salary.group(1) + salary.group(2)) if salary.group(2) else int(salary.group(1)) * 1000
+    amount = AMOUNT.search(salary.group(0)) if salary else None
+    min_salary = round(amount_of(amount)) if amount else None
     within = [a for m in _REMOTE_WITHIN.finditer(text) for a in areas_in(m.group(1)) if a.kind != "city"]
     rest = _REMOTE_WITHIN.sub(" ", _SALARY.sub(" ", text))
     places: dict[str, Area] = {}
@@ -60,4 +62,48 @@ def read_search(text: str) -> SearchIntent:
         and any(_JUST_REMOTE.match(part) for part in re.split(r"[,;]", text)),
         remote_within=within,
         min_salary=min_salary,
+    )
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What a search holds every posting to, from every source, whichever way it came (message, --location, API).
+
+    The request's own fields win over what its query text says.
+    """
+
+    families: list[str]
+    places: list[str]
+    remote: Literal["onsite_only", "remote_only"] | None
+    remote_within: list[Area]
+    min_salary: int | None
+
+    def summary(self) -> str:
+        """'roles: backend · places: Munich · remote: accepted · salary: at least 75,000', for the person to check."""
+        remote = {"onsite_only": "ruled out (on-site only)", "remote_only": "only"}.get(self.remote or "", "accepted")
+        if self.remote_within:
+            remote += f" (within {', '.join(a.name for a in self.remote_within)})"
+        parts = [
+            f"roles: {', '.join(self.families) or 'any (read from your CV)'}",
+            f"places: {', '.join(self.places) or 'any'}",
+            f"remote: {remote}",
+        ]
+        if self.min_salary is not None:
+            parts.append(f"salary: at least {self.min_salary:,}")
+        return " · ".join(parts)
+
+
+def search_terms(request: SearchRequest) -> SearchTerms:
+    intent = read_search(request.query)
+    remote: Literal["onsite_only", "remote_only"] | None = None
+    if not request.remote_ok or not intent.remote_ok:
+        remote = "onsite_only"
+    elif intent.remote_only:
+        remote = "remote_only"
+    return SearchTerms(
+        families=intent.families,
+        places=request.locations or [a.name for a in intent.places],
+        remote=remote,
+        remote_within=intent.remote_within,
+        min_salary=request.min_salary if request.min_salary is not None else intent.min_salary,
     )

@@ -29,14 +29,16 @@ def normalize_text(text: str) -> str:
     expand ligatures and collapse runs of spaces (newlines are kept)."""
     for ligature, plain in _LIGATURES.items():
         text = text.replace(ligature, plain)
-    # A soft hyphen between two spaces separates a range ("Sep. 2023 \u00ad Mar. 2024");
-    # inside a word it is only a hyphenation hint ("high\u00adimpact").
-    text = re.sub(r"\s\u00ad\s", " - ", text)
-    text = re.sub(r"(?<=\w)\u00ad(?=\w)", "-", text)
-    text = text.replace("\u00ad", "")
+    if "\u00ad" in text:
+        # A soft hyphen between two spaces separates a range ("Sep. 2023 \u00ad Mar. 2024");
+        # inside a word it is only a hyphenation hint ("high\u00adimpact").
+        text = re.sub(r"\s\u00ad\s", " - ", text)
+        text = re.sub(r"(?<=\w)\u00ad(?=\w)", "-", text)
+        text = text.replace("\u00ad", "")
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    # _SPACES never spans a newline: one pass over the whole text, then each line trimmed.
+    return "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
 
 
 def strip_bullet(line: str) -> tuple[str, bool]:

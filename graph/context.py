@@ -63,6 +63,10 @@ class Context:
             "gt": 0,
         },
     )
+    public_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata={"description": "Where your JobLand server is reached: the review links in watch digests."},
+    )
 
     default_cv: str | None = field(
         default=None, metadata={"description": "The master CV a request that names none uses (JOBLAND_CV)."}
@@ -87,7 +91,10 @@ class Context:
         metadata={"description": "Per-role model overrides: screener, researcher, writer, intake."},
     )
     job_sources: tuple[str, ...] = field(
-        default=("folder",), metadata={"description": 'Where postings come from: "folder", "serpapi", "exa".'}
+        default=("folder",),
+        metadata={
+            "description": 'Where postings come from: "folder", "serpapi", "exa", "jobspy" (boards join by themselves).'
+        },
     )
     serpapi_api_key: str | None = field(
         default=None, repr=False, metadata={"description": "SerpAPI key (google_jobs)."}
@@ -102,11 +109,65 @@ class Context:
         default=None, repr=False, metadata={"description": "Exa key (job boards and company research)."}
     )
     exa_base_url: str | None = field(default=None, metadata={"description": "Exa endpoint; unset = api.exa.ai."})
+    boards: dict[str, list[str]] = field(
+        default_factory=dict,
+        metadata={
+            "description": 'Company career boards to scan, by service: {"greenhouse": ["acme"], "lever": ["globex"], '
+            '"ashby": ["initech"], "workday": ["tenant/site@host"]}; each listed board is a job source of its own.'
+        },
+    )
+    greenhouse_base_url: str | None = field(
+        default=None, metadata={"description": "Greenhouse Job Board API; unset = boards-api.greenhouse.io."}
+    )
+    lever_base_url: str | None = field(
+        default=None, metadata={"description": "Lever Postings API; unset = api.lever.co."}
+    )
+    ashby_base_url: str | None = field(
+        default=None, metadata={"description": "Ashby posting API; unset = api.ashbyhq.com."}
+    )
+    workday_base_url: str | None = field(
+        default=None, metadata={"description": "Workday CXS endpoint for every board; unset = each board's host."}
+    )
+    jobspy_sites: tuple[str, ...] = field(
+        default=("indeed", "linkedin"),
+        metadata={"description": 'Boards the optional "jobspy" source scrapes (indeed, linkedin, glassdoor, google).'},
+    )
+    jobspy_max_results: int = field(
+        default=30, metadata={"description": "Postings the jobspy source asks each site for.", "ge": 1, "le": 500}
+    )
+    jobspy_country: str = field(
+        default="usa", metadata={"description": "Country whose Indeed and Glassdoor the jobspy source searches."}
+    )
+    board_max_results: int = field(
+        default=200, metadata={"description": "Postings read from one company board per search.", "ge": 1, "le": 2000}
+    )
+    allow_loopback: bool = field(
+        default=False,
+        metadata={
+            "description": "Let webhooks and pasted job links reach loopback addresses (127.0.0.0/8, ::1): for tests "
+            "only.",
+            "env": ("JOBLAND_ALLOW_LOOPBACK", "JOBLAND_WEBHOOK_ALLOW_LOOPBACK"),
+        },
+    )
     mailer: Literal["outbox", "gmail", "smtp"] = field(
         default="outbox", metadata={"description": 'How packages are emailed: "outbox", "gmail", "smtp".'}
     )
     gmail_token_file: str | None = field(default=None, metadata={"description": "OAuth token JSON for Gmail."})
     gmail_api_endpoint: str | None = field(default=None, metadata={"description": "Gmail API endpoint override."})
+    sheet_id: str | None = field(
+        default=None,
+        metadata={
+            "description": "Google Sheet (its id) the application tracker syncs to after every delivery and "
+            "status change; unset = only `jobland applications sync --sheet ID`."
+        },
+    )
+    sheets_token_file: str | None = field(
+        default=None,
+        metadata={"description": "OAuth token JSON for Google Sheets (scope spreadsheets); unset = the Gmail one."},
+    )
+    sheets_api_endpoint: str | None = field(
+        default=None, metadata={"description": "Google Sheets API endpoint override."}
+    )
     smtp_host: str | None = field(default=None, metadata={"description": "SMTP server."})
     smtp_port: int = field(default=587, metadata={"description": "SMTP port."})
     smtp_username: str | None = field(default=None, metadata={"description": "SMTP user."})
@@ -119,9 +180,21 @@ class Context:
         default_factory=dict,
         metadata={
             "description": "Per-service overrides: {service: {max_concurrency, requests_per_second, max_attempts, "
-            "base_delay, max_delay, max_retry_after}}; max_retry_after (default 300 s) is the longest Retry-After "
+            "base_delay, max_delay, max_retry_after}}; max_retry_after (default 600 s) is the longest Retry-After "
             "waited for, beyond which the call gives up."
         },
+    )
+
+    broker_url: str | None = field(
+        default=None,
+        metadata={
+            "description": "Redis for Celery workers and the shared service budget (redis://host:6379/0); "
+            "unset = runs in the process that starts them, limits counted per process."
+        },
+    )
+    broker_key_prefix: str = field(
+        default="jobland:",
+        metadata={"description": "Prefix of every Redis key JobLand writes (queues and limits), to share a Redis."},
     )
 
     def __post_init__(self) -> None:

@@ -11,11 +11,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.graph.state import CompiledStateGraph
 
 from jobland.service import Context
+
+if TYPE_CHECKING:  # jobland.workers imports the webhooks, which import this module
+    from jobland.workers import WorkerQueue
 
 Event = dict[str, Any]
 CLOSING = ("done", "error")
@@ -37,9 +40,10 @@ class Progress:
     def count(self, node: str, update: dict) -> None:
         if node == "discover":
             self.postings = len(update.get("posting_ids", []))
-        elif node == "screen_job":
-            self.screened += 1
-            self.high += sum(v.probability == "High" for v in update.get("screenings", []))
+        elif node in ("prepare_screening", "screen_job"):  # verdicts in bulk, then any the LLM stage made
+            verdicts = (update or {}).get("screenings", [])
+            self.screened += len(verdicts)
+            self.high += sum(v.probability == "High" for v in verdicts)
         elif node == "build_package":
             # A package built again (a retry from review) counts once.
             self._built.update(ref.package_id for ref in update.get("packages", []))
@@ -74,9 +78,21 @@ class ThreadRun:
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    def heard(self, values: dict) -> None:
+        """The counts of a checkpoint a worker wrote (a run on a worker is followed from PostgreSQL)."""
+        progress = Progress.from_values(values)
+        if progress.counts() != self.progress.counts():
+            self.progress = progress
+            self.delivering = self.delivering or "decisions" in values
+            self.publish("progress", {"node": None, **progress.counts()})
+
     def publish(self, event: str, data: Any) -> None:
         for queue in self.subscribers:
             queue.put_nowait({"event": event, "data": data})
+
+
+class WorkerFailed(RuntimeError):
+    """A segment run on a worker failed; the message is the error the worker recorded."""
 
 
 # Called when a run stops; returns the closing events to publish before "done" (e.g. the approval request).
@@ -88,10 +104,17 @@ Announcer = Callable[[str, str | None], Awaitable[Any]]
 class BackgroundRuns:
     """The runs of this server process; after a restart they are gone, and the checkpoints remain."""
 
-    def __init__(self, graph: CompiledStateGraph, config: Callable[[str], dict], announce: Announcer | None = None):
+    def __init__(
+        self,
+        graph: CompiledStateGraph,
+        config: Callable[[str], dict],
+        announce: Announcer | None = None,
+        queue: WorkerQueue | None = None,
+    ):
         self.graph = graph
         self.config = config
         self.announce = announce
+        self.queue = queue  # with a broker: runs go to the workers and are followed from PostgreSQL
         self.threads: dict[str, ThreadRun] = {}
         self.announcing: set[asyncio.Task] = set()
 
@@ -127,32 +150,44 @@ class BackgroundRuns:
         finish: Finisher,
         lease: contextlib.AbstractAsyncContextManager,
     ) -> None:
+        queued: str | None = None
         try:
             async with lease:  # given up before the closing events: whoever hears "done" may go on at once
                 if not isinstance(payload, dict):  # a resume or a Command: earlier counts are in the checkpoint
                     run.progress = Progress.from_values((await self.graph.aget_state(self.config(thread_id))).values)
-                async for update in self.graph.astream(
-                    payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
-                ):
-                    for node, value in update.items():
-                        if node == "__interrupt__":
-                            continue
-                        if node == "review":
-                            run.delivering = True
-                        run.progress.count(node, value if isinstance(value, dict) else {})
-                        run.publish("progress", {"node": node, **run.progress.counts()})
+                if self.queue is not None:  # a worker takes the lease once this process gives it up
+                    queued = await self.queue.enqueue(thread_id, payload, context)
+                else:
+                    await self._run_here(thread_id, run, payload, context)
+            if queued is not None and (failure := await self.queue.follow(queued, run.heard)) is not None:
+                raise WorkerFailed(failure)
             closing = await finish(thread_id)
         except asyncio.CancelledError:
-            run.publish("error", {"message": "the server stopped this run; POST .../resume continues it"})
+            if queued is None:
+                run.publish("error", {"message": "the server stopped this run; POST .../resume continues it"})
             raise
         except Exception as exc:  # the person sees it on the status and the event stream
-            run.error = f"{type(exc).__name__}: {exc}"
+            run.error = str(exc) if isinstance(exc, WorkerFailed) else f"{type(exc).__name__}: {exc}"
             run.publish("error", {"message": run.error})
-            self._announce(thread_id, run.error)
+            if queued is None:  # a worker announces the segments it runs
+                self._announce(thread_id, run.error)
             return
         for event in closing:
             run.publish(event["event"], event["data"])
-        self._announce(thread_id, None)
+        if queued is None:
+            self._announce(thread_id, None)
+
+    async def _run_here(self, thread_id: str, run: ThreadRun, payload: Any, context: Context) -> None:
+        async for update in self.graph.astream(
+            payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
+        ):
+            for node, value in update.items():
+                if node == "__interrupt__":
+                    continue
+                if node == "review":
+                    run.delivering = True
+                run.progress.count(node, value if isinstance(value, dict) else {})
+                run.publish("progress", {"node": node, **run.progress.counts()})
 
     def _announce(self, thread_id: str, error: str | None) -> None:
         """Announce in a task of its own, so that neither the closing events nor the next run wait for it."""

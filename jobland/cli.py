@@ -8,14 +8,19 @@ import dataclasses
 import os
 import secrets
 import signal
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from jobland import terminal
+from jobland import terminal, tracking_cli
+from jobland.cli_watch import watch_app
 from jobland.examples import EXAMPLE_CV, EXAMPLE_JOBS
 from jobland.terminal import Format
+
+if TYPE_CHECKING:
+    from jobland.settings import Settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 
@@ -29,6 +34,15 @@ def consoles() -> None:
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table for people, json for scripts")]
 
 
+JobsOption = Annotated[
+    str,
+    typer.Option(
+        help="Postings: a folder of them, one posting file, a posting's URL, or - to read one posting's text from "
+        "stdin (company boards in JOBLAND_BOARDS are scanned too)"
+    ),
+]
+
+
 WebhookOption = Annotated[
     str,
     typer.Option("--webhook", help="URL to POST (signed) when packages await review, the run completes or fails"),
@@ -38,7 +52,7 @@ WebhookOption = Annotated[
 @app.command()
 def run(
     cv: Annotated[Path, typer.Option(help="Your master CV")],
-    jobs: Annotated[Path, typer.Option(help="Folder of job postings")],
+    jobs: JobsOption,
     query: Annotated[str, typer.Option(help="What you are looking for, in words")] = "",
     location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
     max_packages: Annotated[int, typer.Option(min=1, max=100, help="At most this many packages")] = 10,
@@ -49,13 +63,9 @@ def run(
     """Discover, screen and build packages, then pause for your review."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c._check_inputs(cv, jobs)
+    postings = c._check_inputs(cv, jobs)
     request = c.SearchRequest(
-        query=query,
-        locations=location,
-        cv_path=str(cv.resolve()),
-        jobs_dir=str(jobs.resolve()),
-        max_packages=max_packages,
+        query=query, locations=location, cv_path=str(cv.resolve()), max_packages=max_packages, **postings
     )
     c.run_async(lambda: c._run(request, query, thread_id or c.new_thread_id(), fmt, webhook))
 
@@ -99,7 +109,7 @@ def review(
 @app.command()
 def screen(
     cv: Annotated[Path, typer.Option(help="Your master CV")],
-    jobs: Annotated[Path, typer.Option(help="Folder of job postings")],
+    jobs: JobsOption,
     query: Annotated[str, typer.Option(help="What you are looking for, in words")] = "",
     location: Annotated[list[str], typer.Option(help="Acceptable location (repeatable)")] = [],  # noqa: B006
     fmt: FormatOption = Format.table,
@@ -107,27 +117,41 @@ def screen(
     """Screen postings against a CV (and your search, as `run` reads it) and print the verdicts; builds nothing."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c._check_inputs(cv, jobs)
+    postings = c._check_inputs(cv, jobs)
     # Only given places are explicit: without --location, the places the query names apply.
     places = {"locations": location} if location else {}
-    request = c.SearchRequest(
-        query=query, cv_path=str(cv.resolve()), jobs_dir=str(jobs.resolve()), mode="screen", **places
-    )
+    request = c.SearchRequest(query=query, cv_path=str(cv.resolve()), mode="screen", **places, **postings)
     c.run_async(lambda: c._screen(request, query, fmt))
 
 
+class ProfileFormat(StrEnum):
+    table = "table"
+    json = "json"
+    json_resume = "json-resume"
+
+
 @app.command()
-def profile(path: Annotated[Path, typer.Argument(help="A CV file")], fmt: FormatOption = Format.table) -> None:
-    """Show what JobLand understood from a CV."""
+def profile(
+    path: Annotated[Path, typer.Argument(help="A CV file")],
+    fmt: Annotated[
+        ProfileFormat,
+        typer.Option("--format", "-f", help="table for people, json for scripts, json-resume for JSON Resume tools"),
+    ] = ProfileFormat.table,
+) -> None:
+    """Show what JobLand understood from a CV; `--format json-resume` writes it as a JSON Resume (jsonresume.org)."""
     from jobland import commands as c  # the graph stack: only once a command runs
+    from jobland.domain.json_resume import profile_to_json_resume
     from jobland.service import CVImportError, import_profile
 
     try:
         parsed = import_profile(path)
     except (CVImportError, FileNotFoundError) as exc:
         terminal.fail(str(exc))
-    if fmt is Format.json:
+    if fmt is ProfileFormat.json:
         terminal.emit_json(parsed.model_dump(mode="json"))
+        return
+    if fmt is ProfileFormat.json_resume:
+        terminal.emit_json(profile_to_json_resume(parsed))
         return
     basics = parsed.basics
     terminal.out.print(
@@ -143,7 +167,8 @@ def profile(path: Annotated[Path, typer.Argument(help="A CV file")], fmt: Format
         )
         for h in job.highlights:
             terminal.out.print(f"  - {h.text} [dim]{h.id}[/]")
-    terminal.out.print(f"\nSkills: {', '.join(parsed.skill_names())}")
+    listed = ", ".join(parsed.skill_names()) or "none listed (the skills your bullets name count as their evidence)"
+    terminal.out.print(f"\nSkills: {listed}")
     for edu in parsed.education:
         terminal.out.print(f"Education: {edu.studyType or ''} {edu.area or ''}, {edu.institution}")
     prefs = parsed.preferences.model_dump(exclude_defaults=True)
@@ -203,7 +228,7 @@ def export(
     version: VersionOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Write every file of a package (cv.md, cv.pdf, cv.tex, letter.md, letter.pdf, dossier.md) to a folder.
+    """Write every file of a package (cv.md, cv.pdf, cv.tex, cv.json, letter.md, letter.pdf, dossier.md) to a folder.
 
     Edit cv.md or letter.md there and hand them back with `jobland review THREAD --edit ID --cv-file cv.md`.
     """
@@ -223,9 +248,8 @@ def demo(
     """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    cv, jobs = EXAMPLE_CV, EXAMPLE_JOBS
-    c._check_inputs(cv, jobs)
-    request = c.SearchRequest(cv_path=str(cv), jobs_dir=str(jobs), max_packages=5)
+    postings = c._check_inputs(EXAMPLE_CV, str(EXAMPLE_JOBS))
+    request = c.SearchRequest(cv_path=str(EXAMPLE_CV), max_packages=5, **postings)
     c.run_async(lambda: c._demo(request, approve_all, fmt, webhook))
 
 
@@ -264,10 +288,43 @@ def serve(
     uvicorn.run("jobland.server:create_app", factory=True, host=host, port=port, timeout_graceful_shutdown=5)
 
 
+def _broker_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from jobland.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        terminal.fail("; ".join(e["msg"] for e in exc.errors()))
+    if not settings.broker_url:
+        terminal.fail("no broker configured: set JOBLAND_BROKER_URL to your Redis, e.g. redis://127.0.0.1:6379/0")
+    return settings
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Segments run at once, one process each")] = 1,
+) -> None:
+    """Run the graph segments queued on JOBLAND_BROKER_URL until SIGTERM, which stops them at a checkpoint."""
+    from jobland.workers import run_worker
+
+    run_worker(_broker_settings(), concurrency)
+
+
+@app.command()
+def beat() -> None:
+    """Ask the workers every few minutes to run the saved searches that are due (run exactly one of these)."""
+    from jobland.workers import run_beat
+
+    run_beat(_broker_settings())
+
+
 applications_app = typer.Typer(help="Your applications: every delivered package and where it stands.")
 
 
 app.add_typer(applications_app, name="applications")
+tracking_cli.register(applications_app)  # sync (Google Sheets), check-replies (Gmail)
 
 
 ShowAllOption = Annotated[
@@ -320,6 +377,7 @@ deliveries_app = typer.Typer(help="Deliveries that did not go through: list them
 
 
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(watch_app, name="watch")
 
 
 @deliveries_app.callback(invoke_without_command=True)

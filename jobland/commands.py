@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import difflib
 import functools
+import json
 import os
 import shlex
 import subprocess
@@ -37,6 +38,7 @@ from rich.text import Text
 
 from jobland import terminal
 from jobland.deliveries import DeadLetterResolved, mark_delivered, open_dead_letter, retry_delivery
+from jobland.domain.json_resume import tailored_json_resume
 from jobland.domain.models import (
     SETTABLE_STATUSES,
     UNFINISHED_STATUSES,
@@ -46,6 +48,7 @@ from jobland.domain.models import (
     Decision,
     PackageStatus,
     PackageVersion,
+    Profile,
     SearchRequest,
     ThreadRecord,
     UnsupportedLine,
@@ -64,8 +67,10 @@ from jobland.service import (
     ServiceError,
     Session,
     ThreadBusy,
+    UnsafeURLError,
     WebhookURLError,
     check_decisions,
+    check_posting_url,
     new_thread_id,
     open_session,
     outage_message,
@@ -73,12 +78,15 @@ from jobland.service import (
     resume_input,
     review_command,
     review_requests,
+    search_terms,
     stage_of,
 )
 from jobland.settings import Settings
 from jobland.templates import render
 from jobland.terminal import Format, emit_json, fail
+from jobland.tracking import sync_after_change
 from jobland.webhooks import announce_segment, check_run_webhook
+from jobland.workers import Queued, WorkerQueue, broker_configured
 
 
 class UserError(Exception):
@@ -102,6 +110,9 @@ def run_async(main: Callable[[], Any]) -> Any:
     """Run a coroutine; turn the errors a person can fix into one clear line and exit code 2."""
     try:
         return asyncio.run(main())
+    except Queued as queued:  # the lease was given up on the way out: a worker takes the thread from here
+        terminal.out.print(str(queued), highlight=False)
+        return None
     except (
         UserError,
         CVImportError,
@@ -121,13 +132,27 @@ def run_async(main: Callable[[], Any]) -> Any:
 
 
 async def stream_run(s: Session, payload: Any, thread_id: str, *, show_progress: bool) -> None:
-    """Drive the graph until it pauses, ends or fails; then tell the thread's webhook, if it has one."""
+    """Drive the graph until it pauses, ends or fails; then tell the thread's webhook, if it has one.
+
+    With a broker configured the segment goes to the workers instead, and the command ends at once (Queued).
+    """
+    if broker_configured(s.settings):
+        await WorkerQueue(s).enqueue(thread_id, payload, s.settings.context())
+        raise Queued(thread_id)
     try:
         await _stream_updates(s, payload, thread_id, show_progress=show_progress)
     except Exception as exc:
         await _announce(s, thread_id, f"{type(exc).__name__}: {exc}")
         raise
     await _announce(s, thread_id, None)
+    if not isinstance(payload, dict):  # decisions or a resume: packages may have been delivered
+        await warn_unsynced(s)
+
+
+async def warn_unsynced(s: Session) -> None:
+    """Sync the tracker's sheet (JOBLAND_SHEET_ID) after a change; one that fails is a warning, not a failure."""
+    if warning := await sync_after_change(s):
+        terminal.err.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 async def _announce(s: Session, thread_id: str, error: str | None) -> None:
@@ -176,6 +201,9 @@ async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_prog
                     progress.update(step, total=1, completed=1, description="CV read, postings discovered")
                     found = len(value.get("posting_ids", []))
                     bars["screen_job"] = progress.add_task(stage_names["screen_job"], total=found)
+                elif node == "prepare_screening" and value and "screen_job" in bars:
+                    # The verdicts made in bulk; only postings the LLM stage must see get a screen_job task.
+                    progress.advance(bars["screen_job"], len(value.get("screenings", [])))
                 elif node == "shortlist":
                     bars["build_package"] = progress.add_task(
                         stage_names["build_package"], total=len(value["shortlist"])
@@ -280,11 +308,32 @@ def print_dead_letters(letters: list[DeadLetter]) -> None:
     )
 
 
-def _check_inputs(cv: Path, jobs: Path) -> None:
+def _check_inputs(cv: Path, jobs: str) -> dict[str, str]:
+    """The request fields naming the postings: a folder or file (jobs_dir), a link (posting_url), or stdin's text."""
     if not cv.is_file():
         fail(f"CV not found: {cv}. Give the path of your master CV (PDF, DOCX, Markdown, HTML or JSON Resume).")
-    if not jobs.is_dir():
-        fail(f"job folder not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), e.g. {EXAMPLE_JOBS}.")
+    if jobs == "-":
+        text = sys.stdin.read()
+        if not text.strip():
+            fail("--jobs - reads one posting's text from stdin, and stdin was empty: pipe or paste the posting.")
+        return {"posting_text": text}
+    if jobs.startswith(("http://", "https://")):
+        return {"posting_url": jobs}
+    path = Path(jobs).expanduser()
+    if not path.exists():
+        fail(
+            f"jobs not found: {jobs}. Give a folder of postings (JSON, HTML, Markdown), one posting file, "
+            f"a posting's URL, or - to read its text from stdin; e.g. {EXAMPLE_JOBS}."
+        )
+    return {"jobs_dir": str(path.resolve())}
+
+
+async def print_understood(s: Session, thread_id: str) -> None:
+    """The search as intake read it: the terms every posting, from every source, was screened against."""
+    request = (await s.graph.aget_state(s.config(thread_id))).values.get("request")
+    if request is not None:
+        terms = search_terms(SearchRequest.model_validate(request) if isinstance(request, dict) else request)
+        terminal.out.print(Text.assemble(("Understood: ", "bold"), terms.summary()))
 
 
 async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:
@@ -307,6 +356,11 @@ async def start_and_report(
         raise UserError(f"thread {thread_id} exists already: continue it with `jobland resume {thread_id}`")
     if webhook_url:
         await check_run_webhook(s.settings, webhook_url)
+    if request.posting_url:  # refused before the thread exists, so a bad link leaves nothing behind
+        try:
+            await check_posting_url(s.settings, request.posting_url)
+        except UnsafeURLError as exc:
+            raise UserError(str(exc)) from exc
     await s.record_thread(thread_id, s.settings.context().user_id, request, webhook_url)
     payload: dict[str, Any] = {"request": request}
     if message:
@@ -324,6 +378,7 @@ async def start_and_report(
             }
         )
     elif report:
+        await print_understood(s, thread_id)
         print_screenings(rows, limit=40)
         if requests:
             print_waiting(thread_id, requests)
@@ -594,6 +649,7 @@ async def _screen(request: SearchRequest, message: str, fmt: Format) -> None:
             )
             emit_json([{k: r[k] for k in keys} for r in rows])
         else:
+            await print_understood(s, thread_id)
             print_screenings(rows)
 
 
@@ -739,8 +795,8 @@ async def _show(thread_id: str, package_id: str, version: int | None, fmt: Forma
         print_package(pkg, s.settings.home, thread_id)
 
 
-def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path) -> dict[str, bytes]:
-    """File name -> contents of every document of one version of a package."""
+def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path, profile: Profile) -> dict[str, bytes]:
+    """File name -> contents of every document of one version of a package (cv.json: the CV as JSON Resume)."""
     files: dict[str, bytes] = {}
     for prefix, document in (("cv", version.cv), ("letter", version.cover_letter)):
         if document is None:
@@ -750,6 +806,8 @@ def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path) -
             files[f"{prefix}.pdf"] = (home / document.pdf_file).read_bytes()
     if version.cv and version.cv.latex_file:
         files["cv.tex"] = (home / version.cv.latex_file).read_bytes()
+    if version.cv:
+        files["cv.json"] = json.dumps(tailored_json_resume(profile, version.cv), indent=2, ensure_ascii=False).encode()
     if pkg.dossier:
         files["dossier.md"] = render("dossier.md.j2", dossier=pkg.dossier).encode()
     return files
@@ -758,7 +816,8 @@ def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path) -
 async def _export(thread_id: str, package_id: str, folder: Path | None, number: int | None, fmt: Format) -> None:
     async with session() as s:
         pkg = await thread_package(s, thread_id, package_id)
-        files = export_files(pkg, chosen_version(pkg, number), s.settings.home)
+        profile = await s.records.profile(pkg.profile_id)
+        files = export_files(pkg, chosen_version(pkg, number), s.settings.home, profile)
     target = folder or Path(pkg.id)
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -985,6 +1044,7 @@ async def _set_application_status(package_id: str, status: str, note: str, fmt: 
         entry = _resolve_application(package_id, await s.records.applications(limit=10_000))
         updated = entry.with_status(status, note or None)
         await s.records.put_application(updated)
+        await warn_unsynced(s)
     if fmt is Format.json:
         emit_json(updated.model_dump(mode="json"))
     else:

@@ -6,6 +6,7 @@ Secrets are never shown: keys are reported as set or not, URLs without credentia
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 from dataclasses import dataclass
 
@@ -89,8 +90,18 @@ def check_sources(context: Context) -> list[Check]:
             )
         elif source == "exa":
             checks.append(_exa_check("job discovery", context))
+        elif source == "jobspy":
+            installed = importlib.util.find_spec("jobspy") is not None
+            detail = "scrapes the boards' sites: their terms apply" if installed else "pip install 'jobland[jobspy]'"
+            checks.append(Check("job discovery", f"JobSpy ({', '.join(context.jobspy_sites)})", installed, detail))
         else:
-            checks.append(Check("job discovery", source, False, 'unknown source: use "folder", "serpapi" or "exa"'))
+            checks.append(
+                Check("job discovery", source, False, 'unknown source: use "folder", "serpapi", "exa" or "jobspy"')
+            )
+    for service, boards in context.boards.items():
+        checks.append(
+            Check("job discovery", f"{service} boards: {', '.join(boards)}", None, "public API, no key needed")
+        )
     return checks
 
 

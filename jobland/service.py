@@ -31,6 +31,7 @@ from jobland.domain.review import (
     parse_answer,
     requested_package_id,
 )
+from jobland.domain.search_reader import search_terms
 from jobland.graph.builder import build_graph, checkpoint_serializer, open_graph
 from jobland.graph.context import SECRET_VARIABLES, Context
 from jobland.settings import Settings
@@ -39,7 +40,8 @@ from jobland.tools.embedded_postgres import DatabaseError, resolve_database_url
 from jobland.tools.job_folder import JobSourceError
 from jobland.tools.leases import Guards, PackageBusy, ThreadBusy, guards_for
 from jobland.tools.postgres import DATABASE_OUTAGES, outage_message, postgres_persistence
-from jobland.tools.ratelimit import ServiceError
+from jobland.tools.ratelimit import ServiceError, count_limits_in
+from jobland.tools.safe_fetch import UnsafeURLError, resolve_public_url
 from jobland.tools.webhooks import WebhookURLError
 
 # The service's whole surface: its own lifecycle functions, and what the faces may use from the layers below.
@@ -57,9 +59,11 @@ __all__ = [
     "Session",
     "Stage",
     "ThreadBusy",
+    "UnsafeURLError",
     "WebhookURLError",
     "build_graph",
     "check_decisions",
+    "check_posting_url",
     "checkpoint_serializer",
     "import_profile",
     "master_cv_markdown",
@@ -73,12 +77,18 @@ __all__ = [
     "resume_input",
     "review_command",
     "review_requests",
+    "search_terms",
     "stage_of",
     "unfinished_steps",
 ]
 
 
 log = logging.getLogger(__name__)
+
+
+async def check_posting_url(settings: Settings, url: str) -> None:
+    """Refuse a job link JobLand will not fetch (UnsafeURLError: not http(s), not public) before a thread exists."""
+    await resolve_public_url(url, allow_loopback=settings.allow_loopback, what="a job link")
 
 
 def new_thread_id() -> str:
@@ -170,13 +180,14 @@ def resume_input(snapshot: StateSnapshot, record: ThreadRecord) -> dict[str, Any
 
 def master_cv_markdown(profile: Profile, posting: JobPosting) -> str:
     """The whole master CV in a tailored CV's layout: what the review page shows a tailored CV's changes against."""
-    return render_cv(plan_cv(profile, posting, max_lines=10_000)).markdown
+    return render_cv(plan_cv(profile, posting, max_lines=10_000, whole_summary=True)).markdown
 
 
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings) -> AsyncIterator[Session]:
     """The graph on its PostgreSQL (the embedded one if DATABASE_URL is unset), with these settings."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    count_limits_in(settings.broker_url, settings.broker_key_prefix)  # with a broker, one budget for every process
     async with open_graph(settings.database_url, settings.home, settings.node_timeouts) as graph:
         yield Session(settings, graph)
 

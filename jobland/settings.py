@@ -120,9 +120,6 @@ class _Settings(BaseSettings):
     webhook_secret: str | None = Field(
         default=None, description="Signs every webhook call (X-JobLand-Signature-256); runs with a webhook need it."
     )
-    webhook_allow_loopback: bool = Field(
-        default=False, description="Let webhooks call loopback addresses (127.0.0.0/8, ::1): for tests only."
-    )
     profiling_concurrency: int = Field(default=2, ge=1, le=32, description="CVs the API parses at once.")
     parse_timeout_s: float = Field(
         default=8.0, gt=0, description="Seconds the API's reading of one CV may take (in a process of its own)."

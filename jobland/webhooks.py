@@ -41,7 +41,7 @@ async def check_run_webhook(settings: Settings, url: str) -> None:
         raise WebhookNotConfigured(
             "a webhook needs a secret to sign its calls: set JOBLAND_WEBHOOK_SECRET (e.g. `openssl rand -hex 32`)"
         )
-    await check_webhook_url(url, allow_loopback=settings.webhook_allow_loopback)
+    await check_webhook_url(url, allow_loopback=settings.allow_loopback)
 
 
 def event_for(snapshot: StateSnapshot, error: str | None) -> WebhookEvent | None:
@@ -117,7 +117,7 @@ async def announce(
         return logged[-1]
     sender = WebhookSender(
         settings.webhook_secret,
-        allow_loopback=settings.webhook_allow_loopback,
+        allow_loopback=settings.allow_loopback,
         limiter=configured_limiter(SERVICE, DEFAULT_LIMITS, settings.service_limits.get(SERVICE)),
         on_attempt=log,
     )

@@ -18,11 +18,15 @@
     cvStatus: $("cv-status"),
     searchForm: $("search-form"),
     searchText: $("search-text"),
+    postingInput: $("posting-input"),
     startSearch: $("start-search"),
     threads: $("threads"),
     threadsEmpty: $("threads-empty"),
     applications: $("applications"),
     applicationsEmpty: $("applications-empty"),
+    checkReplies: $("check-replies"),
+    replies: $("replies"),
+    repliesEmpty: $("replies-empty"),
   };
   const state = { cv: JSON.parse(sessionStorage.getItem(CV_KEY) || "null"), stages: new Map(), pollTimer: null };
 
@@ -61,9 +65,13 @@
     view.startSearch.disabled = true;
     try {
       // The words are the query as typed (what the list shows); intake reads places to work from the message.
-      const body = JSON.stringify({ cv_id: state.cv.cv_id, message, query: message });
+      // A pasted link or text is screened instead of the jobs folder.
+      const posting = view.postingInput.value.trim();
+      const pasted = !posting ? {} : /^https?:\/\/\S+$/.test(posting) ? { posting_url: posting } : { posting_text: posting };
+      const body = JSON.stringify({ cv_id: state.cv.cv_id, message, query: message, ...pasted });
       await request(`${API}/threads`, { method: "POST", body });
       view.searchText.value = "";
+      view.postingInput.value = "";
       showNotice("Search started: it shows below, and its review opens when packages are ready.", "info");
     } catch (error) {
       showNotice(`Could not start the search: ${error.message}`);
@@ -146,6 +154,61 @@
     }
   }
 
+  // ------------------------------------------------------------------ replies from employers
+
+  function replyChange(reply) {
+    if (reply.applied) return h("span", { class: "muted", text: `${reply.current_status} (applied)` });
+    if (!reply.proposed_status) return h("span", { class: "muted", text: `${reply.current_status} (no change)` });
+    const button = h("button", {
+      type: "button",
+      "data-gmail-id": reply.gmail_id,
+      text: `${reply.current_status} → ${reply.proposed_status}: apply`,
+    });
+    button.addEventListener("click", () => applyReply(reply, button));
+    return button;
+  }
+
+  function replyRow(reply) {
+    return h(
+      "tr",
+      { "data-gmail-id": reply.gmail_id, "data-kind": reply.kind },
+      h("td", {}, reply.date ? localTime(reply.date) : ""),
+      h("td", { text: reply.sender }),
+      h("td", { text: reply.subject }),
+      h("td", { text: reply.kind }),
+      h("td", { text: `${reply.title} at ${reply.company}` }),
+      h("td", {}, replyChange(reply)),
+    );
+  }
+
+  async function checkReplies() {
+    view.checkReplies.disabled = true;
+    try {
+      const replies = await request(`${API}/applications/replies`);
+      view.replies.tBodies[0].replaceChildren(...replies.map(replyRow));
+      view.replies.hidden = !replies.length;
+      view.repliesEmpty.hidden = Boolean(replies.length);
+      view.repliesEmpty.textContent = "No reply to your applications in your inbox yet.";
+    } catch (error) {
+      showNotice(`Could not read your inbox: ${error.message}`);
+    }
+    view.checkReplies.disabled = false;
+  }
+
+  async function applyReply(reply, button) {
+    button.disabled = true;
+    try {
+      const path = `${encodeURIComponent(reply.package_id)}/replies/${encodeURIComponent(reply.gmail_id)}/apply`;
+      const applied = await request(`${API}/applications/${path}`, { method: "POST" });
+      button.closest("tr").replaceWith(replyRow(applied));
+      showNotice(`${applied.title} at ${applied.company}: ${applied.current_status}.`, "info");
+      renderApplications(await request(`${API}/applications`));
+    } catch (error) {
+      button.disabled = false;
+      showNotice(`Could not apply the reply: ${error.message}`);
+    }
+  }
+
   // ------------------------------------------------------------------ refresh
 
   async function refresh() {
@@ -165,6 +228,7 @@
 
   view.cvForm.addEventListener("submit", uploadCv);
   view.searchForm.addEventListener("submit", startSearch);
+  view.checkReplies.addEventListener("click", checkReplies);
   // Coming back to this tab (from a review, say) shows what changed meanwhile.
   document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && refresh());
   renderCv();

@@ -244,12 +244,18 @@
     const dossier = pkg.dossier;
     if (!dossier) return h("p", { class: "muted", text: "No dossier." });
     const topics = [
-      ["mission", "Mission"],
+      ["business", "What it does"],
       ["products", "Products"],
+      ["customers", "Customers"],
+      ["size", "Size"],
+      ["stage", "Stage"],
+      ["locations", "Locations"],
+      ["team", "The team"],
+      ["mission", "Mission"],
       ["culture", "Culture"],
       ["recent_news", "Recent news"],
     ];
-    return h(
+    const list = h(
       "dl",
       { class: "dossier" },
       topics.map(([key, label]) => {
@@ -264,6 +270,8 @@
         ];
       }),
     );
+    // Why so little is known, when the posting (and the web) said little.
+    return dossier.note ? [h("p", { class: "muted", text: dossier.note }), list] : list;
   }
 
   function downloadsView(pkg) {

@@ -33,7 +33,9 @@ for _variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SERPAPI_API_KEY", "EXA_A
     os.environ.pop(_variable, None)
 
 # The local API world's fixtures, for every test module.
-pytest_plugins = tuple(f"tests.local_world.{name}" for name in ("openai", "serpapi", "exa", "gmail", "smtp"))
+pytest_plugins = tuple(
+    f"tests.local_world.{name}" for name in ("openai", "serpapi", "exa", "gmail", "smtp", "sheets", "web")
+)
 # The shared factories' fixtures (servers, browsers), for every test module.
 pytest_plugins += ("tests.support.api", "tests.support.browser", "tests.support.llm_answers")
 
@@ -101,7 +103,13 @@ def jobland_command(*args: str) -> list[str]:
 
 
 def run_cli(
-    home: Path, database_url: str, *args: str, check: bool = True, timeout: float = 300, **env: str
+    home: Path,
+    database_url: str,
+    *args: str,
+    check: bool = True,
+    timeout: float = 300,
+    stdin: str | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess:
     """`jobland ARGS` with the test's data folder and database: in this process (typer's CliRunner), or in a
     process of its own when a failpoint may kill it."""
@@ -113,15 +121,18 @@ def run_cli(
             text=True,
             timeout=timeout,
             cwd=ROOT,
+            input=stdin,
         )
     else:
-        result = _run_in_process(cli_env(home, database_url, **env), args)
+        result = _run_in_process(cli_env(home, database_url, **env), args, stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"jobland {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
 
 
-def _run_in_process(env: dict[str, str], args: tuple[str, ...]) -> subprocess.CompletedProcess:
+def _run_in_process(
+    env: dict[str, str], args: tuple[str, ...], stdin: str | None = None
+) -> subprocess.CompletedProcess:
     from typer.testing import CliRunner
 
     from jobland.cli import app
@@ -129,7 +140,7 @@ def _run_in_process(env: dict[str, str], args: tuple[str, ...]) -> subprocess.Co
     # The process's own JOBLAND_* variables are unset for the command, as in a fresh process.
     overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("JOBLAND_") and k not in env}
     overrides.update({k: v for k, v in env.items() if os.environ.get(k) != v})
-    result = CliRunner().invoke(app, list(args), env=overrides, catch_exceptions=True)
+    result = CliRunner().invoke(app, list(args), input=stdin, env=overrides, catch_exceptions=True)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))

@@ -10,6 +10,7 @@ example CV, and expects no flag on any of them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +39,22 @@ INFLATED = "was personally responsible for all company revenue and ran the board
 # --------------------------------------------------------------------------- the fake model's answers
 
 
+SUMMARY = re.compile(r"<summary>\n(.*?)\n</summary>", re.DOTALL)
+INVENTED_SUMMARY = "Rust expert who led a team of 50 engineers as acting CEO of Google."
+
+
 def truthful_cv(request: ChatRequest) -> dict[str, Any]:
-    """Each highlight it is asked for, said in other words (the fixture's rewrite)."""
-    wanted = LISTED.findall(request.text("user"))
-    return {"lines": [{"highlight_ids": [hid], "text": PARAPHRASES.get(text, text)} for hid, text in wanted]}
+    """Each highlight it is asked for, said in other words (the fixture's rewrite); the summary's first
+    sentence, led by what the role needs."""
+    user = request.text("user")
+    wanted = LISTED.findall(user)
+    answer: dict[str, Any] = {
+        "lines": [{"highlight_ids": [hid], "text": PARAPHRASES.get(text, text)} for hid, text in wanted]
+    }
+    if given := SUMMARY.search(user):
+        first = re.split(r"(?<=[.!?])\s+", given.group(1))[0]
+        answer["summary"] = {"text": f"For this role: {first}", "highlight_ids": [wanted[0][0]]}
+    return answer
 
 
 def _evidence_paragraph(wanted: list[tuple[str, str]]) -> dict[str, Any]:
@@ -199,6 +212,31 @@ async def test_a_cv_line_claiming_to_run_the_company_is_flagged(tmp_path: Path, 
     assert len(flags) == len(package.flagged_claims)
 
 
+async def test_an_invented_summary_is_flagged_and_one_citing_an_unknown_id_is_not_used(
+    tmp_path: Path, truthful_model: FakeOpenAI
+) -> None:
+    def inventing(request: ChatRequest) -> dict[str, Any]:
+        return truthful_cv(request) | {"summary": {"text": INVENTED_SUMMARY, "highlight_ids": []}}
+
+    truthful_model.responders["CVRewrite"] = inventing
+    package = await _llm_package(tmp_path, truthful_model)
+    flags = flags_naming(package.flagged_claims, INVENTED_SUMMARY)
+    reasons = "\n".join(flags)
+    assert flags and all(f.startswith("CV, Summary: ") for f in flags)
+    assert "not in the cited evidence: 50, Rust, CEO, Google" in reasons
+    assert "CEO (“CEO”)" in reasons and "the size of a team led" in reasons
+    assert len(flags) == len(package.flagged_claims), "the truthful lines pass"
+
+    def citing_unknown(request: ChatRequest) -> dict[str, Any]:
+        return truthful_cv(request) | {"summary": {"text": INVENTED_SUMMARY, "highlight_ids": ["hl_made_up"]}}
+
+    truthful_model.responders["CVRewrite"] = citing_unknown
+    package = await _llm_package(tmp_path / "unknown", truthful_model)
+    (summary,) = [line for line in package.cv.lines if line.section == "Summary"]
+    assert not summary.reworded and INVENTED_SUMMARY not in package.cv.markdown, "the summary keeps its own words"
+    assert package.flagged_claims == []
+
+
 async def test_a_letter_paragraph_citing_nothing_is_flagged(tmp_path: Path, truthful_model: FakeOpenAI) -> None:
     uncited = "I have always wanted to work in logistics and would thrive in your team."
     truthful_model.responders["LetterBody"] = lambda request: {
@@ -220,8 +258,10 @@ async def test_a_truthful_llm_cv_and_letter_get_no_flag(tmp_path: Path, truthful
 
     assert package.flagged_claims == []
     assert all(c.passed for c in package.checks), package.checks
-    rewritten = [line for line in package.cv.lines if line.reworded]
+    rewritten = [line for line in package.cv.lines if line.reworded and line.section != "Summary"]
     assert rewritten and all(line.text in PARAPHRASES.values() for line in rewritten)
+    (summary,) = [line for line in package.cv.lines if line.section == "Summary"]
+    assert summary.reworded and summary.text.startswith("For this role: ") and summary.highlight_ids
     assert PARAPHRASES[K8S_HIGHLIGHT] in package.cv.markdown
     assert [line.section for line in package.cover_letter.lines if line.reworded] == ["body", "body"]
 
@@ -294,7 +334,7 @@ def test_an_edited_letter_line_gets_the_checks_of_the_line_it_replaces() -> None
     package = make_package(profile, posting)
     letter = package.cover_letter
     evidence = next(line for line in letter.lines if line.section == "evidence")
-    inflated = evidence.text.replace("Migrated 40 services", "As CTO, single-handedly migrated 40 services")
+    inflated = evidence.text.replace("I migrated 40 services", "as CTO, I single-handedly migrated 40 services")
     edited = letter.markdown.replace(evidence.text, inflated)
 
     flags = check_document_text(profile, edited, original=letter, posting=posting, dossier=package.dossier)

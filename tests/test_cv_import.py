@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import docx
@@ -14,6 +15,7 @@ import weasyprint
 from markdown_it import MarkdownIt
 
 from jobland.domain.models import Highlight, Profile
+from jobland.domain.person import read_person
 from jobland.domain.text import content_hash, stable_id
 from jobland.tools.cv_import import CVImportError, import_profile
 from tests.conftest import FIXTURES
@@ -182,9 +184,13 @@ def test_awesome_cv_awards_community_certificates_education(awesome: Profile) ->
     assert (school.startDate, school.endDate) == ("Mar. 2010", "Aug. 2017")
 
 
-def test_awesome_cv_skills_come_from_the_bullets(awesome: Profile) -> None:
-    skills = set(awesome.skill_names())
-    assert {"Terraform", "Kubernetes", "AWS", "Kafka", "ArgoCD", "Ansible", "Docker", "Node.js"} <= skills
+def test_awesome_cv_skills_are_evidence_not_a_made_up_list(awesome: Profile) -> None:
+    """The CV has no Skills section: none is invented, but every skill its bullets name is evidence."""
+    assert awesome.skills == []
+    evidence = read_person(awesome, date(2026, 1, 1)).evidence
+    highlight_ids = {h.id for _, h in awesome.all_highlights()}
+    for skill in ("Terraform", "Kubernetes", "AWS", "Kafka", "ArgoCD", "Ansible", "Docker", "Node.js"):
+        assert set(evidence[skill]) & highlight_ids, skill
 
 
 def test_awesome_cv_identity_and_highlight_ids_are_stable(awesome: Profile, awesome_pdf: Path) -> None:
@@ -220,12 +226,12 @@ def test_json_resume_sample(tmp_path: Path) -> None:
     assert profile.projects[0].highlights[0] == won
     assert profile.skill_names()[:2] == ["Web Development", "HTML"]
     assert profile.education[0].studyType == "Bachelor"
-    assert profile.interests == ["Wildlife"]
+    assert [(i.name, i.keywords) for i in profile.interests] == [("Wildlife", ["Ferrets", "Unicorns"])]
     assert "Work" in profile.sections and "Projects" in profile.sections
     assert profile.to_json_resume()["work"][0]["highlights"][1] == text
 
 
-def test_json_resume_preferences_and_derived_skills(tmp_path: Path) -> None:
+def test_json_resume_preferences_and_skills_as_evidence(tmp_path: Path) -> None:
     resume = {
         "basics": {"name": "Sam Rivera", "email": "sam@example.com"},
         "work": [{"name": "Acme", "position": "Data Engineer", "highlights": ["Ran Airflow and PostgreSQL at scale"]}],
@@ -243,7 +249,11 @@ def test_json_resume_preferences_and_derived_skills(tmp_path: Path) -> None:
     assert profile.preferences.remote == "remote_only"
     assert profile.preferences.locations == ["Lisbon"]
     assert profile.preferences.salary_floor == 55000
-    assert {"Airflow", "PostgreSQL"} <= set(profile.skill_names())
+    assert profile.skills == [], "no skills list is made up from the text"
+    (ran,) = profile.work[0].highlights
+    assert {"Airflow", "PostgreSQL"} <= {
+        k for k, ids in read_person(profile, date(2026, 1, 1)).evidence.items() if ran.id in ids
+    }
 
 
 @pytest.mark.parametrize(
@@ -433,7 +443,8 @@ def test_plain_text_cv_with_wrapped_bullets(tmp_path: Path) -> None:
         "Cut the JavaScript bundle by 35%",
     ]
     assert profile.education[0].institution == "University of Toronto"
-    assert {"React", "TypeScript", "JavaScript"} <= set(profile.skill_names())
+    assert profile.skills == [], "the CV names no skills list: none is made up"
+    assert {"React", "TypeScript", "JavaScript"} <= set(read_person(profile, date(2026, 1, 1)).evidence)
 
 
 def test_markdown_cv_rendered_to_pdf_reads_back_the_same(tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def test_a_cli_edit_is_flagged_and_sent_only_once_the_lines_are_confirmed(
 
     exported = run_json(home, database_url, "export", thread, edited, "--dir", str(tmp_path / "export"))
     names = sorted(Path(f).name for f in exported["files"])
-    assert names == ["cv.md", "cv.pdf", "cv.tex", "dossier.md", "letter.md", "letter.pdf"]
+    assert names == ["cv.json", "cv.md", "cv.pdf", "cv.tex", "dossier.md", "letter.md", "letter.pdf"]
     assert (tmp_path / "export" / "cv.md").read_text() == markdown
 
     # The letter, exported and edited in a file: an invented sentence is flagged, the layout is the letter's.

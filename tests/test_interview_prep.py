@@ -9,69 +9,69 @@ from pathlib import Path
 from langgraph.types import Command
 
 from jobland.agents.interview_prep import prepare_interview
-from jobland.agents.researcher import dossier_from_posting
-from jobland.agents.screener import assess
-from jobland.domain.models import ApplicationPackage, Decision, JobPosting, JobScreeningOutput, PackageStatus, Profile
+from jobland.agents.screener import screen_posting
+from jobland.domain.models import ApplicationPackage, Decision, JobPosting, PackageStatus, Profile
+from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
 from jobland.graph.builder import open_graph
 from jobland.templates import render
 from jobland.tools.job_folder import load_folder
 from tests.conftest import EXAMPLE_JOBS
 from tests.support.graph_runs import context_for, outbox_messages, run_to_review
+from tests.support.packages import make_package
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def package_for(profile: Profile, posting: JobPosting) -> ApplicationPackage:
-    """A package as build_package leaves it: the real screener's missing skills and evidence, the researcher's dossier."""
-    found = assess(profile, posting)
-    return ApplicationPackage(
-        id="pkg_test",
-        posting_id=posting.id,
-        profile_id=profile.id,
-        company=posting.company,
-        title=posting.title,
-        screening=JobScreeningOutput(
-            match_score=80,
-            probability="High",
-            missing_skills=found.missing,
-            evidence=found.coverage_found.evidence,
-        ),
-        dossier=dossier_from_posting(posting),
-    )
+    """A package as build_package leaves it: the real screener's verdict (missing must-haves and evidence)."""
+    return make_package(profile, posting, screening=screen_posting(profile, posting, 0.8, now=NOW))
 
 
 def example_posting(name: str) -> JobPosting:
-    postings = load_folder(EXAMPLE_JOBS, now=datetime.now(UTC)).postings
+    postings = load_folder(EXAMPLE_JOBS, now=NOW).postings
     return next(p for p in postings if p.source == f"folder:{name}")
 
 
-def test_questions_rest_on_the_postings_requirements_and_the_profiles_highlights(example_profile: Profile) -> None:
+def test_a_question_per_must_have_answered_by_the_screenings_evidence_as_star_prompts(
+    example_profile: Profile,
+) -> None:
     posting = example_posting("kiezkraft-senior-python-backend.json")
-    prep = prepare_interview(example_profile, posting, package_for(example_profile, posting))
+    package = package_for(example_profile, posting)
+    prep = prepare_interview(example_profile, posting, package)
 
-    requirements = {*posting.qualifications, *posting.responsibilities}
-    listed = [q for q in prep.questions if q.source in ("qualification", "responsibility")]
-    assert {q.requirement for q in listed} == requirements, "one question per qualification and responsibility"
-    assert all(q.requirement in q.question for q in listed)
-
+    asked = [q for q in prep.questions if q.source == "qualification"]
+    must_haves = facts_of(posting).must_haves
+    assert {q.requirement for q in asked} == {r.text for r in must_haves}, "one question per requirement line"
+    for requirement in must_haves:
+        assert any(requirement.label in q.question for q in asked), f"{requirement.label} is asked about"
+    matched = {i for e in package.screening.evidence for i in e.highlight_ids}
     highlights = example_profile.highlight_by_id()
     evidence = [e for q in prep.questions for e in q.evidence]
     assert len(evidence) >= 8
     for item in evidence:
+        assert item.highlight_id in matched, "evidence is what the screening matched, never matched again"
         assert highlights[item.highlight_id].text == item.text, "evidence is a profile highlight, quoted whole"
-    kafka = next(q for q in prep.questions if "Kafka" in q.requirement)
-    assert all("Kafka" in e.text for e in kafka.evidence) and kafka.evidence
-
+        assert item.star.startswith("Situation:") and "Result:" in item.star
+    postgres = next(q for q in asked if "PostgreSQL" in q.question)
+    assert any("PostgreSQL" in e.text for e in postgres.evidence)
+    assert prep.gaps == [], "every must-have is shown: no gap, and fluent English is never one for a C1 speaker"
+    assert not any("English" in q.requirement for q in prep.questions)
     assert prepare_interview(example_profile, posting, package_for(example_profile, posting)) == prep, "deterministic"
 
+    sheet = render("interview_prep.md.j2", prep=prep)
+    assert "Situation: what needed doing at Lumen Analytics GmbH" in sheet
 
-def test_gaps_are_the_missing_skills_and_the_requirements_without_evidence(example_profile: Profile) -> None:
+
+def test_gaps_are_exactly_the_screenings_missing_must_haves(example_profile: Profile) -> None:
     posting = JobPosting(
         id="job_quiet",
         title="Senior Backend Engineer",
         hiringOrganization={"name": "Quiet Systems GmbH"},
-        qualifications=["Experience with Python and PostgreSQL", "A valid helicopter pilot licence"],
-        responsibilities=["Build Rust services for our trading engine"],
+        description="Fluent English is required; our working language is English.",
+        qualifications=["Experience with Python and PostgreSQL", "Rust for our trading engine"],
         skills=["Python", "PostgreSQL", "Rust", "Haskell"],
+        responsibilities=["Build Rust services for our trading engine"],
         source="test",
         content_hash="h",
         canonical_key="quiet",
@@ -80,23 +80,24 @@ def test_gaps_are_the_missing_skills_and_the_requirements_without_evidence(examp
     assert set(package.screening.missing_skills) == {"Rust", "Haskell"}
     prep = prepare_interview(example_profile, posting, package)
 
-    missing = [g.topic for g in prep.gaps if g.kind == "missing_skill"]
-    assert missing == package.screening.missing_skills
-    unsupported = {g.topic for g in prep.gaps if g.kind == "no_evidence"}
-    assert "A valid helicopter pilot licence" in unsupported
-    assert "Experience with Python and PostgreSQL" not in unsupported
-    assert not any(q.evidence for q in prep.questions if "helicopter" in q.requirement), "no evidence is invented"
+    assert [g.topic for g in prep.gaps if g.kind == "missing_skill"] == package.screening.missing_skills
+    assert {g.topic for g in prep.gaps} == {"Rust", "Haskell"}, "no other gap: English (C1) and Python are shown"
+    rust = next(q for q in prep.questions if "Rust" in q.question and q.source == "qualification")
+    assert rust.evidence == [], "no evidence is invented"
+    assert not any(q.source == "responsibility" for q in prep.questions), "a duty nothing shows gets no question"
 
-    # The posting says nothing about the company: every topic becomes a question for the interviewer.
+    # What the posting leaves out becomes a question for the interviewer.
     unknown = {a.basis for a in prep.questions_to_ask}
-    assert {"unknown: mission", "unknown: products", "unknown: culture", "unknown: recent_news"} <= unknown
-    assert "unknown: baseSalary" in unknown and "unknown: workplace" in unknown
-    team = next(a for a in prep.questions_to_ask if a.basis == "unknown: culture")
-    assert team.question.startswith("The posting does not say how the team is organised")
+    assert {"unknown: baseSalary", "unknown: workplace", "unknown: recent_news"} <= unknown
+    asked_topics = {"business", "products", "team", "stage", "recent_news"}
+    assert {f"unknown: {t}" for t in set(package.dossier.unknown_topics()) & asked_topics} <= unknown
+    assert "unknown: languages" not in unknown, "the posting names its working language"
+    news = next(a for a in prep.questions_to_ask if a.basis == "unknown: recent_news")
+    assert news.question.startswith("The posting does not say anything recent about the company")
 
     sheet = render("interview_prep.md.j2", prep=prep)
     assert "## Likely questions" in sheet and "## Gaps to prepare for" in sheet and "## Questions to ask" in sheet
-    assert "helicopter pilot licence" in sheet
+    assert "**Haskell**" in sheet
 
 
 def test_dossier_facts_become_questions_to_ask_with_their_sources(example_profile: Profile) -> None:

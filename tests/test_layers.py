@@ -25,6 +25,8 @@ FACES = {
     "jobland/browser_sessions.py",
     "jobland/browser_safety.py",
     "jobland/request_limits.py",
+    "jobland/cli_watch.py",
+    "jobland/tracking_cli.py",
 }
 # Layer (folder or file) -> the parts of the `jobland` package it may import; anything else of it is refused.
 LOWER = ("jobland.domain", "jobland.examples")
@@ -59,6 +61,9 @@ ALLOWED = {
         "jobland.webhooks",
         "jobland.thread_list",
         "jobland.api_runs",
+        "jobland.watches",
+        "jobland.tracking",
+        "jobland.workers",
     ),
 }
 # Faces reach agents/, tools/ and graph/ only through the service.

@@ -12,9 +12,12 @@ from pathlib import Path
 
 from langgraph.store.memory import InMemoryStore
 
+from jobland.agents.cover_letter_writer import quotable_facts
 from jobland.agents.researcher import company_dossier, company_key
 from jobland.domain.models import JobPosting
 from jobland.domain.repository import Records
+from jobland.graph.context import Context
+from tests.local_world.exa import API_KEY as EXA_KEY
 from tests.local_world.exa import FakeExa
 from tests.local_world.openai import ChatRequest, FakeOpenAI
 from tests.support.llm_answers import (
@@ -70,6 +73,31 @@ async def test_web_dossier_cites_only_the_material_urls_and_is_shared_by_the_com
     assert len([r for r in web.requests if r.path == "/search"]) == 2  # about + news, once
 
 
+async def test_with_exa_and_no_model_the_pages_sentences_join_the_postings_with_their_urls(
+    tmp_path: Path, web: FakeExa
+) -> None:
+    context = Context(home=str(tmp_path), exa_api_key=EXA_KEY, exa_base_url=web.url)
+    records = Records(InMemoryStore())
+    posting = make_posting()
+
+    dossier = await company_dossier(context, records, posting)
+
+    about = "https://northwind-logistics.example/about"
+    assert [(f.text, f.source) for f in dossier.stage] == [
+        ("Northwind Logistics was founded in Hamburg to end lost freight.", about)
+    ]
+    assert [(f.text, f.source) for f in dossier.business] == [
+        ("Northwind Logistics moves freight across Europe.", f"posting:{posting.id}"),
+        ("We build a routing platform used by 3,000 carriers and their customers.", f"posting:{posting.id}"),
+        ("Northwind Logistics builds a routing platform for carriers across Europe.", about),
+    ]
+    news = dossier.recent_news[0]
+    assert news.source == "https://news.example/northwind-logistics-new-office" and news.source_kind == "web"
+    other = make_posting(posting_id="job_northwind_backend", title="Backend Engineer")
+    await company_dossier(context, records, other)
+    assert len([r for r in web.requests if r.path == "/search"]) == 2, "the pages are read once per company"
+
+
 async def test_without_exa_the_model_summarises_only_the_posting(tmp_path: Path, model: FakeOpenAI) -> None:
     context, records = llm_context(tmp_path, model), Records(InMemoryStore())
     posting = make_posting()
@@ -108,7 +136,7 @@ async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
     assert f"- {K8S_HIGHLIGHT}, for the posting" in package.cv.markdown
 
     body = [line for line in package.cover_letter.lines if line.section == "body"]
-    fact = package.dossier.mission[0]
+    (_, fact), *_ = quotable_facts(package.dossier)  # fact [1] of the prompt: the best topic first
     assert [line.text for line in body][1:] == [f"{fact.text} {COMPANY_CLOSE}"]
     assert "INVENTED" not in package.cover_letter.markdown  # fact 42 and hl_nope were never given
     assert body[0].highlight_ids and set(body[0].highlight_ids) <= {i for line in cv_lines for i in line.highlight_ids}
@@ -117,6 +145,11 @@ async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
 
     for name in ("CVRewrite", "LetterBody"):
         assert_posting_only_fenced(model.chat_requests(name), posting)
+    # The model is told the letter's shape from the screening's evidence: which highlight shows which must-have.
+    (letter_request,) = model.chat_requests("LetterBody")
+    k8s = next(h.id for _, h in profile.all_highlights() if h.text == K8S_HIGHLIGHT)
+    assert f"Must-have evidence: Kubernetes -> highlight {k8s} (Acme Cloud GmbH)" in letter_request.text("user")
+    assert "the one reason this person fits this employer" in letter_request.text("system")
 
 
 async def test_a_line_citing_an_unknown_id_keeps_the_highlights_own_words(tmp_path: Path, model: FakeOpenAI) -> None:

@@ -5,8 +5,9 @@ Long-profile tests use the Awesome-CV sample imported through tools/cv_import, a
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.headerregistry import Address
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from jobland.agents.cv_writer import (
     posting_skills,
     render_cv,
     render_latex,
+    reverse_chronological,
     tailor_cv,
 )
 from jobland.agents.deliver import compose_message
@@ -35,9 +37,11 @@ from jobland.agents.package_checker import (
     text_damage,
 )
 from jobland.agents.researcher import dossier_from_posting
-from jobland.domain.languages import text_language
+from jobland.agents.screener import requirement_evidence
+from jobland.domain.company_facts import short_name
+from jobland.domain.languages import STOP_WORDS, text_language
 from jobland.domain.models import CoverLetter, JobPosting, LanguageItem, Profile
-from jobland.domain.posting_reader import facts_of
+from jobland.domain.posting_reader import facts_of, plain_title
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
 from jobland.settings import Settings
@@ -58,6 +62,7 @@ from tests.support.packages import (
 )
 
 EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
+EXAMPLE_CV = Path(__file__).resolve().parent.parent / "examples" / "cv" / "alex-morgan.md"
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +183,27 @@ def test_a_long_cv_fits_its_page_budget_by_dropping_whole_least_relevant_lines(
             assert " ".join(line.text.split()) in text, "a highlight is printed whole or not at all"
 
 
+def test_a_long_cv_cuts_awards_and_old_jobs_before_the_recent_roles(
+    fitted: dict[tuple[str, int], FittedCV], long_profile: Profile
+) -> None:
+    jobs = [item for _, item in reverse_chronological(long_profile.work)]
+    total = sum(len(item.highlights) for item in jobs)
+    assert len(long_profile.awards) == 11 and total == 30
+    for (style, pages), result in fitted.items():
+        kept = {i for line in result.cv.lines for i in line.highlight_ids}
+        per_job = [sum(1 for h in item.highlights if h.id in kept) for item in jobs]
+        awards = [line for line in result.cv.lines if any(f.startswith("awards") for f in line.source_fields)]
+        print(f"{style}, {pages} page(s): bullets per job, latest first {per_job}; awards {len(awards)} of 11")
+        assert per_job[0] >= 1, "the latest job never ends with no bullet"
+        if len(kept) < total:  # the budget cut: awards first, then the old jobs' lines
+            assert awards == [], "awards go before any experience line"
+            assert sum(per_job[:2]) >= sum(per_job[4:]), "the recent jobs keep more than the old ones"
+    assert (
+        fitted["classic", 2].cv.pages == 2
+        and len({i for line in fitted["classic", 2].cv.lines for i in line.highlight_ids}) == total
+    )
+
+
 def test_one_page_keeps_fewer_lines_than_two(fitted: dict[tuple[str, int], FittedCV]) -> None:
     for style in CV_STYLES:
         one, two = (sum(1 for line in fitted[style, p].cv.lines if line.highlight_ids) for p in (1, 2))
@@ -220,7 +246,9 @@ def test_the_round_trip_fails_on_a_lost_heading_and_a_page_overrun(
 ) -> None:
     posting = make_posting()
     package = _package_with_files(tmp_path, long_profile, posting, fitted["classic", 2], "over")
-    renamed = package.cv.model_copy(update={"markdown": package.cv.markdown.replace("## Skills", "## Proficiencies")})
+    renamed = package.cv.model_copy(
+        update={"markdown": package.cv.markdown.replace("## Education", "## Proficiencies")}
+    )
     check = pdf_check(tmp_path, package.model_copy(update={"cv": renamed}), pages=1)
     assert not check.passed
     assert "lost Proficiencies" in check.details[0] and "2 of at most 1 pages: over the page budget" in check.details[0]
@@ -251,6 +279,98 @@ def test_tailoring_raises_keyword_coverage_only_with_skills_the_profile_has() ->
 
 # --------------------------------------------------------------------------- the cover letter
 
+LETTER_DAY = date(2026, 11, 30)
+PERSONAS = FIXTURES / "screening" / "personas"
+SCREENING_POSTINGS = FIXTURES / "screening" / "postings"
+# The lines around the body: the checklist counts names in the body only.
+FRAME = {"sender", "contact", "subject", "greeting", "signoff", "signature"}
+
+
+@pytest.fixture(scope="module")
+def letter_world() -> tuple[dict[str, Profile], dict[str, JobPosting]]:
+    """The bundled example CV, the two personas of the screening set, and every posting they are tried on."""
+    profiles = {
+        "alex": import_profile(EXAMPLE_CV),
+        "dana": import_profile(PERSONAS / "dana-weber.md"),
+        "ben": import_profile(PERSONAS / "benedikt-maier.resume.json"),
+    }
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    postings = {
+        p.source.removeprefix("folder:"): p
+        for folder in (EXAMPLE_JOBS, SCREENING_POSTINGS)
+        for p in load_folder(folder, now=now).postings
+    }
+    return profiles, postings
+
+
+def _recent_highlights(profile: Profile, years: int = 5) -> set[str]:
+    """Highlights of the entries that ended in the last `years` years or have not ended."""
+    recent = set()
+    for item in profile.work:
+        end = re.search(r"\d{4}", item.endDate or "")
+        if item.endDate is None or not end or int(end.group(0)) >= LETTER_DAY.year - years:
+            recent |= {h.id for h in item.highlights}
+    return recent
+
+
+def _named_once(phrase: str, text: str, profile: Profile) -> bool:
+    """Whether the letter names a role or company once: not counting the company's own words it quotes, nor
+    the person's own job titles ("as Senior Data Engineer at Kontor Payments GmbH")."""
+    text = re.sub(r"[“„][^”“]*[”“]", " ", text)
+    for item in profile.work:
+        if item.position:
+            text = re.sub(rf"{re.escape(item.position)}(?= (?:at|bei) {re.escape(item.name)})", " ", text)
+    return len(re.findall(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)) == 1
+
+
+@pytest.mark.parametrize(
+    ("persona", "posting_file", "language"),
+    [
+        ("alex", "kiezkraft-senior-python-backend.json", "en"),
+        ("alex", "ledgerline-senior-software-engineer-payments.json", "en"),
+        ("alex", "elbdaten-senior-python-engineer.job.json", "en"),
+        ("dana", "d01-kontrast-senior-data-engineer.html", "en"),
+        ("dana", "d02-nordwind-data-engineer-remote-eu.md", "en"),
+        ("dana", "d24-elbwerk-senior-data-engineer.job.json", "en"),
+        ("dana", "d03-spreekiez-data-engineer.txt", "de"),
+        ("dana", "d25-backstube-senior-data-engineer.md", "de"),
+        ("ben", "b01-alpenpay-senior-python-backend.html", "en"),
+        ("ben", "b02-ticketwerk-senior-backend.json", "en"),
+    ],
+)
+def test_the_letter_passes_the_recruiters_checklist(
+    letter_world: tuple[dict[str, Profile], dict[str, JobPosting]], persona: str, posting_file: str, language: str
+) -> None:
+    profiles, postings = letter_world
+    profile, posting = profiles[persona], postings[posting_file]
+    dossier = dossier_from_posting(posting)
+    matched = requirement_evidence(profile, posting, LETTER_DAY)  # the screening's requirement-level evidence
+    cv = tailor_cv(profile, posting, max_lines=12)
+    letter = write_letter(profile, posting, dossier, cv, matched=matched, now=LETTER_DAY)
+    print(f"\n--- {persona} / {posting_file} ({letter.language}, {word_count(letter.lines)} words)\n{letter.markdown}")
+
+    body = [line for line in letter.lines if line.section not in FRAME]
+    text = " ".join(line.text for line in body)
+    assert _named_once(plain_title(posting.title), text, profile), "the role is named once"
+    assert _named_once(short_name(posting.company), text, profile), "the company is named once"
+    recent = _recent_highlights(profile)
+    cited = {i for line in body if line.section == "evidence" for i in line.highlight_ids}
+    assert cited and cited <= recent, "no evidence older than five years when recent evidence covers the must-have"
+    tied = {found.requirement for found in matched if set(found.highlight_ids) & cited}
+    assert len(tied) >= 2, f"at least two must-haves tied to recent evidence, got {tied}"
+    (company,) = [line for line in body if line.section == "company"]
+    (fact,) = [f for f in dossier.facts() if f.text in company.text]
+    assert fact.source in company.source_fields and fact.source == f"posting:{posting.id}"
+    other = "de" if language == "en" else "en"
+    words = set(re.findall(r"[^\W\d_]+", text.casefold()))
+    assert letter.language == language and not words & (STOP_WORDS[other] - {"in", "an"}), "one language"
+    assert 180 <= word_count(letter.lines) <= 350
+    assert not re.search(r"\w\.\.(?!\.)", letter.markdown), "no doubled period"
+    greeting = next(line.text for line in letter.lines if line.section == "greeting")
+    assert short_name(posting.company) == posting.company or posting.company not in greeting
+    _, flagged = check_package_contents(profile, posting, make_package(profile, posting, cv, letter))
+    assert flagged == []
+
 
 def test_posting_language_is_told_by_stop_words(isarsoft: JobPosting) -> None:
     assert text_language("Wir suchen eine Entwicklerin, die mit uns und für unsere Kunden arbeitet.") == "de"
@@ -262,7 +382,7 @@ def test_posting_language_is_told_by_stop_words(isarsoft: JobPosting) -> None:
     assert german == ["folder:isarsoft-senior-python-entwickler.html"]
 
 
-def test_a_german_posting_gets_a_german_letter_when_the_profile_speaks_german(isarsoft: JobPosting) -> None:
+def test_the_working_language_decides_the_letters_language(isarsoft: JobPosting) -> None:
     profile = make_profile()
     cv = tailor_cv(profile, isarsoft, max_lines=8)
     dossier = dossier_from_posting(isarsoft)
@@ -270,11 +390,13 @@ def test_a_german_posting_gets_a_german_letter_when_the_profile_speaks_german(is
 
     phrases = LETTER_PHRASES["de"]
     assert letter.language == "de" and '<html lang="de">' in letter.html
-    assert letter.subject == f"Bewerbung als {isarsoft.title} bei Isarsoft GmbH"
-    assert "Sehr geehrtes Team von Isarsoft GmbH," in letter.markdown
-    assert phrases["signoff"] in letter.markdown and LETTER_PHRASES["en"]["signoff"] not in letter.markdown
+    assert letter.subject == f"Bewerbung als {plain_title(isarsoft.title)} bei Isarsoft GmbH"
+    assert "Liebes Team von Isarsoft," in letter.markdown, (
+        "the posting says du: a team greeting, not 'Damen und Herren'"
+    )
+    assert phrases["signoff_informal"] in letter.markdown and LETTER_PHRASES["en"]["signoff"] not in letter.markdown
     company = next(line for line in letter.lines if line.section == "company")
-    assert "„Unsere Mission: die Energiewende vor Ort möglich machen.“" in company.text
+    assert "„Isarsoft entwickelt Software für Stadtwerke und Energieversorger" in company.text
     assert f"posting:{isarsoft.id}" in company.source_fields, "the dossier fact keeps its source"
     _, flagged = check_package_contents(profile, isarsoft, make_package(profile, isarsoft, cv))
     assert flagged == []
@@ -283,6 +405,45 @@ def test_a_german_posting_gets_a_german_letter_when_the_profile_speaks_german(is
     beginner = profile.model_copy(update={"languages": [LanguageItem(language="German", fluency="A2")]})
     for other in (english_only, beginner):
         assert write_letter(other, isarsoft, dossier, cv).language == "en"
+    english_team = isarsoft.model_copy(
+        update={"description": isarsoft.description + "\nUnsere Arbeitssprache ist Englisch.", "facts": None}
+    )
+    assert facts_of(english_team).language_of_work == "en"
+    english = write_letter(profile, english_team, dossier_from_posting(english_team), cv)
+    assert english.language == "en" and "Dear hiring team at Isarsoft," in english.markdown
+    assert "company" not in {line.section for line in english.lines}, "a German fact is never quoted in English"
+
+
+@pytest.mark.parametrize(
+    ("company", "description", "greeting"),
+    [
+        ("Acme Co.", "Acme Co. builds routing software for carriers.", "Dear hiring team at Acme,"),
+        ("Northwind GmbH", "Your contact: Ms Jana Schulz. We build routing software.", "Dear Ms Schulz,"),
+        ("Northwind GmbH", "Questions? Ask our recruiter Lena Vogt.", "Dear Lena Vogt,"),
+        ("Northwind GmbH", "You will join the Data Platform team in Hamburg.", "Dear Data Platform team,"),
+        ("", "We build routing software for carriers.", "Dear hiring team,"),
+    ],
+)
+def test_the_greeting_names_a_contact_or_a_team_never_a_legal_form(
+    company: str, description: str, greeting: str
+) -> None:
+    profile, posting = make_profile(), make_posting(company=company, description=description)
+    letter = write_letter(profile, posting, dossier_from_posting(posting), tailor_cv(profile, posting, max_lines=8))
+    assert next(line.text for line in letter.lines if line.section == "greeting") == greeting
+    assert not re.search(r"\w\.\.(?!\.)", letter.markdown), "no doubled period after Co."
+    _, flagged = check_package_contents(profile, posting, make_package(profile, posting, letter=letter))
+    assert flagged == []
+
+
+def test_a_german_contact_is_greeted_formally() -> None:
+    profile = make_profile()
+    posting = make_posting(
+        title="Senior Plattform-Ingenieur (m/w/d)",
+        description="Wir betreiben die Plattform für 40 Stadtwerke. Ihre Ansprechpartnerin: Frau Dr. Jana Schulz.",
+    )
+    letter = write_letter(profile, posting, dossier_from_posting(posting), tailor_cv(profile, posting, max_lines=8))
+    assert letter.language == "de" and "Sehr geehrte Frau Schulz," in letter.markdown
+    assert "(m/w/d)" not in letter.markdown
 
 
 def test_the_letter_opens_with_the_strongest_match_and_stays_under_the_word_limit() -> None:
@@ -296,7 +457,7 @@ def test_the_letter_opens_with_the_strongest_match_and_stays_under_the_word_limi
     assert word_count(short.lines) <= 120 < word_count(full.lines)
     for letter in (full, short):
         evidence = [line for line in letter.lines if line.section == "evidence"]
-        assert evidence[0].text == f"Acme Cloud GmbH: {K8S_HIGHLIGHT}"
+        assert K8S_HIGHLIGHT[1:] in evidence[0].text, "the Kubernetes must-have is shown by the Kubernetes line"
         assert "Northwind Logistics" in letter.subject and "Senior Site Reliability Engineer" in letter.subject
     facts = [line for line in full.lines if line.section == "company"]
     assert len(facts) == 1 and f"posting:{posting.id}" in facts[0].source_fields
@@ -314,10 +475,10 @@ def _tamper_letter(letter: CoverLetter, section: str, old: str, new: str) -> Cov
 @pytest.mark.parametrize(
     ("section", "old", "new", "culprit"),
     [
-        ("background", "at Acme Cloud GmbH.", "at Google.", "Google"),
-        ("evidence", "Migrated 40 services", "Migrated 400 services", "400"),
+        ("opening", "Engineer at Acme Cloud GmbH.", "Engineer at Google.", "Google"),
+        ("evidence", "migrated 40 services", "migrated 400 services", "400"),
         ("evidence", "using Helm and ArgoCD", "using Helm, Rust and ArgoCD", "Rust"),
-        ("background", "at Acme Cloud GmbH.", "at Acme Cloud GmbH since Mar 2016.", "Mar 2016"),
+        ("opening", "Engineer at Acme Cloud GmbH.", "Engineer at Acme Cloud GmbH since Mar 2016.", "Mar 2016"),
     ],
     ids=["invented-employer", "inflated-number", "added-skill", "shifted-date"],
 )
@@ -334,7 +495,10 @@ def test_a_true_date_in_the_letter_is_not_flagged() -> None:
     profile, posting = make_profile(), make_posting()
     package = make_package(profile, posting)
     letter = _tamper_letter(
-        package.cover_letter, "background", "at Acme Cloud GmbH.", "at Acme Cloud GmbH since Mar 2018."
+        package.cover_letter,
+        "opening",
+        "Engineer at Acme Cloud GmbH.",
+        "Engineer at Acme Cloud GmbH since Mar 2018.",
     )
     _, flagged = check_package_contents(profile, posting, package.model_copy(update={"cover_letter": letter}))
     assert flagged == []

@@ -17,7 +17,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli, run_json
@@ -84,13 +83,6 @@ def test_run_review_approve_twice_sends_once(home: Path, database_url: str, jobs
     assert recipients(home) == {"alex.morgan@example.com"}
 
 
-def _saved_screening_writes(database_url: str, thread_id: str) -> int:
-    """Verdicts of finished screen_job tasks that the checkpointer saved before the crash."""
-    with psycopg.connect(database_url) as conn:
-        query = "SELECT count(*) FROM checkpoint_writes WHERE thread_id = %s AND channel = 'screenings'"
-        return conn.execute(query, (thread_id,)).fetchone()[0]
-
-
 def _finish(home: Path, database_url: str, thread: str) -> dict:
     """Resume a crashed thread in a new process, then approve everything ready."""
     resumed = run_json(home, database_url, "resume", thread)
@@ -117,35 +109,15 @@ def _fresh_postings(jobs: Path, copies: int) -> None:
 
 
 def test_kill_during_screening_then_resume(home: Path, database_url: str, jobs_dir: Path) -> None:
+    """Killed once the screening has stored verdicts and before the state holds any: the run resumed in a new
+    process screens each posting exactly once."""
     _fresh_postings(jobs_dir, copies=6)
-    thread = uuid.uuid4().hex[:12]
-    process = subprocess.Popen(
-        jobland_command(
-            "run",
-            "--cv",
-            str(EXAMPLE_CV),
-            "--jobs",
-            str(jobs_dir),
-            "--max-packages",
-            "3",
-            "--thread-id",
-            thread,
-            "--format",
-            "json",
-        ),
-        env=cli_env(home, database_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while _saved_screening_writes(database_url, thread) < 5 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == SIGKILLED, process.stderr.read().decode()
-    saved = _saved_screening_writes(database_url, thread)
+    crashed = start_run(home, database_url, jobs_dir, JOBLAND_FAILPOINTS="prepare_screening.chunk_stored=1")
+    assert crashed.returncode == SIGKILLED, crashed.stderr
+    thread = latest_thread(home, database_url)
     status = run_json(home, database_url, "status", thread)
-    assert status["stage"] == "interrupted" and set(status["next_steps"]) == {"screen_job"}
-    assert 5 <= saved < status["postings"], "killed while screening, with finished verdicts saved"
+    assert status["stage"] == "interrupted" and set(status["next_steps"]) == {"prepare_screening"}
+    assert status["screened"] == 0 < status["postings"], "killed while screening"
 
     outcome = _finish(home, database_url, thread)
     final = run_json(home, database_url, "status", thread)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from jobland.domain.models import SearchRequest
 from jobland.tools.exa import ExaClient
 from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
-from jobland.tools.ratelimit import ServiceError, ServiceLimiter
+from jobland.tools.ratelimit import RedisLimiterState, ServiceError, ServiceLimiter, redis_client
 from jobland.tools.serpapi_jobs import SerpApiJobSource
 from tests.local_world.base import Fault, LocalService
 from tests.local_world.exa import API_KEY as EXA_KEY
@@ -22,6 +23,7 @@ from tests.local_world.openai import FakeOpenAI
 from tests.local_world.serpapi import API_KEY as SERPAPI_KEY
 
 Call = Callable[[], Awaitable[object]]
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def exa_call(world: LocalService, **limits: float) -> Call:
@@ -80,3 +82,29 @@ async def test_a_wait_beyond_the_ceiling_gives_up_at_once_naming_the_wait(servic
     with pytest.raises(ServiceError, match=r"asked to wait 120 s .*longer than the 2 s .*max_retry_after") as failure:
         await make_call(world, max_retry_after=2)()
     assert failure.value.status == 429 and len(world.requests) == 1
+
+
+async def test_a_two_minute_retry_after_is_waited_out_by_every_process_sharing_the_budget(exa_world) -> None:
+    """Within the default 10-minute ceiling, a 429's 120 s is honoured, and a second process's limiter on the
+    same Redis (its own client) waits for it too. The sleeps are recorded, not slept, to keep this fast."""
+    prefix = f"jobland-test-{uuid.uuid4().hex[:10]}:"
+    waits: dict[str, list[float]] = {"told": [], "other": []}
+
+    def client(name: str) -> ExaClient:
+        async def record(seconds: float) -> None:
+            waits[name].append(seconds)
+
+        state = RedisLimiterState(REDIS, prefix, "exa")
+        return ExaClient(EXA_KEY, base_url=exa_world.url, limiter=ServiceLimiter("exa", sleep=record, state=state))
+
+    told, other = client("told"), client("other")
+    try:
+        exa_world.fail_next(Fault(status=429, headers={"Retry-After": "120"}, body={"error": "slow down"}))
+        assert await told.search("Kiezkraft", category="company")
+        assert waits["told"] == [120.0] and len(exa_world.requests) == 2
+        assert await other.search("Kiezkraft", category="company")
+        assert len(waits["other"]) == 1 and 110 < waits["other"][0] <= 120
+    finally:
+        keys = redis_client(REDIS)
+        for key in keys.scan_iter(f"{prefix}*"):
+            keys.delete(key)

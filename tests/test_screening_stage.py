@@ -1,6 +1,6 @@
 """The screening stage in bulk: prepare_screening embeds every open posting in one model call, reads
-and writes the Store in batches, and the screen_job tasks after it hand on the same verdicts the
-per-posting path gives."""
+and writes the Store in batches, and hands the state the same verdicts the per-posting path gives
+(no screen_job task runs without an LLM)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 
 from jobland.agents.prepare_screening import prepare_screening
-from jobland.agents.screener import prepare_screenings, screen_batch, screen_job
+from jobland.agents.screener import prepare_screenings, screen_batch, screen_job, screening_verdict
+from jobland.agents.shortlist import route_to_screening
 from jobland.domain.models import Organization, SearchRequest
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
@@ -51,7 +52,9 @@ def fan_out_graph(*, bulk: bool, store: InMemoryStore):
     if bulk:
         builder.add_node("prepare_screening", prepare_screening)
         builder.add_edge(START, "prepare_screening")
-        builder.add_conditional_edges("prepare_screening", send_postings, ["screen_job"])
+        builder.add_conditional_edges(
+            "prepare_screening", route_to_screening, {"screen_job": "screen_job", "shortlist": END}
+        )
     else:
         builder.add_conditional_edges(START, send_postings, ["screen_job"])
     builder.add_edge("screen_job", END)
@@ -59,6 +62,7 @@ def fan_out_graph(*, bulk: bool, store: InMemoryStore):
 
 
 async def screened(bulk: bool, thread: str, store: InMemoryStore | None = None) -> dict:
+    """Verdicts by posting id; each posting has exactly one."""
     store = store or InMemoryStore()
     records = Records(store)
     profile, jobs = backend_profile(), postings(24)
@@ -68,7 +72,9 @@ async def screened(bulk: bool, thread: str, store: InMemoryStore | None = None) 
     result = await fan_out_graph(bulk=bulk, store=store).ainvoke(
         state, {"configurable": {"thread_id": thread}}, context=CONTEXT
     )
-    return {v.posting_id: v for v in result["screenings"]}
+    verdicts = {v.posting_id: v for v in result["screenings"]}
+    assert len(verdicts) == len(result["screenings"]) == len(jobs)
+    return verdicts
 
 
 async def test_one_model_call_embeds_every_open_posting_and_the_verdicts_match_the_per_posting_path() -> None:
@@ -120,10 +126,34 @@ async def test_chunks_overlap_the_rules_and_embed_each_text_once() -> None:
     embedder = get_async_embedder(CONTEXT.embedding_max_tokens)
     embedder._cache.clear()
     batches, texts = embedder.batches_run, embedder.texts_embedded
-    ready = await prepare_screenings(records, profile, jobs, SearchRequest(), CONTEXT, "chunks", bulk=5)
-    assert ready == 24
+    ready = await prepare_screenings(records, profile, [p.id for p in jobs], SearchRequest(), CONTEXT, bulk=5)
+    assert list(ready) == [p.id for p in jobs]
     assert embedder.batches_run == batches + 5, "one model call per five postings"
     assert embedder.texts_embedded == texts + 16, "the profile and 15 distinct open postings, each once"
     stored = await records.screenings(profile.id, [p.id for p in jobs])
     expected = await screen_batch(profile, jobs, CONTEXT, datetime.now(UTC))
     assert [stored[p.id].match_score for p in jobs] == [v.match_score for v in expected]
+
+
+async def test_with_an_llm_only_low_verdicts_are_final_and_the_rest_get_a_screen_job_task() -> None:
+    store = InMemoryStore()
+    records = Records(store)
+    profile, jobs = backend_profile(), postings(6)
+    await records.put_profile(profile)
+    await records.put_postings(jobs)
+    with_llm = Context(embedding_max_tokens=120, llm_base_url="http://127.0.0.1:9/v1")  # never called here
+    final = await prepare_screenings(records, profile, [p.id for p in jobs], SearchRequest(), with_llm)
+    embedded = await screen_batch(profile, jobs, CONTEXT, datetime.now(UTC))
+    assert list(final) == [p.id for p, v in zip(jobs, embedded, strict=True) if v.probability == "Low"]
+    assert {v.probability for v in final.values()} == {"Low"}
+
+    state = {
+        "profile_id": profile.id,
+        "request": SearchRequest(),
+        "posting_ids": [p.id for p in jobs],
+        "screenings": [screening_verdict(i, v) for i, v in final.items()],
+    }
+    sends = route_to_screening(state)
+    assert [s.arg["posting_id"] for s in sends] == [p.id for p in jobs if p.id not in final]
+    everything = {**state, "screenings": [screening_verdict(p.id, v) for p, v in zip(jobs, embedded, strict=True)]}
+    assert route_to_screening(everything) == "shortlist"

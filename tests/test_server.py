@@ -78,7 +78,7 @@ def test_a_run_through_the_api_pauses_for_review_and_sends_only_the_approved(bas
         names = [name for name, _ in events]
         assert names[0] == "snapshot" and names[-1] == "done"
         progress = [data for name, data in events if name == "progress"]
-        assert {"discover", "screen_job", "build_package"} <= {p["node"] for p in progress}
+        assert {"discover", "prepare_screening", "build_package"} <= {p["node"] for p in progress}
         assert max(p["screened"] for p in progress) >= 30
         (request,) = [data for name, data in events if name == "approval_request"]
 

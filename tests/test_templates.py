@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +12,8 @@ from jobland.agents.cv_writer import plan_cv, tailor_cv
 from jobland.agents.interview_prep import prepare_interview
 from jobland.agents.researcher import dossier_from_posting
 from jobland.domain.models import ApplicationPackage, JobScreeningOutput
+from jobland.domain.replies import ReplyProposal
+from jobland.domain.watches import SavedSearch, WatchRun
 from jobland.templates import render, template_names
 from tests.support.packages import HOSTILE_HTML, HOSTILE_TEX, INJECTION, make_posting, make_profile
 
@@ -41,6 +44,41 @@ def _email() -> dict[str, object]:
     return {"package": package, "attachments": ["cv.pdf", "cover_letter.pdf"], "user_name": "Jane Doe"}
 
 
+def _watch_digest() -> dict[str, object]:
+    watch = SavedSearch(key="k1", owner="local", name="python-berlin", query=INJECTION, cv_path="cv.md", every_s=86400)
+    ready = {
+        "title": HOSTILE_POSTING.title,
+        "company": HOSTILE_POSTING.company,
+        "match_score": 81,
+        "probability": "High",
+    }
+    return {
+        "user_name": "Jane Doe",
+        "watch": watch,
+        "run": WatchRun(watch_key="k1", number=2, slot=1, thread_id="t-1", screened=3),
+        "at": "2026-12-02 06:00",
+        "ready": [{**ready, "flagged": 1}],
+        "missing": [{"title": "Data Engineer", "company": "Globex", "error": "timed out after 900 s"}],
+        "replies": [
+            ReplyProposal(
+                package_id="pkg-1",
+                company="Globex",
+                title="Data Engineer",
+                gmail_id="m-1",
+                subject=INJECTION,
+                sender="jobs@globex.example",
+                date=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+                kind="interview",
+                matched_by="domain",
+                current_status="sent",
+                proposed_status="interviewing",
+            )
+        ],
+        "review_url": "http://127.0.0.1:8000/review/t-1",
+        "thread_id": "t-1",
+    }
+
+
 # Values for each template, as its caller passes them.
 VALUES: dict[str, Callable[[], dict[str, object]]] = {
     "cv.md.j2": lambda: {"cv": plan_cv(HOSTILE_PROFILE, HOSTILE_POSTING, max_lines=6)},
@@ -68,6 +106,7 @@ VALUES: dict[str, Callable[[], dict[str, object]]] = {
         "statuses": ["sent", "applied"],
     },
     "docs.html.j2": lambda: {"openapi_url": "/openapi.json"},
+    "watch_digest.txt.j2": _watch_digest,
 }
 # Pages the server serves, with the one script each loads from its own origin (the CSP allows no other).
 PAGE_SCRIPTS = {
@@ -105,6 +144,9 @@ def test_template_renders_and_escapes_for_its_target(name: str) -> None:
         assert HOSTILE_TEX not in text
         assert "\\begin{document}" in text and text.rstrip().endswith("\\end{document}")
         assert text.count("\\begin{itemize}") == text.count("\\end{itemize}")
+    elif name == "watch_digest.txt.j2":  # plain text: shown as written
+        assert HOSTILE_TEX in text and "81/100 (High), 1 unsupported claim(s) flagged" in text
+        assert "timed out after 900 s" in text and "http://127.0.0.1:8000/review/t-1" in text
     else:  # plain text: shown as written
         assert name == "email.txt.j2"
         assert HOSTILE_TEX in text and "81/100" in text and "cv.pdf" in text

@@ -1,6 +1,6 @@
 """Webhooks: signed, retried, logged, SSRF-checked; through the sender, the run log, the HTTP API and the CLI.
 
-The receiver is a real HTTP server on 127.0.0.1; webhook_allow_loopback lets JobLand call it.
+The receiver is a real HTTP server on 127.0.0.1; allow_loopback lets JobLand call it.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ async def test_allow_loopback_admits_loopback_and_nothing_else_private() -> None
 
 
 async def test_a_webhook_needs_a_secret(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, webhook_secret=None, webhook_allow_loopback=True)
+    settings = Settings(home=tmp_path, webhook_secret=None, allow_loopback=True)
     with pytest.raises(WebhookNotConfigured, match="JOBLAND_WEBHOOK_SECRET"):
         await check_run_webhook(settings, "http://127.0.0.1:9/hook")
 
@@ -201,7 +201,7 @@ async def test_attempts_are_logged_and_a_state_is_delivered_once(
         home=home,
         database_url=database_url,
         webhook_secret=SECRET,
-        webhook_allow_loopback=True,
+        allow_loopback=True,
         service_limits=FAST_RETRIES,
     )
     async with open_graph(database_url, home) as graph:
@@ -254,7 +254,7 @@ def test_the_api_announces_review_and_completion_and_refuses_private_urls(
     settings = shared.model_copy(
         update={
             "webhook_secret": SECRET,
-            "webhook_allow_loopback": True,
+            "allow_loopback": True,
             "service_limits": FAST_RETRIES,
             "jobs_dir": small_jobs,
             "render_pdf": False,

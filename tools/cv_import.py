@@ -12,6 +12,8 @@ The import is pure and synchronous: no store and no cache (callers cache by the 
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import importlib.util
 import io
 import json
@@ -48,7 +50,9 @@ from jobland.domain.models import (
     WorkItem,
     profile_id_for,
 )
-from jobland.domain.skills import extract_skills
+from jobland.domain.person import ONGOING_PATTERN
+from jobland.domain.places import find_area
+from jobland.domain.salary import AMOUNT, amount_of, currency_in
 from jobland.domain.text import content_hash, normalize_text, strip_bullet
 from jobland.tools.pdf import PDF_LIBRARIES
 
@@ -104,8 +108,8 @@ def import_profile(
             f"{path.name}: {where} is not valid ({problem['msg']}); correct it and import the CV again."
         ) from error
     _drop_repeated_highlights(profile)
-    if not profile.skills:
-        profile.skills = [SkillItem(name=skill) for skill in extract_skills(_profile_text(profile))]
+    # No skills list is made up when the CV has none: a skill its text names is evidence through the
+    # highlight that names it (domain.person), never printed as a claim of the person's own.
     return profile
 
 
@@ -354,7 +358,62 @@ class _Cell:
 def _pdf_blocks(data: bytes, name: str) -> list[_Block]:
     with PDF_LIBRARIES:
         cells = _pdf_text_cells(data, name)
-    return _pdf_line_blocks(_pdf_lines(_without_running_lines(cells)))
+    blocks: list[_Block] = []
+    for column in _columns(_without_running_lines(cells)):
+        blocks += _pdf_line_blocks(_pdf_lines(column))
+    return blocks
+
+
+_MAX_COLUMN_CELLS = 3000  # cells on a page beyond which no columns are looked for (the search is quadratic)
+
+
+def _columns(cells: list[_Cell]) -> list[list[_Cell]]:
+    """The cells of a two-column layout (a LinkedIn export's sidebar beside its main column) as two flows, the
+    wider column first, each top to bottom; a page without a gutter between two flows keeps its own order."""
+    main: list[_Cell] = []
+    side: list[_Cell] = []
+    for page in sorted({cell.page for cell in cells}):
+        on_page = [cell for cell in cells if cell.page == page]
+        gutter = _gutter(on_page) if len(on_page) <= _MAX_COLUMN_CELLS else None
+        if gutter is None:
+            main += on_page
+            continue
+        left = sorted((c for c in on_page if c.right <= gutter), key=lambda c: -c.middle)
+        right = sorted((c for c in on_page if c.left >= gutter), key=lambda c: -c.middle)
+        width = {id(column): max(c.right for c in column) - min(c.left for c in column) for column in (left, right)}
+        wide, narrow = (left, right) if width[id(left)] >= width[id(right)] else (right, left)
+        main += wide
+        side += narrow
+    return [column for column in (main, side) if column]
+
+
+def _gutter(cells: list[_Cell]) -> float | None:
+    """The x of a vertical gap no cell crosses, with text on both sides that runs on its own baselines
+    (a right-aligned date sits on its line's baseline: that is one column with asides, not two columns)."""
+    if len(cells) < 10:
+        return None
+    start, end = min(c.left for c in cells), max(c.right for c in cells)
+    best: tuple[int, float] | None = None
+    for x in sorted({round(c.left) - 1 for c in cells}):
+        if not start + 0.2 * (end - start) <= x <= start + 0.8 * (end - start):
+            continue
+        left = [c for c in cells if c.right <= x]
+        right = [c for c in cells if c.left >= x]
+        if len(left) + len(right) < len(cells) or min(len(left), len(right)) < 5:
+            continue
+        fewer, other = sorted((left, right), key=len)
+        # Text set beside its line shares its baseline exactly; two flows meet on one only by chance.
+        bottoms = sorted(o.bottom for o in other)
+        alone = sum(1 for c in fewer if not _near(bottoms, c.bottom, 1.5))
+        if alone >= 0.5 * len(fewer) and (best is None or min(len(left), len(right)) > best[0]):
+            best = (min(len(left), len(right)), x)
+    return best[1] if best else None
+
+
+def _near(ordered: list[float], value: float, distance: float) -> bool:
+    """Whether a value of the sorted list lies within distance of value."""
+    index = bisect.bisect_left(ordered, value - distance)
+    return index < len(ordered) and ordered[index] < value + distance
 
 
 def _pdf_text_cells(data: bytes, name: str) -> list[_Cell]:
@@ -404,8 +463,13 @@ def _pdf_cells(document: DoclingDocument, text_pages: list[pypdfium2.PdfTextPage
     return [cell for cell in cells if cell.text]
 
 
+_PAGE_NUMBER = re.compile(r"^(?:page|seite|página|pagina)\s+\d+\s+(?:of|von|de|di|sur)\s+\d+$", re.IGNORECASE)
+
+
 def _without_running_lines(cells: list[_Cell]) -> list[_Cell]:
-    """Drop page headers and footers: the same text (page numbers aside) at the same height on every page."""
+    """Drop page headers and footers: the same text (page numbers aside) at the same height on every page,
+    and "Page 1 of 2" wherever it is (LinkedIn's footer, also on a one-page export)."""
+    cells = [cell for cell in cells if not _PAGE_NUMBER.match(cell.text)]
     pages = {cell.page for cell in cells}
     if len(pages) < 2:
         return cells
@@ -469,6 +533,7 @@ def _pdf_line_blocks(lines: list[list[_Cell]]) -> list[_Block]:
             and not asides
             and not is_bullet
             and _first_word_overflows(previous[0], main, right_edge[previous[0].page])
+            and not _starts_new_item(previous[0].text, text)
             and abs(main.height - previous[0].height) <= 0.3 * previous[0].height
             and (
                 main.left > block_start.left + 1  # the hanging indent under a bullet
@@ -487,6 +552,18 @@ def _pdf_line_blocks(lines: list[list[_Cell]]) -> list[_Block]:
             block_start = main
         previous = line
     return blocks
+
+
+def _starts_new_item(previous: str, text: str) -> bool:
+    """Whether a line that could be the previous one wrapped is something of its own: a section heading, a
+    link or an address after another, a list item after a short one closed by its bracket ("English (Native)")."""
+    first = text.split()[0] if text.split() else ""
+    closed = previous.endswith(")") and previous.count("(") == previous.count(")") and len(previous.split()) <= 5
+    return bool(
+        _section_kind(text, loose=False)
+        or ((_EMAIL.search(previous) or _URL.match(previous)) and (_EMAIL.match(first) or _URL.match(first)))
+        or (closed and text[:1].isupper())
+    )
 
 
 def _first_word_overflows(previous: _Cell, line: _Cell, right_edge: float) -> bool:
@@ -700,6 +777,7 @@ _HEADINGS: dict[str, tuple[str, ...]] = {
         "honors",
         "honours",
         "honors and awards",
+        "honors-awards",
         "honours and awards",
         "awards and honors",
         "awards and honours",
@@ -731,6 +809,7 @@ _HEADINGS: dict[str, tuple[str, ...]] = {
     ),
     "skills": (
         "skills",
+        "top skills",
         "technical skills",
         "core skills",
         "key skills",
@@ -883,9 +962,9 @@ def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
             case "summary":
                 basics.summary = _paragraphs(body)
             case "work" | "volunteer":
-                fields[section.kind] += [_work_item(e, section.kind) for e in _entries(body)]
+                fields[section.kind] += _work_items(_entries(body), section.kind)
             case "education":
-                fields["education"] += [_education_item(e) for e in _entries(body)]
+                fields["education"] += [_education_item(e) for e in _entries(_schools_as_entries(body))]
             case "projects":
                 fields["projects"] += [_project_item(e, section.heading) for e in _entries(body)]
             case "awards":
@@ -956,6 +1035,7 @@ _NETWORKS = {
     "dribbble": "Dribbble",
     "behance": "Behance",
 }
+_LINK_LABEL = re.compile(r"\s+\((?:linkedin|portfolio|personal|company|blog|other|website)\)$", re.IGNORECASE)
 _NETWORK_HANDLE = re.compile(rf"^({'|'.join(_NETWORKS)})\s*:\s*(\S+)$", re.IGNORECASE)
 _PIECE_SEPARATOR = re.compile(r"\s+[|·•—–]\s+|\s+-\s+|\s*\t\s*|\s{3,}|\s+[|·•]|[|·•]\s+")
 _LOCATION = re.compile(r"^[^\W\d][\w.'’\- ]*(?:,\s*[^\W\d][\w.'’\- ]*){1,3}$")
@@ -1039,6 +1119,7 @@ def _location(text: str) -> Location:
 def _read_contact(piece: str, basics: Basics) -> bool:
     """Fill in the contact detail the piece holds; False when it holds none."""
     value = _CONTACT_LABEL.sub("", piece).strip()
+    value = _LINK_LABEL.sub("", value)  # "www.linkedin.com/in/jane (LinkedIn)", as LinkedIn exports write it
     if email := _EMAIL.search(value):
         basics.email = basics.email or email.group(0)
         return True
@@ -1100,7 +1181,7 @@ _MONTH = (
 )
 _YEAR = r"(?:19|20)\d{2}"
 _DATE = rf"(?:{_MONTH}\s*{_YEAR}|\d{{1,2}}[./]{_YEAR}|{_YEAR}[-/.]\d{{1,2}}(?:[-/.]\d{{1,2}})?|{_YEAR})"
-_NOW = r"(?:present|current|now|today|ongoing|heute|aktuell|bis heute|jetzt|date|aujourd'hui|actualidad|presente)"
+_NOW = ONGOING_PATTERN
 _RANGE_SEPARATOR = r"(?:\s*[-–—]\s*|\s+(?:to|bis|until|till|au|à|a)\s+)"
 _DATE_RANGE = re.compile(
     rf"(?<![\w-])(?P<since>(?:since|seit|from|ab|depuis|desde)\s+)?(?P<start>{_DATE})"
@@ -1177,7 +1258,8 @@ def _entries(blocks: list[_Block]) -> list[_Entry]:
                 entries.append(current)
             current.bullets.append(block.text)
             continue
-        is_paragraph = len(block.text.split()) > 12
+        # A long line is a description, unless it is marked as an entry's heading; separators are no words.
+        is_paragraph = not block.starts_entry and len(re.findall(r"\w[\w.'’-]*", block.text)) > 12
         if current is None or (
             not is_paragraph
             and (
@@ -1207,7 +1289,7 @@ class _EntryFacts:
 
 def _entry_facts(entry: _Entry) -> _EntryFacts:
     dates: _DateRange | None = None
-    pieces: list[tuple[str, bool, int]] = []  # (text, beside its line, line number)
+    pieces: list[_Piece] = []
     date_line: int | None = None
     for number, line in enumerate(entry.lines):
         for text, aside in [(line.text, False), *((a, True) for a in line.asides)]:
@@ -1215,30 +1297,87 @@ def _entry_facts(entry: _Entry) -> _EntryFacts:
                 found, text = _take_dates(text)
                 if found:
                     dates, date_line = found, number
-            pieces += [(p, aside, number) for p in _split_pieces(text)]
+            for piece in _split_pieces(text):
+                if _DURATION.fullmatch(piece):  # "5 years 3 months": LinkedIn's time at a company
+                    continue
+                # A description is kept whole; only a heading's short pieces name a role, an employer, a place.
+                parts = _piece_parts(piece) if len(piece.split()) <= 12 else [(piece, False)]
+                pieces += [_Piece(part, aside, number, place) for part, place in parts]
     facts = _EntryFacts(pieces=[], dates=dates)
 
-    def place(candidates: list[tuple[str, bool, int]]) -> None:
+    def place(candidates: list[_Piece]) -> None:
         if facts.location is None and candidates:
-            facts.location = candidates[0][0]
+            facts.location = candidates[0].text
             pieces.remove(candidates[0])
 
-    place([p for p in pieces if p[1] and not _has_title_word(p[0])])
-    place([p for p in pieces[1:] if _looks_like_location(p[0]) and not _DEGREE.search(p[0])])
-    on_date_line = [p for p in pieces if p[2] == date_line]
-    if len(on_date_line) == 1 and len(pieces) > 1 and len(on_date_line[0][0].split()) <= 4:
-        place([p for p in on_date_line if p is not pieces[0] and not _has_title_word(p[0])])
+    place([p for p in pieces if p.place])
+    place([p for p in pieces if p.aside and not _has_title_word(p.text) and not _DEGREE.search(p.text)])
+    # A known place among the other pieces ("Berlin" on a line of its own), while something else names the employer.
+    place(
+        [p for p in pieces[1:] if _is_place(p.text) and any(not _has_title_word(o.text) for o in pieces if o is not p)]
+    )
+    on_date_line = [p for p in pieces if p.line == date_line]
+    if len(on_date_line) == 1 and len(pieces) > 1 and len(on_date_line[0].text.split()) <= 4:
+        place([p for p in on_date_line if p is not pieces[0] and not _has_title_word(p.text) and _is_place(p.text)])
 
     summary: list[str] = []
-    for text, _aside, _number in pieces:
-        if len(text.split()) > 12:
-            summary.append(text)
-        elif _URL.match(text) and facts.url is None:
-            facts.url = text
+    for piece in pieces:
+        if len(piece.text.split()) > 12:
+            summary.append(piece.text)
+        elif _URL.match(piece.text) and facts.url is None:
+            facts.url = piece.text
         else:
-            facts.pieces.append(text)
+            facts.pieces.append(piece.text)
     facts.summary = " ".join(summary) or None
     return facts
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    aside: bool  # written beside its line (right-aligned, tabulated, a table cell)
+    line: int
+    place: bool = False  # known to be the place: the part after the employer's comma, or in brackets after it
+
+
+_AT = re.compile(r"^(?P<role>.+?)\s+(?:at|@|bei|chez)\s+(?P<org>.+)$")
+_BRACKETED = re.compile(r"^(?P<head>.+?)\s*\((?P<inner>[^()]+)\)$")
+
+
+def _piece_parts(piece: str) -> list[tuple[str, bool]]:
+    """A heading piece split into role, employer and place, each with whether it is the place:
+    "Senior Engineer @ Acme (Berlin)", "Acme GmbH, Berlin", "Engineer, Acme, Munich, Germany"."""
+    if (at := _AT.match(piece)) and _has_title_word(at.group("role")) and not _has_title_word(at.group("org")):
+        return [(at.group("role"), False), *_piece_parts(at.group("org"))]
+    if (bracketed := _BRACKETED.match(piece)) and _is_place(bracketed.group("inner")):
+        return [*_piece_parts(bracketed.group("head")), (bracketed.group("inner"), True)]
+    parts = [p.strip() for p in piece.split(", ")]
+    if len(parts) < 2 or any(_LEGAL_SUFFIX.match(p) for p in parts[1:]):
+        return [(piece, False)]
+    if _is_place(piece):
+        return [(piece, True)]
+    for cut in range(1, len(parts)):
+        tail = ", ".join(parts[cut:])
+        if _is_place(tail):
+            return [*_piece_parts(", ".join(parts[:cut])), (tail, True)]
+    organisation, role = _split_role(piece)
+    if organisation and role and _has_title_word(role) and not _has_title_word(organisation):
+        return [(role, False), (organisation, False)]
+    return [(piece, False)]
+
+
+def _is_place(text: str) -> bool:
+    """A place a CV names: "Berlin", "Munich, Germany", "Palo Alto, CA", "Remote"; never a school or a role."""
+    if text.casefold() in _REMOTE_WORDS:
+        return True
+    parts = [p.strip() for p in text.split(",")]
+    if not 1 <= len(parts) <= 3 or not all(parts) or _has_title_word(text) or _SCHOOL.search(text):
+        return False
+    if len(parts[0].split()) > 4 or _DEGREE.search(text) or any(_LEGAL_SUFFIX.match(w) for w in text.split()):
+        return False
+    return find_area(parts[0]) is not None and all(
+        find_area(p) is not None or re.fullmatch(r"[A-Z]{2,3}|[A-Z][\w.]*", p) for p in parts[1:]
+    )
 
 
 def _highlights(section: str, owner: str, texts: list[str]) -> list[Highlight]:
@@ -1270,9 +1409,24 @@ def _split_role(piece: str) -> tuple[str, str | None]:
     return ("", piece) if _has_title_word(piece) else (piece, None)
 
 
-def _work_item(entry: _Entry, section: str) -> WorkItem:
+def _work_items(entries: list[_Entry], section: str) -> list[WorkItem]:
+    items: list[WorkItem] = []
+    for entry in entries:
+        # A role with no employer of its own is a further role at the one above (a promotion; LinkedIn lists
+        # each role under one company heading).
+        items.append(_work_item(entry, section, items[-1].name if items else ""))
+    return items
+
+
+def _work_item(entry: _Entry, section: str, employer_above: str) -> WorkItem:
     facts = _entry_facts(entry)
     organisation, role = _organisation_and_role(facts.pieces)
+    if not organisation and role:
+        organisation = employer_above
+    claims, summary = entry.bullets, facts.summary
+    if not claims and summary:
+        # A job told in a paragraph (as LinkedIn writes it) makes its claims in sentences: each is citable.
+        claims, summary = _SENTENCE_END.split(summary), None
     return WorkItem(
         name=organisation,
         position=role,
@@ -1280,9 +1434,12 @@ def _work_item(entry: _Entry, section: str) -> WorkItem:
         url=facts.url,
         startDate=facts.dates.start if facts.dates else None,
         endDate=facts.dates.end if facts.dates else None,
-        summary=facts.summary,
-        highlights=_highlights(section, organisation or role or "", entry.bullets),
+        summary=summary,
+        highlights=_highlights(section, organisation or role or "", claims),
     )
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9%)][.!?])\s+(?=[A-Z])")
 
 
 _DEGREE = re.compile(
@@ -1300,6 +1457,23 @@ _SCHOOL = re.compile(
 _DEGREE_WITH_FIELD = re.compile(
     rf"{_DEGREE.pattern}(?:\s+of\s+(?:Science|Arts|Engineering|Business Administration|Laws|Education))?"
 )
+
+
+# LinkedIn writes a degree with its abbreviation: "Master of Science - MS, Data Science".
+_DEGREE_ABBREVIATION = re.compile(r"(?<=\w)\s+-\s+(?:[A-Z][A-Za-z.]{0,5})(?=,|\s*·|$)")
+
+
+def _schools_as_entries(blocks: list[_Block]) -> list[_Block]:
+    """An education list written as bullets ("- M.Sc. Computer Science, TU Berlin, 2014 – 2016"): each bullet
+    that names a degree or a school is an entry of its own, not a claim under the entry above it."""
+    entries = []
+    for block in blocks:
+        text = _DEGREE_ABBREVIATION.sub("", block.text) if _DEGREE.search(block.text) else block.text
+        if block.kind == "bullet" and (_DEGREE.search(text) or _SCHOOL.search(text)):
+            entries.append(_Block("line", text, block.asides, starts_entry=True))
+        else:
+            entries.append(dataclasses.replace(block, text=text))
+    return entries
 
 
 def _education_item(entry: _Entry) -> EducationItem:
@@ -1439,7 +1613,6 @@ _PREFERENCE_KEYS = {
     "dealbreakers": "deal_breakers",
     "avoid": "deal_breakers",
 }
-_CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
 
 
 def _preferences(blocks: list[_Block], name: str) -> Preferences:
@@ -1478,13 +1651,10 @@ def _validated_preferences(values: dict[str, Any], name: str) -> Preferences:
 
 
 def _salary(value: str, name: str) -> tuple[int, str | None]:
-    match = re.search(r"(\d[\d.,\s]*)\s*([kK])?", value)
+    match = AMOUNT.search(value)
     if not match:
         raise CVImportError(f'{name}: the salary floor "{value.strip()}" has no amount; write e.g. "70000 EUR".')
-    amount = int(re.sub(r"[.,\s]", "", match.group(1))) * (1000 if match.group(2) else 1)
-    code = re.search(r"\b[A-Z]{3}\b", value)
-    symbol = next((c for s, c in _CURRENCY_SYMBOLS.items() if s in value), None)
-    return amount, code.group(0) if code else symbol
+    return round(amount_of(match)), currency_in(value)
 
 
 # --------------------------------------------------------------------------- JSON Resume
@@ -1547,9 +1717,14 @@ def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
         "certificates": resume.get("certificates", []),
         "skills": resume.get("skills", []),
         "languages": resume.get("languages", []),
-        "interests": [str(i.get("name", "")) for i in resume.get("interests", []) if i.get("name")],
+        "interests": [item for item in resume.get("interests", []) if item.get("name")],
+        "publications": resume.get("publications", []),
+        "references": resume.get("references", []),
         "sections": [title for key, title in _JSON_RESUME_TITLES.items() if resume.get(key)],
         "preferences": _validated_preferences(jobland, name) if jobland is not None else Preferences(),
+        "meta": {k: v for k, v in resume.get("meta", {}).items() if k != "jobland"}
+        if isinstance(resume.get("meta"), dict)
+        else {},
     }
 
 
@@ -1594,14 +1769,3 @@ def _drop_repeated_highlights(profile: Profile) -> None:
         unique = [h for h in item.highlights if h.id not in seen]
         seen.update(h.id for h in unique)
         item.highlights = unique
-
-
-def _profile_text(profile: Profile) -> str:
-    parts = [profile.basics.label or "", profile.basics.summary or ""]
-    for item in [*profile.work, *profile.volunteer]:
-        parts += [item.position or "", item.summary or "", *(h.text for h in item.highlights)]
-    for project in profile.projects:
-        parts += [project.name, project.description or "", *project.keywords, *(h.text for h in project.highlights)]
-    parts += [e.area or "" for e in profile.education]
-    parts += [a.title for a in profile.awards] + [c.name for c in profile.certificates]
-    return "\n".join(p for p in parts if p)

@@ -37,6 +37,8 @@ from jobland.tools.ratelimit import OutcomeUnknown, RetryableError, ServiceError
 
 # gmail.send to send; gmail.readonly to find an already sent message by its Message-ID.
 GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly")
+# Reading the inbox for employers' replies needs no more than this: nothing is ever sent, deleted or labelled.
+GMAIL_READ_SCOPES = ("https://www.googleapis.com/auth/gmail.readonly",)
 SERVICE = "gmail"
 T = TypeVar("T")
 
@@ -81,18 +83,70 @@ def _http_error(exc: HttpError) -> tuple[int, float | None, str]:
     return status, retry_after_seconds(dict(exc.resp.items())), exc._get_reason() or f"HTTP {status}"
 
 
-class GmailMailer:
-    """Sends through the Gmail API as the token file's user; idempotent by Message-ID."""
+def google_service(
+    api: str,
+    version: str,
+    token_file: Path,
+    scopes: tuple[str, ...],
+    *,
+    api_endpoint: str | None,
+    timeout: float,
+    service: str = SERVICE,
+) -> Any:
+    """A Google API client as the OAuth token file's user, over a session that never re-sends a request."""
+    if not token_file.is_file():
+        variable = "JOBLAND_GMAIL_TOKEN_FILE" if service == SERVICE else f"JOBLAND_{service.upper()}_TOKEN_FILE"
+        raise ServiceError(
+            service, f"no OAuth token file at {token_file}; create one as the README shows and set {variable} to it"
+        )
+    try:
+        credentials = Credentials.from_authorized_user_file(str(token_file), scopes=list(scopes))
+    except (ValueError, OSError) as exc:
+        raise ServiceError(service, f"cannot read the OAuth token file {token_file}: {exc}; create it again") from exc
+    options = {"api_endpoint": api_endpoint.rstrip("/") + "/"} if api_endpoint else None
+    return build(
+        api,
+        version,
+        http=SessionHttp(AuthorizedSession(credentials), timeout),
+        static_discovery=True,
+        client_options=options,
+        cache_discovery=False,
+    )
 
-    absence_is_certain = False  # search can lag behind a message that was just accepted
+
+def execute(request: Any, service: str, *, sending: bool) -> dict:
+    """One HTTP exchange, its failure sorted into retry-safe, unknown outcome or final."""
+    try:
+        return request.execute(num_retries=0)  # the limiter's budget is the only retry budget
+    except RequestNotSent as exc:
+        raise RetryableError(str(exc)) from exc
+    except RequestMaybeSent as exc:
+        if sending:
+            raise OutcomeUnknown(str(exc)) from exc
+        raise RetryableError(str(exc)) from exc
+    except RefreshError as exc:
+        raise ServiceError(
+            service, f"the OAuth token was refused ({exc}); create the token file again (see README)"
+        ) from exc
+    except HttpError as exc:
+        status, retry_after, reason = _http_error(exc)
+        if status == 429:  # refused before acceptance: safe to try again after the wait
+            raise RetryableError(f"HTTP 429: {reason}", status=429, retry_after=retry_after) from exc
+        if status >= 500:
+            if sending:
+                raise OutcomeUnknown(f"HTTP {status} after the message was sent: {reason}") from exc
+            raise RetryableError(f"HTTP {status}: {reason}", status=status) from exc
+        hint = "; check the token file's account and scope" if status in (401, 403) else ""
+        raise ServiceError(service, f"HTTP {status}: {reason}{hint}", status=status) from exc
+
+
+class GmailClient:
+    """The token file's Gmail API service with the scopes a subclass needs, built on first use."""
+
+    scopes: tuple[str, ...]
 
     def __init__(
-        self,
-        token_file: str | Path,
-        *,
-        api_endpoint: str | None = None,
-        limiter: ServiceLimiter,
-        timeout: float = 30.0,
+        self, token_file: str | Path, *, api_endpoint: str | None = None, limiter: ServiceLimiter, timeout: float = 30.0
     ):
         self.token_file = Path(token_file).expanduser()
         self.api_endpoint = api_endpoint
@@ -103,53 +157,20 @@ class GmailMailer:
     def _gmail(self) -> Any:
         """Built on first use (reads the token file and the bundled discovery document)."""
         if self._service is None:
-            if not self.token_file.is_file():
-                raise ServiceError(
-                    SERVICE,
-                    f"no OAuth token file at {self.token_file}; create one as the README shows "
-                    "and set JOBLAND_GMAIL_TOKEN_FILE to it",
-                )
-            try:
-                credentials = Credentials.from_authorized_user_file(str(self.token_file), scopes=list(GMAIL_SCOPES))
-            except (ValueError, OSError) as exc:
-                raise ServiceError(
-                    SERVICE, f"cannot read the OAuth token file {self.token_file}: {exc}; create it again"
-                ) from exc
-            options = {"api_endpoint": self.api_endpoint.rstrip("/") + "/"} if self.api_endpoint else None
-            self._service = build(
-                "gmail",
-                "v1",
-                http=SessionHttp(AuthorizedSession(credentials), self.timeout),
-                static_discovery=True,
-                client_options=options,
-                cache_discovery=False,
+            self._service = google_service(
+                "gmail", "v1", self.token_file, self.scopes, api_endpoint=self.api_endpoint, timeout=self.timeout
             )
         return self._service
 
+
+class GmailMailer(GmailClient):
+    """Sends through the Gmail API as the token file's user; idempotent by Message-ID."""
+
+    scopes = GMAIL_SCOPES
+    absence_is_certain = False  # search can lag behind a message that was just accepted
+
     def _execute(self, request: Any, *, sending: bool) -> dict:
-        """One HTTP exchange, its failure sorted into retry-safe, unknown outcome or final."""
-        try:
-            return request.execute(num_retries=0)  # the limiter's budget is the only retry budget
-        except RequestNotSent as exc:
-            raise RetryableError(str(exc)) from exc
-        except RequestMaybeSent as exc:
-            if sending:
-                raise OutcomeUnknown(str(exc)) from exc
-            raise RetryableError(str(exc)) from exc
-        except RefreshError as exc:
-            raise ServiceError(
-                SERVICE, f"the OAuth token was refused ({exc}); create the token file again (see README)"
-            ) from exc
-        except HttpError as exc:
-            status, retry_after, reason = _http_error(exc)
-            if status == 429:  # refused before acceptance: safe to try again after the wait
-                raise RetryableError(f"HTTP 429: {reason}", status=429, retry_after=retry_after) from exc
-            if status >= 500:
-                if sending:
-                    raise OutcomeUnknown(f"HTTP {status} after the message was sent: {reason}") from exc
-                raise RetryableError(f"HTTP {status}: {reason}", status=status) from exc
-            hint = "; check the token file's account and scope" if status in (401, 403) else ""
-            raise ServiceError(SERVICE, f"HTTP {status}: {reason}{hint}", status=status) from exc
+        return execute(request, SERVICE, sending=sending)
 
     def _limited(self, operation: Callable[[], T]) -> T:
         """Run one blocking operation under the limiter (this runs in a worker thread)."""
@@ -195,3 +216,54 @@ class GmailMailer:
         """Ask the API who the token belongs to (for `jobland doctor`)."""
         profile = self._limited(lambda: self._execute(self._gmail().users().getProfile(userId="me"), sending=False))
         return str(profile.get("emailAddress", "?"))
+
+
+class GmailInbox(GmailClient):
+    """Reads the token file's mailbox (messages.list / messages.get raw / threads.get): only GET requests."""
+
+    scopes = GMAIL_READ_SCOPES
+
+    async def _read(self, make_request: Callable[[Any], Any]) -> dict:
+        """One read under the limiter; reads are safe to repeat, so every retryable failure is retried."""
+
+        async def attempt() -> dict:
+            return await asyncio.to_thread(lambda: execute(make_request(self._gmail()), SERVICE, sending=False))
+
+        return await self.limiter.call(attempt)
+
+    async def search(self, query: str, *, limit: int = 50) -> list[tuple[str, str]]:
+        """(message id, thread id) of the messages Gmail finds for a search (its `q` syntax), newest first."""
+        found: list[tuple[str, str]] = []
+        page: str | None = None
+        while len(found) < limit:
+            wanted = min(100, limit - len(found))
+            listing = await self._read(
+                lambda g, page=page, wanted=wanted: (
+                    g.users().messages().list(userId="me", q=query, maxResults=wanted, pageToken=page)
+                )
+            )
+            found += [(m["id"], m.get("threadId", "")) for m in listing.get("messages") or []]
+            page = listing.get("nextPageToken")
+            if not page:
+                break
+        return found[:limit]
+
+    async def thread_message_ids(self, thread_id: str) -> list[str]:
+        thread = await self._read(lambda g: g.users().threads().get(userId="me", id=thread_id, format="minimal"))
+        return [m["id"] for m in thread.get("messages") or []]
+
+    async def message(self, gmail_id: str) -> tuple[bytes, str]:
+        """The message's RFC 822 bytes and its thread id; of a message over MAX_RAW_BYTES, its headers only."""
+        from jobland.domain.replies import MAX_RAW_BYTES, READ_HEADERS
+
+        messages = self._gmail().users().messages()
+        size = await self._read(lambda g: messages.get(userId="me", id=gmail_id, format="minimal"))
+        if int(size.get("sizeEstimate") or 0) <= MAX_RAW_BYTES:
+            got = await self._read(lambda g: messages.get(userId="me", id=gmail_id, format="raw"))
+            return base64.urlsafe_b64decode(got.get("raw", "")), str(got.get("threadId", ""))
+        got = await self._read(
+            lambda g: messages.get(userId="me", id=gmail_id, format="metadata", metadataHeaders=list(READ_HEADERS))
+        )
+        headers = (got.get("payload") or {}).get("headers") or []
+        head = "".join(f"{h['name']}: {h['value']}\r\n" for h in headers if h.get("name") in READ_HEADERS)
+        return (head + "\r\n").encode("utf-8", "replace"), str(got.get("threadId", ""))

@@ -12,7 +12,7 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -28,7 +28,6 @@ from jobland.domain.dedupe import canonical_key, dedupe_postings, freshness
 from jobland.domain.models import (
     DiscardedPosting,
     JobPosting,
-    MonetaryAmount,
     Organization,
     Place,
     PostalAddress,
@@ -40,6 +39,7 @@ from jobland.domain.posting_reader import (
     required_languages,  # noqa: F401 (callers of the folder source read it from here)
 )
 from jobland.domain.roles import seniority_of as infer_seniority  # noqa: F401 (as above)
+from jobland.domain.salary import parse_salary, salary_in_description
 from jobland.domain.skills import canonical_skill, extract_skills
 from jobland.domain.text import content_hash, normalize_text, stable_id, strip_bullet
 from jobland.examples import EXAMPLE_JOBS
@@ -83,25 +83,105 @@ class FolderJobSource:
         return await asyncio.to_thread(load_folder, self.folder, now=now)
 
 
+@dataclass(frozen=True)
+class FileJobSource:
+    """The postings in one file (JSON, JSON-LD, HTML, Markdown or text), read like a folder's files."""
+
+    path: Path
+
+    async def fetch(self, request: SearchRequest, *, now: datetime) -> JobBatch:
+        return await asyncio.to_thread(load_file, self.path, now=now)
+
+
+@dataclass(frozen=True)
+class TextJobSource:
+    """One posting's text as the person pasted it (stdin, the API, the home page)."""
+
+    text: str
+
+    async def fetch(self, request: SearchRequest, *, now: datetime) -> JobBatch:
+        return await asyncio.to_thread(load_text, self.text, now=now)
+
+
 def load_folder(folder: Path, *, now: datetime) -> JobBatch:
     """Read every posting file in `folder` (not its subfolders), then drop expired ones and duplicates."""
+    return _batch([_postings_of_file(path, now) for path in _posting_files(Path(folder))], now)
+
+
+def load_file(path: Path, *, now: datetime) -> JobBatch:
+    """Read the postings in one file, then drop expired ones and duplicates."""
+    path = Path(path)
+    if not path.is_file():
+        raise JobSourceError(f"Job file {path} does not exist. Give a posting file ({_SUPPORTED}) or a folder of them.")
+    return _batch([_postings_of_file(path, now)], now)
+
+
+def load_text(text: str, *, now: datetime, source: str = "pasted") -> JobBatch:
+    """One pasted posting: JSON or JSON-LD, HTML, or Markdown/plain text, told apart by what it looks like."""
+    text = text.lstrip("\ufeff").strip()
+    if not text:
+        raise JobSourceError("the pasted posting is empty: paste the posting's text (or give its URL)")
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise JobSourceError(f"the pasted posting is over {MAX_FILE_BYTES // 1024 // 1024} MB; paste one posting")
+    if text[0] in "[{":
+        read: Callable[[str], list[PostingDraft]] = drafts_from_json
+    elif _looks_like_html(text[:2000]) and text.startswith("<"):
+        read = drafts_from_html
+    else:
+        read = _text_drafts
+    return batch_of_drafts(read, text, source, now)
+
+
+def batch_of_drafts(read: Callable[[str], list[PostingDraft]], text: str, source: str, now: datetime) -> JobBatch:
+    """The postings `read` finds in text (one source: a page, a paste), each bad one discarded with its reason."""
+    try:
+        drafts = read(text)
+    except UnusablePosting as problem:
+        raise JobSourceError(f"{source}: {problem}") from problem
+    if not drafts:
+        raise JobSourceError(f"{source}: no job posting found in it")
+    batch = batch_of_sourced_drafts([(draft, source) for draft in drafts], now)
+    if not batch.postings:  # the one posting given is unusable or expired: say why
+        raise JobSourceError(f"{source}: {batch.discarded[0].reason}")
+    return batch
+
+
+def batch_of_sourced_drafts(drafts: list[tuple[PostingDraft, str]], now: datetime) -> JobBatch:
+    """Drafts, each with its source ("lever:acme", "jobspy:indeed") -> fresh, deduplicated postings and discards."""
     postings: list[JobPosting] = []
     discarded: list[DiscardedPosting] = []
-    for path in _posting_files(Path(folder)):
-        source = f"folder:{path.name}"
+    for draft, source in drafts:
         try:
-            drafts = _read_drafts(path)
+            postings.append(posting_from_draft(draft, source, now))
+        except UnusablePosting as problem:
+            discarded.append(DiscardedPosting(source=source, title=_one_line(draft.title), reason=str(problem)))
+    return _batch([(postings, discarded)], now)
+
+
+def _text_drafts(text: str) -> list[PostingDraft]:
+    return [draft_from_text(text)]
+
+
+def _postings_of_file(path: Path, now: datetime) -> tuple[list[JobPosting], list[DiscardedPosting]]:
+    source = f"folder:{path.name}"
+    try:
+        drafts = _read_drafts(path)
+    except UnusablePosting as problem:
+        return [], [DiscardedPosting(source=source, reason=f"{path.name}: {problem}")]
+    postings: list[JobPosting] = []
+    discarded: list[DiscardedPosting] = []
+    for draft in drafts:  # one bad posting in a list must not cost the others
+        try:
+            postings.append(posting_from_draft(draft, source, now))
         except UnusablePosting as problem:
             discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
-            continue
-        for draft in drafts:  # one bad posting in a list must not cost the others
-            try:
-                postings.append(posting_from_draft(draft, source, now))
-            except UnusablePosting as problem:
-                discarded.append(DiscardedPosting(source=source, reason=f"{path.name}: {problem}"))
-    fresh, expired = freshness(postings, now)
+    return postings, discarded
+
+
+def _batch(parts: list[tuple[list[JobPosting], list[DiscardedPosting]]], now: datetime) -> JobBatch:
+    fresh, expired = freshness([p for postings, _ in parts for p in postings], now)
     unique, duplicates = dedupe_postings(fresh)
-    return JobBatch(postings=unique, discarded=[*discarded, *expired, *duplicates])
+    return JobBatch(postings=unique, discarded=[*(d for _, dropped in parts for d in dropped), *expired, *duplicates])
 
 
 def _posting_files(folder: Path) -> list[Path]:
@@ -147,9 +227,9 @@ def _read_drafts(path: Path) -> list[PostingDraft]:
         raise UnusablePosting(f"cannot be read ({error.strerror or error})") from error
 
     if suffix in JSON_SUFFIXES:
-        return _drafts_from_json(text)
+        return drafts_from_json(text)
     if suffix in HTML_SUFFIXES:
-        return _drafts_from_html(text)
+        return drafts_from_html(text)
     return [draft_from_text(text)]
 
 
@@ -248,7 +328,7 @@ def _is_json_resume_job(data: Any) -> bool:
     )
 
 
-def _drafts_from_json(text: str) -> list[PostingDraft]:
+def drafts_from_json(text: str) -> list[PostingDraft]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -429,7 +509,12 @@ def _markdown_of_html(markup: str) -> str:
     return _markdownish(_soup(markup))
 
 
-def _drafts_from_html(text: str) -> list[PostingDraft]:
+def drafts_from_html(text: str, *, main_text: Callable[[str], str | None] | None = None) -> list[PostingDraft]:
+    """The JSON-LD JobPostings of a page; without any, the page read as one posting.
+
+    main_text, when given, extracts the page's main content (a web page's boilerplate is more than a file's);
+    without it, or when it finds nothing, the page's <main>, <article> or <body> is read.
+    """
     soup = _soup(text)
     page_url = _page_url(soup)
     drafts: list[PostingDraft] = []
@@ -448,7 +533,7 @@ def _drafts_from_html(text: str) -> list[PostingDraft]:
     page_title = heading.get_text(" ", strip=True) if heading else ""
     site = soup.find("meta", attrs={"property": "og:site_name"})
     content = soup.find("main") or soup.find("article") or soup.body or soup
-    draft = draft_from_text(_markdownish(content), title_hint=page_title)
+    draft = draft_from_text((main_text and main_text(text)) or _markdownish(content), title_hint=page_title)
     draft.company = draft.company or (site.get("content", "") if site else "")
     draft.url = draft.url or page_url
     return [draft]
@@ -644,83 +729,6 @@ def _plain_markdown(markdown: str) -> str:
 # --------------------------------------------------------------------------- interpreting fields
 
 
-_CURRENCIES = (("EUR", r"€|\beur\b|\beuros?\b"), ("GBP", r"£|\bgbp\b"), ("USD", r"\$|\busd\b"), ("CHF", r"\bchf\b"))
-_UNITS = (
-    ("HOUR", r"per hour|/\s*h(?:ou)?r\b|hourly|an hour|pro stunde|stundenlohn"),
-    ("DAY", r"per day|/\s*day\b|daily|day rate|tagessatz"),
-    ("WEEK", r"per week|/\s*week\b|weekly"),
-    ("MONTH", r"per month|/\s*mo(?:nth)?\b|monthly|a month|monatlich|pro monat|/\s*monat"),
-)
-_AMOUNT = re.compile(r"(\d{1,3}(?:[.,' ]\d{3})+|\d+(?:[.,]\d+)?)\s*(k\b|tsd\.?|tausend)?", re.I)
-_SALARY_LINE = re.compile(r"\b(?:salary|compensation|pay range|base pay|gehalt|vergütung)\b", re.I)
-
-
-def _amount(number: str, thousands: str | None) -> float:
-    if re.fullmatch(r"\d{1,3}(?:[.,' ]\d{3})+", number):
-        value = float(re.sub(r"[.,' ]", "", number))
-    else:
-        value = float(number.replace(",", "."))
-    return value * 1000 if thousands else value
-
-
-def salary_from_text(text: str, currency: str | None = None) -> MonetaryAmount | None:
-    """'80,000-95,000 EUR', '€80k–95k', '£45/hour', 'EUR 75.000 brutto/Jahr' -> a MonetaryAmount."""
-    lowered = text.casefold()
-    currency = currency or next((code for code, pattern in _CURRENCIES if re.search(pattern, lowered)), None)
-    unit = next((name for name, pattern in _UNITS if re.search(pattern, lowered)), "YEAR")
-    matches = [m for m in _AMOUNT.finditer(text) if not text[m.end() :].lstrip().startswith("%")][:2]
-    if not matches:
-        return None
-    values = [_amount(m.group(1), m.group(2)) for m in matches]
-    # "80–95k": the k on the second number counts for the first.
-    if len(matches) == 2 and matches[1].group(2) and not matches[0].group(2) and values[0] < 1000:
-        values[0] *= 1000
-    low, high = min(values), max(values)
-    if high <= 0:
-        return None
-    return MonetaryAmount(currency=currency, minValue=low, maxValue=high, unitText=unit)
-
-
-def parse_salary(value: Any, currency: str | None = None) -> MonetaryAmount | None:
-    """A schema.org baseSalary (MonetaryAmount, with a QuantitativeValue or a number), a number or a string."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return MonetaryAmount(currency=currency, minValue=value, maxValue=value) if value > 0 else None
-    if isinstance(value, str):
-        return salary_from_text(value, currency) if value.strip() else None
-    if not isinstance(value, dict):
-        return None
-    currency = _text_of(value.get("currency")).upper() or currency
-    inner = value.get("value")
-    unit = _text_of(value.get("unitText"))
-    if isinstance(inner, dict):
-        unit = _text_of(inner.get("unitText")) or unit
-        bounds = [parse_salary(inner.get(key), currency) for key in ("minValue", "maxValue", "value")]
-        amounts = [a for a in bounds if a]
-        if not amounts:
-            return None
-        parsed = MonetaryAmount(
-            currency=currency,
-            minValue=min(a.minValue or 0 for a in amounts),
-            maxValue=max(a.maxValue or 0 for a in amounts),
-        )
-    else:
-        parsed = parse_salary(inner, currency)
-        if parsed is None:
-            return None
-    unit = unit.upper()
-    return parsed.model_copy(update={"unitText": unit}) if unit in {"HOUR", "DAY", "WEEK", "MONTH", "YEAR"} else parsed
-
-
-def _salary_in_description(description: str) -> MonetaryAmount | None:
-    for line in description.split("\n"):
-        keyword = _SALARY_LINE.search(line)
-        if keyword and re.search(r"\d", line) and any(re.search(p, line.casefold()) for _, p in _CURRENCIES):
-            return salary_from_text(line[keyword.end() :])
-    return None
-
-
 def _parse_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -856,7 +864,7 @@ def posting_from_draft(draft: PostingDraft, source: str, now: datetime) -> JobPo
         "datePosted": _parse_date(draft.date_posted),
         "validThrough": _parse_deadline(draft.valid_through),
         "employmentType": _employment_types(draft.employment_type),
-        "baseSalary": parse_salary(draft.salary, salary_currency) or _salary_in_description(description),
+        "baseSalary": parse_salary(draft.salary, salary_currency) or salary_in_description(description),
         "description": description,
         "skills": _skills(draft.skills, "\n".join([title, description, *qualifications, *responsibilities])),
         "qualifications": qualifications,

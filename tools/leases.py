@@ -196,6 +196,21 @@ class PostgresGuards:
             )
 
 
+@contextlib.asynccontextmanager
+async def keyed_lock(locks: dict[str, asyncio.Lock], key: str, wait_s: float) -> AsyncIterator[bool]:
+    """The in-process twin of a keyed advisory lock: yields whether it was taken within wait_s."""
+    lock = locks.setdefault(key, asyncio.Lock())
+    try:
+        await asyncio.wait_for(lock.acquire(), wait_s)
+    except TimeoutError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
 class InProcessGuards:
     """The twin for an in-memory Store: the same answers, for one process."""
 
@@ -216,18 +231,8 @@ class InProcessGuards:
         finally:
             self._held.discard(thread_id)
 
-    @contextlib.asynccontextmanager
-    async def package_lock(self, package_id: str, wait_s: float) -> AsyncIterator[bool]:
-        lock = self._locks.setdefault(package_id, asyncio.Lock())
-        try:
-            await asyncio.wait_for(lock.acquire(), wait_s)
-        except TimeoutError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            lock.release()
+    def package_lock(self, package_id: str, wait_s: float) -> contextlib.AbstractAsyncContextManager[bool]:
+        return keyed_lock(self._locks, package_id, wait_s)
 
     async def claim_send(self, package_id: str, thread_id: str, *, retry: bool) -> ClaimOutcome:
         found = self._claims.get(package_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from jobland.domain.models import CompanyDossier
 from jobland.graph.context import Context
 from tests.local_world.exa import API_KEY as EXA_KEY
 from tests.local_world.exa import FakeExa, company_pages
@@ -41,7 +42,8 @@ def research_answer(request: ChatRequest) -> dict[str, Any]:
     items = _MATERIAL.findall(request.text("user"))
     facts = [{"text": first_sentence(text.split("\n\n")[-1]), "source_index": int(n)} for n, _, text in items]
     invented = {"text": "INVENTED: the company was bought by a rival.", "source_index": len(items) + 7}
-    return {"mission": facts[:1], "products": facts[1:], "culture": [], "recent_news": [invented]}
+    answer: dict[str, Any] = {topic: [] for topic in CompanyDossier.TOPICS}
+    return answer | {"mission": facts[:1], "products": facts[1:], "recent_news": [invented]}
 
 
 def cv_answer(request: ChatRequest) -> dict[str, Any]:

@@ -160,18 +160,25 @@ def make_posting(
 
 
 def make_package(
-    profile: Profile, posting: JobPosting, cv: TailoredCV | None = None, letter: CoverLetter | None = None
+    profile: Profile,
+    posting: JobPosting,
+    cv: TailoredCV | None = None,
+    letter: CoverLetter | None = None,
+    *,
+    screening: JobScreeningOutput | None = None,
 ) -> ApplicationPackage:
-    """A ready-to-check package: the embedded writers' CV and letter unless given."""
+    """A ready-to-check package: the embedded writers' CV and letter unless given, from `screening`'s evidence
+    (the screener's own when the screening carries none)."""
     dossier = dossier_from_posting(posting)
-    cv = cv or tailor_cv(profile, posting, max_lines=8)
+    screening = screening or JobScreeningOutput(match_score=82, probability="High")
+    cv = cv or tailor_cv(profile, posting, max_lines=8, evidence=screening.evidence or None)
     return ApplicationPackage(
         id="pkg_test",
         posting_id=posting.id,
         profile_id=profile.id,
         company=posting.company,
         title=posting.title,
-        screening=JobScreeningOutput(match_score=82, probability="High"),
+        screening=screening,
         dossier=dossier,
         cv=cv,
         cover_letter=letter or write_letter(profile, posting, dossier, cv),
