@@ -369,7 +369,9 @@ async def thread_status(s: Session, run: ThreadRun | None, thread_id: str) -> Th
     else:
         progress = Progress.from_values(values)
         stage = stage_of(snapshot)
-        if stage == "interrupted" and run is not None and run.error:
+        if stage == "interrupted" and await s.guards.held_by(thread_id):
+            stage = "running"  # another process advances it now: a worker, another server, the CLI
+        elif stage == "interrupted" and run is not None and run.error:
             stage = "failed"
     stored = {p.id: p for p in await s.records.packages(thread_id)}
     packages = [PackageSummary.of(stored[r.package_id]) for r in values.get("packages", []) if r.package_id in stored]

@@ -4,7 +4,10 @@ The embedded letter has one shape, filled from the material: an opening that nam
 reason this person fits this employer (the field their work history shares with the company, else the
 work they do today); two or three paragraphs, each tying the posting's top must-haves to the strongest
 recent highlight the screening matched to them (RequirementEvidence); a paragraph on the company around
-one dossier fact with its source; a closing. Which phrase frames each part follows from the material
+one dossier fact with its source; a closing. When the dossier knows nothing about the company (at most a line
+about the team), the substance comes from the person's own record instead: one more must-have shown, a duty
+the posting lists tied to the highlight that shows it, else a third piece of relevant recent work, and the
+fields the person has worked in. Which phrase frames each part follows from the material
 (current or past job, a highlight that reads as a sentence or not, the fact's topic and source, a named
 contact, a named team), never from chance. The fixed phrases in LETTER_PHRASES are the only words the
 writer adds, and every line records what it rests on, so the truth check holds each line to it.
@@ -83,14 +86,18 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "reason_skills": "My record covers what your posting puts first: {skills}.",
         "evidence_current": "You ask for {requirements}. In my current role at {employer}, I {clause}",
         "evidence_current_quote": "You ask for {requirements}. From my current role at {employer}: {highlight}",
-        "evidence_same": "The same role covers {requirements}: I {clause}",
-        "evidence_same_quote": "The same role covers {requirements}: {highlight}",
-        "evidence_same_next": "{requirements} as well: I {clause}",
-        "evidence_same_next_quote": "{requirements} as well: {highlight}",
+        "evidence_same": "You also ask for {requirements}. In the same role, I {clause}",
+        "evidence_same_quote": "You also ask for {requirements}, which the same role shows: {highlight}",
+        "evidence_same_next": "My record there covers {requirements} too: I {clause}",
+        "evidence_same_next_quote": "My record there covers {requirements} too: {highlight}",
+        "evidence_same_more": "To that I can add {requirements}: I {clause}",
+        "evidence_same_more_quote": "To that I can add {requirements}: {highlight}",
         "evidence_past": "For {requirements}, I draw on my time{as_position} at {employer} ({start}–{end}), where I {clause}",
         "evidence_past_quote": "For {requirements}, my time{as_position} at {employer} ({start}–{end}) shows it: {highlight}",
         "evidence_extra": "Beyond your list, at {employer} I {clause}",
         "evidence_extra_quote": "Beyond your list, from my work at {employer}: {highlight}",
+        "evidence_extra_listed": "More of that work comes from {employer}, where I {clause}",
+        "evidence_extra_listed_quote": "More of that work comes from {employer}: {highlight}",
         "as_position": " as {position}",
         "fact_business": "What draws me to your company is what it does: “{fact}”",
         "fact_products": "What draws me to your company is its product: “{fact}”",
@@ -102,6 +109,13 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "link_field": "After my years in {industry} at {employer}, that is work I understand and want to be part of.",
         "link_plain": "That is the kind of work I want my next role to serve.",
         "link_skills": "I would like to bring my experience with {skills} to that work.",
+        "duty": "Among the duties, your posting names “{duty}”.",
+        "domains": "My domain experience is in {fields}.",
+        "domain": "{industry} ({employer})",
+        "duty_current": "I have worked with {skills} at {employer} since {year}.",
+        "duty_past": "I worked with {skills} at {employer} from {start} to {end}.",
+        "duty_clause": "At {employer}, I {clause}",
+        "duty_quote": "From my work at {employer}: {highlight}",
         "experience": "Your posting asks for at least {asked} years of experience, which my CV covers.",
         "career": "Before that, I worked as {roles}.",
         "career_role": "{position} at {employer} ({start}–{end})",
@@ -157,14 +171,18 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "reason_skills": "Mein Werdegang deckt ab, was Ihre Ausschreibung an erster Stelle nennt: {skills}.",
         "evidence_current": "Sie suchen Erfahrung mit {requirements}: Damit arbeite ich seit {year} bei {employer}{together}.",
         "evidence_current_quote": "Sie suchen Erfahrung mit {requirements}. Aus meiner Arbeit bei {employer}: {highlight}",
-        "evidence_same": "Dort setze ich auch {requirements} ein{together}.",
-        "evidence_same_next": "Außerdem arbeite ich dort mit {requirements}{together}.",
+        "evidence_same": "Auch {requirements} habe ich dort eingesetzt{together}.",
+        "evidence_same_next": "Dazu kommt dort die Arbeit mit {requirements}{together}.",
+        "evidence_same_more": "Ebenfalls dort im Einsatz: {requirements}{together}.",
         "evidence_same_quote": "Ebenfalls bei {employer}, für {requirements}: {highlight}",
         "evidence_same_next_quote": "Außerdem, für {requirements}: {highlight}",
+        "evidence_same_more_quote": "Und für {requirements}: {highlight}",
         "evidence_past": "{requirements} habe ich von {start} bis {end}{as_position} bei {employer} eingesetzt{together}.",
         "evidence_past_quote": "Für {requirements} steht meine Zeit bei {employer} ({start}–{end}): {highlight}",
         "evidence_extra": "Darüber hinaus habe ich bei {employer} mit {requirements} gearbeitet.",
         "evidence_extra_quote": "Darüber hinaus, aus meiner Arbeit bei {employer}: {highlight}",
+        "evidence_extra_listed": "Auch bei {employer} habe ich mit {requirements} gearbeitet.",
+        "evidence_extra_listed_quote": "Auch aus meiner Arbeit bei {employer}: {highlight}",
         "measured": "Die Ergebnisse dazu belegt mein Lebenslauf mit Zahlen.",
         "as_position": " als {position}",
         "together": ", zusammen mit {skills}",
@@ -181,6 +199,12 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         ),
         "link_plain": "Daran möchte ich mitarbeiten.",
         "link_skills": "Daran möchte ich mit meiner Erfahrung mit {skills} mitarbeiten.",
+        "duty": "Zu den Aufgaben nennt Ihre Ausschreibung „{duty}“.",
+        "domains": "Die Branchen meiner bisherigen Arbeit: {fields}.",
+        "domain": "{industry} ({employer})",
+        "duty_current": "Mit {skills} arbeite ich seit {year} bei {employer}{together}.",
+        "duty_past": "Mit {skills} habe ich von {start} bis {end} bei {employer} gearbeitet{together}.",
+        "duty_quote": "Aus meiner Arbeit bei {employer}: {highlight}",
         "experience": "Sie wünschen sich mindestens {asked} Jahre Berufserfahrung; die bringe ich mit.",
         "career": "Davor war ich {roles}.",
         "career_role": "{position} bei {employer} ({start}–{end})",
@@ -237,8 +261,9 @@ MIN_EVIDENCE = 2
 RECENT_YEARS = 5  # evidence older than this is used only when nothing recent shows the must-have
 _MAX_FACT_WORDS = 45
 # Which topics make the best company paragraph, best first; a duty line or JobLand's own location
-# sentence is not quoted (see company_fact).
-_FACT_TOPICS = ("business", "products", "customers", "mission", "team", "stage", "size", "recent_news", "culture")
+# sentence is not quoted (see company_fact). A line about the team comes last: a duty of the posting tied to
+# the person's work says more (see letter_material).
+_FACT_TOPICS = ("business", "products", "customers", "mission", "stage", "size", "recent_news", "culture", "team")
 # The first word of a highlight that reads as "I <verb> ...": past tenses a CV opens a line with.
 _PAST_TENSE = frozenset(
     "led built cut ran drove wrote grew made set took won kept brought began became gave held found rebuilt "
@@ -315,6 +340,7 @@ class Evidence:
     highlight: Highlight
     entry: Entry
     requirements: tuple[str, ...]  # how the letter names the must-haves it shows ("Snowflake"), top first
+    listed: bool = False  # shows no must-have not shown above, but skills the posting asks for
 
 
 def _written(term: str) -> str:
@@ -339,6 +365,7 @@ def strongest_evidence(
     now: date,
     conjunction: str = "or",
     limit: int = MAX_EVIDENCE,
+    least: int = MIN_EVIDENCE,
 ) -> list[Evidence]:
     """Highlights that show the posting's top must-haves (as the screening matched them), one paragraph each.
 
@@ -391,14 +418,16 @@ def strongest_evidence(
                 requirements=tuple(dict.fromkeys(_named(must[r], highlights[best], conjunction) for r in labels)),
             )
         )
-    # Fewer than two must-haves shown: the most relevant recent work makes up the second paragraph.
+    # Fewer pieces than `least`: the most relevant recent work makes up the rest.
     for highlight_id in sorted(rank, key=rank.__getitem__):
-        if len(picked) >= MIN_EVIDENCE:
+        if len(picked) >= least:
             break
         if highlight_id in entries and highlight_id not in {e.highlight.id for e in picked}:
             entry = entries[highlight_id]
             if entry.ended(now) >= recent_from:
-                picked.append(Evidence(highlights[highlight_id], entry, ()))
+                skills = extract_skills(highlights[highlight_id].text)
+                listed = any(satisfies(s, w) for s in skills for r in facts_of(posting).requirements for w in r.any_of)
+                picked.append(Evidence(highlights[highlight_id], entry, (), listed))
     return picked
 
 
@@ -467,6 +496,86 @@ def quotable_facts(dossier: CompanyDossier) -> list[tuple[str, SourcedFact]]:
     ]
 
 
+MAX_DOMAINS = 3
+
+
+def domain_history(profile: Profile) -> tuple[tuple[str, Entry], ...]:
+    """The fields the person's jobs were in, latest job first, each field once: (industry, entry)."""
+    items = dict(enumerate(profile.work))
+    jobs = sorted(
+        {e.field: e for e in profile_entries(profile).values() if e.field.startswith("work[")}.values(),
+        key=lambda e: (e.ongoing, e.end or 0, e.start or 0),
+        reverse=True,
+    )
+    found: dict[str, Entry] = {}
+    for entry in jobs:
+        item = items[int(entry.field[5:-1])]
+        text = "\n".join([item.name, item.summary or "", *(h.text for h in item.highlights)])
+        new = [industry for industry in industries_in(text) if industry not in found]
+        if new and len(found) < MAX_DOMAINS:
+            found[new[0]] = entry
+    return tuple(found.items())
+
+
+@dataclass(frozen=True)
+class Duty:
+    """A duty the posting lists, and the person's recent highlight that shows the skills it names."""
+
+    text: str
+    source_fields: tuple[str, ...]  # the posting, and the dossier's team line it was read into
+    evidence: Evidence  # requirements: the duty's skills as the highlight names them
+    cited: bool  # the highlight is also one of the letter's evidence paragraphs
+
+
+def posting_duty(
+    profile: Profile,
+    posting: JobPosting,
+    dossier: CompanyDossier,
+    evidence: list[Evidence],
+    language: str,
+    *,
+    now: date,
+) -> tuple[Duty | None, list[Evidence]]:
+    """For a letter with no company fact to write about: a duty the posting lists (its responsibilities, and
+    what the dossier read about the team) whose skills one of the person's recent highlights shows, quoted
+    when the posting is written in the letter's language; and the evidence paragraphs left beside it.
+
+    A highlight the letter does not cite yet goes first, then the one showing more of the duty's skills, then
+    the most recent. When every such highlight is already cited, the duty takes over the last of them (while
+    the letter keeps MIN_EVIDENCE paragraphs), so the paragraph never repeats one above it.
+    """
+    if facts_of(posting).written_in != language:
+        return None, evidence
+    source = f"posting:{posting.id}"
+    duties = {one_line(d): [source] for d in facts_of(posting).sections.get("responsibilities", [])}
+    for index, fact in enumerate(dossier.team):
+        if fact.source == source:
+            duties.setdefault(one_line(fact.text), [source]).append(f"dossier.team[{index}]")
+    entries = profile_entries(profile)
+    place = {e.highlight.id: index for index, e in enumerate(evidence)}
+    recent = [
+        (h, entries[h.id])
+        for _, h in profile.all_highlights()
+        if h.id in entries and entries[h.id].ended(now) >= now.year - RECENT_YEARS
+    ]
+    options = []
+    for order, (text, fields) in enumerate(duties.items()):
+        wanted = [s for s in extract_skills(text) if s not in GENERIC_TERMS]
+        for highlight, entry in recent:
+            shown = [s for s in extract_skills(highlight.text) if any(satisfies(s, w) for w in wanted)]
+            if shown:
+                rank = (highlight.id not in place, place.get(highlight.id, 0), len(shown), entry.ended(now), -order)
+                options.append((rank, text, fields, highlight, entry, shown))
+    if not options:
+        return None, evidence
+    _, text, fields, highlight, entry, shown = max(options, key=lambda option: option[0])
+    requirements = tuple(dict.fromkeys(_written(s) for s in shown))
+    cited = highlight.id in place
+    if cited and len(evidence) > MIN_EVIDENCE:
+        evidence, cited = [e for e in evidence if e.highlight.id != highlight.id], False
+    return Duty(text, tuple(fields), Evidence(highlight, entry, requirements), cited), evidence
+
+
 # --------------------------------------------------------------------------- the lines
 
 
@@ -506,6 +615,8 @@ class LetterMaterial:
     languages: tuple[tuple[str, str | None, str | None], ...]  # (code, level asked, the person's level)
     now: date
     career: bool = True  # name the roles before the cited ones
+    duty: Duty | None = None  # with no company fact: a duty of the posting tied to the person's work
+    domains: tuple[tuple[str, Entry], ...] = ()  # with no company fact nor shared field: (industry, entry)
 
 
 def _head(profile: Profile, posting: JobPosting, dossier: CompanyDossier, language: str) -> list[EvidenceLine]:
@@ -604,6 +715,13 @@ def _opening(material: LetterMaterial, profile: Profile, posting: JobPosting, ph
         skills = list(dict.fromkeys(r for e in shown for r in e.requirements))[:4]
         reason = phrases["reason_skills"].format(skills=_listing(skills, phrases["and"]))
         ids = [e.highlight.id for e in shown]
+    if material.domains:
+        listed = [
+            phrases["domain"].format(industry=phrases[f"industry.{i}"], employer=e.name) for i, e in material.domains
+        ]
+        domains = phrases["domains"].format(fields=_listing(listed, phrases["and"]))
+        reason = f"{_sentence(reason)} {domains}" if reason else ""
+        fields += [e.field for _, e in material.domains]
     text = phrases["opening"].format(title=material.title, company=material.company)
     if material.years:
         words = NUMBER_WORDS[material.language]
@@ -612,6 +730,14 @@ def _opening(material: LetterMaterial, profile: Profile, posting: JobPosting, ph
         fields += [f"work[{i}]" for i in range(len(profile.work))]
     return EvidenceLine(
         section="opening", text=_sentence(f"{text} {reason}".strip()), highlight_ids=ids, source_fields=fields
+    )
+
+
+def _together(highlight: Highlight, named: list[str], phrases: dict[str, str]) -> str:
+    """ ", zusammen mit AWS und Helm": the other skills of a highlight the letter names by its facts (German)."""
+    others = [s for s in extract_skills(highlight.text) if s not in named and s not in GENERIC_TERMS][:3]
+    return (
+        phrases["together"].format(skills=_listing(others, phrases["and"])) if others and "together" in phrases else ""
     )
 
 
@@ -625,7 +751,6 @@ def _evidence_text(evidence: Evidence, kind: str, material: LetterMaterial, phra
     quotable = text_language(highlight.text) == material.language
     clause = _as_clause(highlight.text) if material.language == "en" and quotable else None
     named = list(evidence.requirements) or list(extract_skills(highlight.text))[:3]
-    others = [s for s in extract_skills(highlight.text) if s not in named and s not in GENERIC_TERMS][:3]
     values = {
         "requirements": _listing(named, phrases["and"]) if named else entry.position,
         "as_position": _as_position(entry, material, phrases),
@@ -635,9 +760,7 @@ def _evidence_text(evidence: Evidence, kind: str, material: LetterMaterial, phra
         "end": entry.end or "",
         "clause": _sentence(clause or ""),
         "highlight": _sentence(highlight.text),
-        "together": phrases["together"].format(skills=_listing(others, phrases["and"]))
-        if others and "together" in phrases
-        else "",
+        "together": _together(highlight, named, phrases),
     }
     if kind == "past" and not (entry.start and entry.end) or kind == "current" and not entry.start:
         kind = "extra"
@@ -656,9 +779,12 @@ def _evidence_lines(material: LetterMaterial, phrases: dict[str, str]) -> list[E
     for evidence in material.evidence:
         entry, highlight = evidence.entry, evidence.highlight
         again = entry.name in named
-        kind = "extra" if not evidence.requirements else "current" if entry.ongoing else "past"
+        kind = "current" if entry.ongoing else "past"
+        if not evidence.requirements:
+            kind = "extra_listed" if evidence.listed else "extra"
         if again and evidence.requirements:
-            kind = "same_next" if mentions[entry.name] > 1 else "same"
+            # The second, third and later piece from one employer each take their own turn of phrase.
+            kind = ("same", "same_next", "same_more")[min(mentions[entry.name], 3) - 1]
         mentions[entry.name] = mentions.get(entry.name, 0) + 1
         text = _evidence_text(evidence, kind, material, phrases)
         quoted = text_language(highlight.text) == material.language
@@ -717,6 +843,45 @@ def _company_line(material: LetterMaterial, phrases: dict[str, str]) -> Evidence
         text=_DOUBLED_PERIOD.sub("", text),
         highlight_ids=ids,
         source_fields=list(dict.fromkeys(fields)),
+    )
+
+
+def _duty_line(material: LetterMaterial, phrases: dict[str, str]) -> EvidenceLine | None:
+    """The posting's duty, quoted, and the person's work with the skills it names: the highlight itself when
+    the letter does not cite it yet, else the employer and years of that work."""
+    if material.duty is None:
+        return None
+    duty, entry, highlight = material.duty, material.duty.evidence.entry, material.duty.evidence.highlight
+    quotable = text_language(highlight.text) == material.language
+    clause = _as_clause(highlight.text) if material.language == "en" and quotable else None
+    values = {
+        "skills": _listing(list(duty.evidence.requirements), phrases["and"]),
+        "employer": entry.name,
+        "year": entry.start,
+        "start": entry.start,
+        "end": entry.end,
+        "clause": _sentence(clause or ""),
+        "highlight": _sentence(highlight.text),
+        "together": _together(highlight, list(duty.evidence.requirements), phrases),
+    }
+    if not duty.cited and clause:
+        key = "duty_clause"
+    elif not duty.cited and quotable:
+        key = "duty_quote"
+    elif entry.ongoing and entry.start:
+        key = "duty_current"
+    elif entry.start and entry.end:
+        key = "duty_past"
+    else:
+        key = "duty_quote" if quotable else None
+    if key is None:
+        return None
+    text = f"{phrases['duty'].format(duty=duty.text.rstrip('.'))} {_sentence(phrases[key].format(**values))}"
+    return EvidenceLine(
+        section="duties",
+        text=_DOUBLED_PERIOD.sub("", text),
+        highlight_ids=[highlight.id],
+        source_fields=list(dict.fromkeys([*duty.source_fields, entry.field])),
     )
 
 
@@ -849,14 +1014,31 @@ def letter_material(
 ) -> LetterMaterial:
     language = letter_language(profile, posting)
     phrases = LETTER_PHRASES[language]
+    fact = company_fact(dossier, posting, language)
+    # With no fact about the company to write about (at most a line about the team), the letter's substance is
+    # more of the person's evidence: one more must-have shown, and a duty of the posting tied to their work.
+    about_company = fact is not None and fact[0] != "team"
+    limit = MAX_EVIDENCE if about_company else MAX_EVIDENCE + 1
+    evidence = strongest_evidence(profile, posting, matched, now=now, conjunction=phrases["or"], limit=limit)
+    duty = None
+    if not about_company:
+        duty, evidence = posting_duty(profile, posting, dossier, evidence, language, now=now)
+        fact = None if duty else fact
+    if fact is None and duty is None:  # nothing but the person's record to add: a third piece of it
+        evidence = strongest_evidence(
+            profile, posting, matched, now=now, conjunction=phrases["or"], limit=limit, least=MAX_EVIDENCE
+        )
+    link = field_link(profile, posting, dossier, now=now)
     return LetterMaterial(
         language=language,
         posting_id=posting.id,
         title=plain_title(one_line(posting.title)),
         company=short_name(posting.company) or phrases["unnamed_company"],
-        evidence=strongest_evidence(profile, posting, matched, now=now, conjunction=phrases["or"]),
-        link=field_link(profile, posting, dossier, now=now),
-        fact=company_fact(dossier, posting, language),
+        evidence=evidence,
+        link=link,
+        fact=fact,
+        duty=duty,
+        domains=() if fact or link else domain_history(profile),
         practical=practical_fit(profile, posting, now=now),
         city=_city(profile, language, now),
         years=_years(profile, posting, now),
@@ -877,7 +1059,8 @@ def letter_lines(
                 "source_fields": [*body[-1].source_fields, *career.source_fields],
             }
         )
-    body += [line for line in (_company_line(material, phrases), _practical_line(material, phrases)) if line]
+    about = _company_line(material, phrases) or _duty_line(material, phrases)
+    body += [line for line in (about, _practical_line(material, phrases)) if line]
     return [*_head(profile, posting, dossier, material.language), *body, *_tail(profile, posting, material.language)]
 
 
@@ -913,16 +1096,17 @@ def write_letter(
 
 
 def _shorter(material: LetterMaterial) -> LetterMaterial | None:
-    """The letter without what matters least of what is left: the third piece of evidence, the earlier roles,
-    where the person would work from, the company, the second piece of evidence; None when nothing is left."""
+    """The letter without what matters least of what is left: the third (and fourth) piece of evidence, the
+    earlier roles, where the person would work from, the company (or the duty and the fields), the second
+    piece of evidence; None when nothing is left."""
     if len(material.evidence) > MIN_EVIDENCE:
         return replace(material, evidence=material.evidence[:MIN_EVIDENCE])
     if material.career:
         return replace(material, career=False)
     if material.practical or material.languages:
         return replace(material, practical=None, languages=())
-    if material.fact:
-        return replace(material, fact=None)
+    if material.fact or material.duty or material.domains:
+        return replace(material, fact=None, duty=None, domains=())
     if len(material.evidence) > 1:
         return replace(material, evidence=material.evidence[:1])
     return None
@@ -983,6 +1167,15 @@ def letter_messages(
         if material.link:
             entry = material.link.entry
             plan.append(f"The one reason for the opening: {material.link.industry}, the field of {entry.name}.")
+        if material.duty:
+            duty = material.duty
+            plan.append(
+                f"No company fact to write about; the posting's duty instead: {duty.text!r} -> highlight "
+                f"{duty.evidence.highlight.id} ({duty.evidence.entry.name})"
+            )
+        if material.domains:
+            shown = ", ".join(f"{industry} ({entry.name})" for industry, entry in material.domains)
+            plan.append(f"The person's fields so far: {shown}.")
     return [
         SystemMessage(system),
         HumanMessage(

@@ -1,6 +1,6 @@
 """Benchmark: the embedded pipeline on N postings synthesised from the demo set.
 
-    python bench/pipeline.py --postings 1000 [--packages 5] [--rounds 3] [--database-url URL]
+    python bench/pipeline.py --postings 1000 [--packages 5] [--rounds 5] [--database-url URL]
 
 Reports wall time, time per stage, peak resident memory and checkpoint bytes per step, and writes
 them to bench/results/pipeline-<N>.json. Without --database-url (or $DATABASE_URL) it uses the
@@ -362,7 +362,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postings", type=int, default=1000)
     parser.add_argument("--packages", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved floor/stage measurements (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved floor/stage measurements (default 5)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-pdf", action="store_true")
     parser.add_argument(

@@ -72,18 +72,31 @@ _CAPITALISED = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\b")
 
 @cache
 def _by_folded_name() -> dict[str, tuple[str, str]]:
-    """_names() by folded name, and each ISO 639-1 code (the names are longer than two letters)."""
-    return {
-        **{code: (code, english) for code, english in _names().values()},
-        **{fold(k): v for k, v in _names().items()},
-    }
+    """_names() by folded name."""
+    return {fold(k): v for k, v in _names().items()}
+
+
+@cache
+def _by_code() -> dict[str, tuple[str, str]]:
+    """Each ISO 639-1 code (the names are longer than two letters, so no code is also a name)."""
+    return {code: (code, english) for code, english in _names().values()}
+
+
+def _first_word(text: str) -> str:
+    match = re.match(r"[A-Za-zÄÖÜäöüß]+", text.strip())
+    return fold(match.group(0)) if match else ""
 
 
 def language_code(name: str) -> tuple[str, str] | None:
     """(ISO 639-1 code, English name) of a language named in any case or by its code ("de", "German")."""
-    if match := re.match(r"[A-Za-zÄÖÜäöüß]+", name.strip()):
-        return _by_folded_name().get(fold(match.group(0)))
-    return None
+    word = _first_word(name)
+    return _by_folded_name().get(word) or _by_code().get(word)
+
+
+def named_language(text: str) -> tuple[str, str] | None:
+    """(ISO 639-1 code, English name) of the language a CV's list item names ("English (C2)", "deutsch",
+    "Swiss German"); a bare code is no name there ("ML", "TS" in a list of programming languages)."""
+    return _by_folded_name().get(_first_word(text)) or next(((c, e) for _, _, c, e in _mentions(text)), None)
 
 
 def level_of(text: str) -> CefrLevel | None:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from jobland.domain.languages import spoken
+from jobland.domain.languages import named_language, spoken
 from jobland.domain.models import Profile, Seniority, SkillItem, WorkItem
 from jobland.domain.places import EU, country_of_demonym, find_area
 from jobland.domain.posting_facts import Area, CefrLevel
@@ -107,8 +107,10 @@ class PersonFacts:
 
 
 def is_language_group(skill: SkillItem) -> bool:
-    """A skills entry that lists spoken languages ("Spoken languages: English (C2), German (B1)")."""
-    return bool(_LANGUAGE_HEADINGS.match(skill.name))
+    """A skills entry that lists spoken languages ("Spoken languages: English (C2), German (B1)"); "Languages:
+    Python, Go" lists programming languages. (The CV import puts spoken languages in Profile.languages; a
+    profile made otherwise may still list them among its skills.)"""
+    return bool(_LANGUAGE_HEADINGS.match(skill.name)) and any(named_language(k) for k in skill.keywords)
 
 
 def _spoken_entries(profile: Profile) -> list[tuple[str, str | None]]:

@@ -23,6 +23,7 @@ from typing import Any
 from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
@@ -653,9 +654,11 @@ async def _screen(request: SearchRequest, message: str, fmt: Format) -> None:
             print_screenings(rows)
 
 
-def stage_text(snapshot: StateSnapshot, thread_id: str) -> str:
-    """The thread's stage for a person, with what to do next."""
+def stage_text(snapshot: StateSnapshot, thread_id: str, holder: str | None = None) -> str:
+    """The thread's stage for a person, with what to do next (holder: the process advancing it right now)."""
     stage = stage_of(snapshot)
+    if stage == "interrupted" and holder:
+        return f"running: being advanced by {holder} (a worker, a server or another command)"
     if stage == "awaiting_review":
         return f"awaiting review: jobland review {thread_id}"
     if stage == "interrupted" and snapshot.next:
@@ -666,11 +669,12 @@ def stage_text(snapshot: StateSnapshot, thread_id: str) -> str:
     return "finished"
 
 
-def stage_fields(snapshot: StateSnapshot, thread_id: str) -> dict[str, Any]:
+def stage_fields(snapshot: StateSnapshot, thread_id: str, holder: str | None = None) -> dict[str, Any]:
     """The stage as scripts read it (the same values as the HTTP API), with the person's text beside it."""
+    stage = stage_of(snapshot)
     return {
-        "stage": stage_of(snapshot),
-        "stage_text": stage_text(snapshot, thread_id),
+        "stage": "running" if stage == "interrupted" and holder else stage,
+        "stage_text": stage_text(snapshot, thread_id, holder),
         "next_steps": list(snapshot.next),
     }
 
@@ -687,9 +691,10 @@ async def _status(thread_id: str, fmt: Format) -> None:
         packages = await s.records.packages(thread_id)
         letters = await s.records.dead_letters(thread_id=thread_id)
         calls = await s.records.webhook_calls(thread_id)
+        holder = await s.guards.held_by(thread_id) if stage_of(snapshot) == "interrupted" else None
         summary = {
             "thread_id": thread_id,
-            **stage_fields(snapshot, thread_id),
+            **stage_fields(snapshot, thread_id, holder),
             "postings": len(values.get("posting_ids", [])),
             "discarded": [d.model_dump() for d in values.get("discarded", [])],
             "source_failures": [f.model_dump() for f in record.source_failures],
@@ -885,7 +890,9 @@ def print_package(pkg: ApplicationPackage, home: Path, thread_id: str) -> None:
     if pkg.dossier:
         facts = [f"- {f.text} [dim]({f.source})[/]" for f in pkg.dossier.facts()]
         unknown = ", ".join(pkg.dossier.unknown_topics())
-        show(Panel("\n".join(facts) + (f"\nUnknown: {unknown}" if unknown else ""), title="Dossier"))
+        # The note says why the dossier is thin (e.g. the posting says nothing about the company, no web search).
+        note = f"\n[yellow]{escape(pkg.dossier.note)}[/]" if pkg.dossier.note else ""
+        show(Panel("\n".join(facts) + (f"\nUnknown: {unknown}" if unknown else "") + note, title="Dossier"))
     for check in pkg.checks:
         mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
         show(f"{mark} {check.name}: " + "; ".join(check.details))

@@ -212,6 +212,26 @@ def test_a_decision_asked_again_after_a_crash_may_change_until_it_is_final(
     assert not (home / "outbox").exists() or not list((home / "outbox").glob("*.eml")), "nothing was sent"
 
 
+@contextmanager
+def lease_held_elsewhere(database_url: str, thread_id: str) -> Iterator[None]:
+    """The thread's lease held by another holder (a thread of this process, on a connection of its own)."""
+    holding, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        async with PostgresGuards(database_url).thread_lease(thread_id):
+            holding.set()
+            await asyncio.to_thread(release.wait, 60)
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert holding.wait(30)
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
 def test_the_cli_and_the_api_answer_the_same_about_one_thread(home: Path, database_url: str, jobs_dir: Path) -> None:
     """One stage, one resume rule, one decision check, whichever face asks (thread recorded, no checkpoint yet)."""
     thread = "7d7c1f2e-8a51-4c4b-9f8e-0c2b5f0f6a11"
@@ -231,6 +251,8 @@ def test_the_cli_and_the_api_answer_the_same_about_one_thread(home: Path, databa
             ]
 
         assert both() == ("interrupted", "interrupted"), "recorded before its first checkpoint: it can be run"
+        with lease_held_elsewhere(database_url, thread):
+            assert both() == ("running", "running"), "a worker or another command advances it now"
         run_json(home, database_url, "resume", thread)
         assert both() == ("awaiting_review", "awaiting_review")
         bogus = [{"package_id": "pkg_missing", "action": "accept"}]
@@ -247,23 +269,10 @@ def test_the_thread_list_says_running_while_a_process_holds_the_thread(
     thread, _ = run_to_review(home, database_url, jobs_dir, 1)
     listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
     assert listed[thread] == "awaiting_review"
-    holding, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        async with PostgresGuards(database_url).thread_lease(thread):
-            holding.set()
-            await asyncio.to_thread(release.wait, 60)
-
-    holder = threading.Thread(target=asyncio.run, args=(hold(),))
-    holder.start()
-    try:
-        assert holding.wait(30)
+    with lease_held_elsewhere(database_url, thread):
         listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
         assert listed[thread] == "running"
         busy = run_cli(home, database_url, "review", thread, "--done", check=False)
         assert busy.returncode == 2 and "is being advanced by pid" in busy.stderr
-    finally:
-        release.set()
-        holder.join(30)
     listed = {t["thread_id"]: t["stage"] for t in run_json(home, database_url, "threads")}
     assert listed[thread] == "awaiting_review"

@@ -90,7 +90,7 @@ def test_awesome_cv_sections_in_order(awesome: Profile) -> None:
             "Founding Member & Site Reliability Engineer & Infrastructure Team Lead",
             "Mar. 2021",
             "Jun. 2023",
-            7,
+            6,  # and its motto "Everything that matters.", which claims nothing (see test_a_motto_is_no_claim)
         ),
         ("Danggeun Market Inc.", "Site Reliability Engineer", "Feb. 2021", "Mar. 2021", 0),
         ("Kasa", "Founding Member & Director of Infrastructure Division", "Jun. 2018", "Jan. 2021", 9),
@@ -151,6 +151,46 @@ def test_awesome_cv_rejoins_wrapped_bullets(awesome: Profile) -> None:
     assert "partners’ on-premise network" in "\n".join(texts)
 
 
+def test_awesome_cv_motto_is_the_entrys_tagline_not_a_highlight(awesome: Profile) -> None:
+    """Awesome-CV's KarrotPay entry opens with the bullet "Everything that matters.": a motto, kept as the entry's
+    summary (the person's words) but never a highlight that a CV, a letter or the truth check would cite."""
+    karrot = job(awesome, "Danggeun Pay Inc. (KarrotPay)")
+    assert karrot.summary == "Everything that matters."
+    assert "Everything that matters." not in highlight_texts(awesome)
+    assert karrot.highlights[0].text.startswith("Designed and provisioned the entire infrastructure on the AWS cloud")
+
+
+def test_a_motto_is_no_claim(tmp_path: Path) -> None:
+    """A bullet that names nothing (a quotation, a short phrase of function words around one other word) is the
+    entry's tagline, in any entry and language; a short bullet that names a skill, a number or a deed stays."""
+    cv = write(
+        tmp_path,
+        "cv.md",
+        "# Dana Weber\n\ndana.weber@example.com\n\n## Experience\n\n### Data Engineer — Acme AG (2018 – 2021)\n\n"
+        "- Always learning.\n- Mentored two juniors.\n- Led hiring.\n- Ran on-call for Kafka.\n- Cut costs by 30%\n\n"
+        "### Datenarchitektin — Beispiel GmbH (2021 – heute)\n\n- Alles, was zählt.\n- Baute das Data Warehouse auf\n\n"
+        "## Projects\n\n### pipeline-kit\n\n- “Make the easy path the right path.”\n- Airflow operators for dbt\n",
+    )
+    profile = import_profile(cv)
+    acme, beispiel = profile.work
+    assert [h.text for h in acme.highlights] == [
+        "Mentored two juniors.",
+        "Led hiring.",
+        "Ran on-call for Kafka.",
+        "Cut costs by 30%",
+    ]
+    assert acme.summary == "Always learning."
+    assert ([h.text for h in beispiel.highlights], beispiel.summary) == (
+        ["Baute das Data Warehouse auf"],
+        "Alles, was zählt.",
+    )
+    (project,) = profile.projects
+    assert ([h.text for h in project.highlights], project.description) == (
+        ["Airflow operators for dbt"],
+        "“Make the easy path the right path.”",
+    )
+
+
 def test_awesome_cv_soft_hyphens_are_normalised(awesome: Profile) -> None:
     dumped = awesome.model_dump_json()
     assert "\u00ad" not in dumped and "\\u00ad" not in dumped and "\ufffe" not in dumped
@@ -201,12 +241,25 @@ def test_awesome_cv_identity_and_highlight_ids_are_stable(awesome: Profile, awes
         "awesome-cv-resume.pdf",
     )
     ids = [h.id for _, h in awesome.all_highlights()]
-    assert len(ids) == len(set(ids)) == 30
+    assert len(ids) == len(set(ids)) == 29
     again = import_profile(awesome_pdf)
     assert [h.id for _, h in again.all_highlights()] == ids
     assert again == awesome
     dunamu = job(awesome, "Dunamu Inc.").highlights[1]
     assert dunamu == Highlight.make("work", "Dunamu Inc.", dunamu.text)
+
+
+def test_a_spoken_languages_line_among_the_skills_is_the_persons_languages() -> None:
+    """Dana's CV lists "Spoken languages: English (C2), German (B1), Polish (native)" among her skills: they are
+    her languages, with their levels as written, and no skill; the screener's reader gives the same levels."""
+    dana = import_profile(FIXTURES / "screening" / "personas" / "dana-weber.md")
+    assert [(item.language, item.fluency) for item in dana.languages] == [
+        ("English", "C2"),
+        ("German", "B1"),
+        ("Polish", "native"),
+    ]
+    assert [s.name for s in dana.skills] == ["Programming", "Data", "Cloud"]
+    assert read_person(dana, date(2026, 12, 1)).languages == {"en": "C2", "de": "B1", "pl": "native"}
 
 
 # --------------------------------------------------------------------------- JSON Resume

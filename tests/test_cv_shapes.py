@@ -14,10 +14,13 @@ import docx
 import pytest
 import weasyprint
 
-from jobland.domain.json_resume import iso_date
+from jobland.domain.json_resume import iso_date, profile_to_json_resume
+from jobland.domain.languages import named_language
 from jobland.domain.models import Profile
+from jobland.domain.person import is_language_group, spoken_languages
 from jobland.tools.cv_import import import_profile
 from tests.conftest import FIXTURES
+from tests.test_json_resume import schema_errors
 
 RESUMES = FIXTURES / "resumes"
 
@@ -384,6 +387,15 @@ SHAPES.append(
 )
 
 
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
 def _jobs(profile: Profile) -> list[Job]:
     return [Job(w.name, w.position or "", w.location, iso_date(w.startDate), iso_date(w.endDate)) for w in profile.work]
 
@@ -397,12 +409,7 @@ def _schools(profile: Profile) -> list[School]:
 
 @pytest.mark.parametrize(("name", "content", "jobs", "schools"), [s[1:] for s in SHAPES], ids=[s[0] for s in SHAPES])
 def test_cv_shape(tmp_path: Path, name: str, content: str | bytes, jobs: list[Job], schools: list[School]) -> None:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    profile = import_profile(path)
+    profile = import_profile(_write(tmp_path, name, content))
     assert _jobs(profile) == jobs
     assert _schools(profile) == schools
     if name != LINKEDIN.name:
@@ -411,8 +418,134 @@ def test_cv_shape(tmp_path: Path, name: str, content: str | bytes, jobs: list[Jo
         assert highlight.text[:1].isalnum(), f"a highlight starts with punctuation: {highlight.text!r}"
 
 
+# --------------------------------------------------------------------------- spoken languages
+
+SKILLS = "## Skills\n\n- Programming: Python, SQL\n"
+GERMAN_CV = "# Dana Weber\n\ndana.weber@example.com · +49 30 1234567\n\n## Berufserfahrung\n\n"
+GERMAN_JOB = "### Data Engineer — Acme AG, München (2018 – 2021)\n\n- Nächtliche ETL-Jobs nach Airflow migriert\n\n"
+# (id, file name, content, the languages as the CV writes them, the levels the one reader reads from them)
+LANGUAGE_SHAPES: list[tuple[str, str, str | bytes, list[tuple[str, str | None]], dict[str, str | None]]] = [
+    (
+        "md-skills-line-spoken-languages",
+        "cv.md",
+        f"{HEADER}{SKILLS}- Spoken languages: German (native), English (C1)\n",
+        [("German", "native"), ("English", "C1")],
+        {"de": "native", "en": "C1"},
+    ),
+    (
+        "md-header-line-languages-fluent",
+        "cv.md",
+        f"{HEADER}Languages: German (native), English (fluent)\n\n{SKILLS}",
+        [("German", "native"), ("English", "fluent")],
+        {"de": "native", "en": "C1"},
+    ),
+    (
+        "md-summary-line-spoken-languages",
+        "cv.md",
+        f"{HEADER}## Summary\n\nData engineer with seven years of pipelines.\nSpoken languages: Polish — B2\n\n{SKILLS}",
+        [("Polish", "B2")],
+        {"pl": "B2"},
+    ),
+    (
+        "md-german-line-sprachen",
+        "cv.md",
+        f"{GERMAN_CV}{GERMAN_JOB}## Kenntnisse\n\n- IT: Python, SQL\n"
+        "- Sprachen: Deutsch (Muttersprache), Englisch fließend, Französisch – Grundkenntnisse\n",
+        [("Deutsch", "Muttersprache"), ("Englisch", "fließend"), ("Französisch", "Grundkenntnisse")],
+        {"de": "native", "en": "C1", "fr": "A2"},
+    ),
+    (
+        "md-languages-section-bullets",
+        "cv.md",
+        f"{HEADER}{SKILLS}\n## Languages\n\n- German — native\n- English: C1\n- Spanish (B2)\n- Kölsch (fluent)\n",
+        [("German", "native"), ("English", "C1"), ("Spanish", "B2"), ("Kölsch", "fluent")],
+        {"de": "native", "en": "C1", "es": "B2"},  # Kölsch is kept as written; no ISO 639-1 code names it
+    ),
+    (
+        "md-german-section-sprachkenntnisse",
+        "cv.md",
+        f"{GERMAN_CV}{GERMAN_JOB}## Kenntnisse\n\n- IT: Python, SQL\n\n## Sprachkenntnisse\n\n"
+        "- Deutsch: Muttersprache\n- Englisch: verhandlungssicher (C1)\n- Polnisch – gute Kenntnisse\n",
+        [("Deutsch", "Muttersprache"), ("Englisch", "verhandlungssicher (C1)"), ("Polnisch", "gute Kenntnisse")],
+        {"de": "native", "en": "C1", "pl": "B2"},
+    ),
+    (
+        "md-programming-languages-stay-skills",
+        "cv.md",
+        f"{HEADER}{SKILLS}- Languages: Python, Go, Rust\n",
+        [],
+        {},
+    ),
+    (
+        "json-resume-languages-and-a-spoken-languages-skill-group",
+        "cv.json",
+        json.dumps(
+            {
+                "basics": {"name": "Dana Weber", "email": "dana.weber@example.com"},
+                "skills": [
+                    {"name": "Data", "keywords": ["Python", "SQL"]},
+                    {"name": "Spoken languages", "keywords": ["English (C1)", "Polish"]},
+                ],
+                "languages": [{"language": "German", "fluency": "Native speaker"}],
+            }
+        ),
+        [("German", "Native speaker"), ("English", "C1"), ("Polish", None)],
+        {"de": "native", "en": "C1", "pl": None},
+    ),
+    (
+        "docx-skills-paragraph-and-languages-line",
+        "cv.docx",
+        _docx(
+            [
+                ("Title", "Dana Weber"),
+                ("Normal", "dana.weber@example.com · +49 30 1234567"),
+                ("Heading1", "Skills"),
+                ("Normal", "Python, SQL, Airflow"),
+                ("Normal", "Languages: German (native), English (C1)"),
+            ]
+        ),
+        [("German", "native"), ("English", "C1")],
+        {"de": "native", "en": "C1"},
+    ),
+    (
+        "pdf-languages-section-levels-right-aligned",
+        "cv.pdf",
+        weasyprint.HTML(
+            string=_PDF_PAGE.format(
+                body="<h1>Dana Weber</h1><p>dana.weber@example.com · +49 30 1234567</p><h2>Skills</h2>"
+                "<p>Python, SQL, Airflow</p><h2>Languages</h2>"
+                "<div class='row'><span>German</span><span>Native</span></div>"
+                "<div class='row'><span>English</span><span>Fluent (C2)</span></div>"
+            )
+        ).write_pdf(),
+        [("German", "Native"), ("English", "Fluent (C2)")],
+        {"de": "native", "en": "C2"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "languages", "levels"), [s[1:] for s in LANGUAGE_SHAPES], ids=[s[0] for s in LANGUAGE_SHAPES]
+)
+def test_spoken_languages_shape(
+    tmp_path: Path, name: str, content: str | bytes, languages: list[tuple[str, str | None]], levels: dict
+) -> None:
+    """Spoken languages land in profile.languages, with the level as written, from any shape; the one reader
+    (domain.languages through domain.person) reads CEFR levels from them; none is ever a skill."""
+    profile = import_profile(_write(tmp_path, name, content))
+    assert [(item.language, item.fluency) for item in profile.languages] == languages
+    assert spoken_languages(profile) == levels
+    assert not [n for n in profile.skill_names() if named_language(n)], "a spoken language is listed as a skill"
+    assert not any(is_language_group(s) for s in profile.skills), "Languages: Python, Go lists no spoken language"
+    assert "Python" in profile.skill_names(), "the skills around the languages stay skills"
+    exported = profile_to_json_resume(profile)
+    assert [(item["language"], item.get("fluency")) for item in exported.get("languages", [])] == languages
+    assert schema_errors(exported) == []
+
+
 def test_shapes_cover_at_least_twenty_forms() -> None:
     assert len(SHAPES) >= 20 and len({s[0] for s in SHAPES}) == len(SHAPES)
+    assert len(LANGUAGE_SHAPES) >= 5 and len({s[0] for s in LANGUAGE_SHAPES}) == len(LANGUAGE_SHAPES)
 
 
 def test_linkedin_sidebar_is_read_as_its_own_column(tmp_path: Path) -> None:

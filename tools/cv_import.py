@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import pypdfium2
 from pydantic import ValidationError
 
+from jobland.domain.languages import level_of, named_language
 from jobland.domain.models import (
     AwardItem,
     Basics,
@@ -53,6 +54,7 @@ from jobland.domain.models import (
 from jobland.domain.person import ONGOING_PATTERN
 from jobland.domain.places import find_area
 from jobland.domain.salary import AMOUNT, amount_of, currency_in
+from jobland.domain.skills import extract_skills, extract_terms
 from jobland.domain.text import content_hash, normalize_text, strip_bullet
 from jobland.tools.pdf import PDF_LIBRARIES
 
@@ -952,11 +954,14 @@ def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
     for section in sections:
         if section.kind == "contact":
             header.extend(section.blocks)
+    fields: dict[str, Any] = defaultdict(list)
+    header = _without_language_lists(header, fields)
     basics, header_summary = _basics(header)
 
-    fields: dict[str, Any] = defaultdict(list)
     fields["sections"] = [s.heading for s in sections if s.kind != "preferences"]
     for section in sections:
+        if section.kind not in ("languages", "preferences", "contact"):
+            section.blocks = _without_language_lists(section.blocks, fields)
         body = section.blocks
         match section.kind:
             case "summary":
@@ -974,7 +979,9 @@ def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
             case "skills":
                 fields["skills"] += _skill_items(body)
             case "languages":
-                fields["languages"] += _language_items(body)
+                languages, skills = _language_items(body, section.heading)
+                fields["languages"] += languages
+                fields["skills"] += skills
             case "interests":
                 fields["interests"] += [item for b in body for item in _split_list(b.text)]
             case "preferences":
@@ -985,6 +992,8 @@ def _fields_from_blocks(blocks: list[_Block], name: str) -> dict[str, Any]:
     if not basics.summary and header_summary:
         basics.summary = header_summary
     fields["basics"] = basics
+    # The same language written twice (in the header and again in a Languages section) is one.
+    fields["languages"] = list({(i.language, i.fluency): i for i in fields["languages"]}.values())
 
     recognised = any(s.kind for s in sections)
     if not recognised and not (basics.name and (basics.email or basics.phone)):
@@ -1380,6 +1389,40 @@ def _is_place(text: str) -> bool:
     )
 
 
+# Words that name nothing (pronouns, determiners, conjunctions, prepositions, adverbs), English and German.
+_FUNCTION_WORDS = frozenset(
+    "a an the all any each every everything everyone something nothing anything this that these those what which "
+    "who whose where when why how it its we our us you your they their i my me he she his her always never only "
+    "just more most less so and or but because if then than as of for to in on at by with without from about into "
+    "over beyond not no there here is are be was "
+    "alles alle jeder jede nichts etwas das der die dies diese was wer wo wann warum wie es wir unser uns du dein "
+    "sie ihr ich mein immer nie nur mehr und oder aber weil wenn dann als von für zu an auf mit ohne aus über "
+    "nicht kein ist sind".split()
+)
+_QUOTED = re.compile(r"^[\"“„«‘'].+[\"”“»’'][.!]?$")
+
+
+def _is_motto(text: str) -> bool:
+    """A bullet that claims nothing: a quotation, or a short phrase of function words around at most one other
+    word that names no skill, number or name ("Everything that matters.", "Always learning."). It is the
+    person's tagline for the entry, not a claim that a CV or a letter could cite."""
+    if _QUOTED.match(text):
+        return True
+    words = re.findall(r"[^\W\d_][\w'’-]*", text)
+    return (
+        0 < len(words) <= 5
+        and not re.search(r"\d", text)
+        and not extract_terms(text)
+        and not any(w[0].isupper() for w in words[1:])
+        and words[0].casefold() in _FUNCTION_WORDS
+        and sum(w.casefold() not in _FUNCTION_WORDS for w in words) <= 1
+    )
+
+
+def _claims_and_mottos(bullets: list[str]) -> tuple[list[str], list[str]]:
+    return [b for b in bullets if not _is_motto(b)], [b for b in bullets if _is_motto(b)]
+
+
 def _highlights(section: str, owner: str, texts: list[str]) -> list[Highlight]:
     return [Highlight.make(section, owner, text) for text in dict.fromkeys(texts)]
 
@@ -1427,6 +1470,8 @@ def _work_item(entry: _Entry, section: str, employer_above: str) -> WorkItem:
     if not claims and summary:
         # A job told in a paragraph (as LinkedIn writes it) makes its claims in sentences: each is citable.
         claims, summary = _SENTENCE_END.split(summary), None
+    claims, mottos = _claims_and_mottos(claims)
+    summary = " ".join([*mottos, *filter(None, [summary])]) or None
     return WorkItem(
         name=organisation,
         position=role,
@@ -1511,14 +1556,15 @@ def _degree_parts(degree: str) -> tuple[str, str | None]:
 def _project_item(entry: _Entry, heading: str) -> ProjectItem:
     facts = _entry_facts(entry)
     name = facts.pieces[0] if facts.pieces else heading
-    description = facts.summary or (" · ".join(facts.pieces[1:]) or None)
+    claims, mottos = _claims_and_mottos(entry.bullets)
+    description = " ".join([*mottos, *filter(None, [facts.summary or " · ".join(facts.pieces[1:])])]) or None
     return ProjectItem(
         name=name,
         description=description,
         url=facts.url,
         startDate=facts.dates.start if facts.dates else None,
         endDate=facts.dates.end if facts.dates else None,
-        highlights=_highlights("projects", name, entry.bullets),
+        highlights=_highlights("projects", name, claims),
     )
 
 
@@ -1578,18 +1624,63 @@ def _skill_items(blocks: list[_Block]) -> list[SkillItem]:
     return skills
 
 
-def _language_items(blocks: list[_Block]) -> list[LanguageItem]:
-    languages = []
+def _language_items(blocks: list[_Block], heading: str) -> tuple[list[LanguageItem], list[SkillItem]]:
+    """The spoken languages a Languages list names, each with its level as written; and, as a skill group, the
+    programming languages a tech CV lists under the same word ("Languages: Python, Go")."""
+    pairs: list[tuple[str, str | None]] = []
     for block in blocks:
-        for item in _split_list(" · ".join([block.text, *block.asides])):
-            # "German (C1)", "German: fluent", "German — native"; "Swiss-German" stays one name.
-            match = re.match(r"^(.+?)(?:\s*\((.+)\)|\s*:\s*(.+)|\s+[—–-]\s+(.+))$", item)
-            if match:
-                fluency = match.group(2) or match.group(3) or match.group(4)
-                languages.append(LanguageItem(language=match.group(1), fluency=fluency))
-            else:
-                languages.append(LanguageItem(language=item))
-    return languages
+        if block.asides and not any(named_language(a) for a in block.asides):
+            pairs.append((block.text, " ".join(block.asides)))  # "German" with "Native" beside it (a table, a PDF)
+        else:
+            pairs += [_language_and_level(item) for item in _split_list(" · ".join([block.text, *block.asides]))]
+    # A list that names no spoken language is a skills list; in one that does, an unknown name ("Kölsch") is
+    # a language too, and only a known skill is not.
+    lists_spoken = any(named_language(name) for name, _ in pairs)
+    languages, skills = [], []
+    for name, level in pairs:
+        if lists_spoken and (named_language(name) or not extract_skills(name)):
+            languages.append(LanguageItem(language=name, fluency=level))
+        else:
+            skills.append(name if level is None else f"{name} ({level})")
+    return languages, [SkillItem(name=heading, keywords=skills)] if skills else []
+
+
+_LANGUAGE_AND_LEVEL = re.compile(r"^(.+?)(?:\s*\((.+)\)|\s*:\s*(.+)|\s+[—–-]\s+(.+))$")
+
+
+def _language_and_level(item: str) -> tuple[str, str | None]:
+    """ "German (C1)", "German: fluent", "German — native", "Englisch fließend"; "Swiss-German" stays one name."""
+    if match := _LANGUAGE_AND_LEVEL.match(item):
+        return match.group(1), match.group(2) or match.group(3) or match.group(4)
+    name, _space, rest = item.partition(" ")
+    if rest and named_language(name) and level_of(rest):
+        return name, rest
+    return item, None
+
+
+# "Spoken languages: English (C2), German (B1)", "Sprachen – Deutsch (Muttersprache), Englisch (C1)".
+_LABELLED_LIST = re.compile(r"^(?P<label>[^:–—]{2,40}?)\s*(?::|\s[–—-]\s)\s*(?P<items>.+)$")
+
+
+def _without_language_lists(blocks: list[_Block], fields: dict[str, Any]) -> list[_Block]:
+    """The blocks without the lines that list spoken languages under a Languages label (in the header, the
+    summary, among the skills), whose languages go to fields["languages"], wherever the CV puts them."""
+    kept = []
+    for block in blocks:
+        if block.asides and _section_kind(block.text, loose=False) == "languages":
+            label, items = block.text, _Block("line", ", ".join(block.asides))
+        elif (match := _LABELLED_LIST.match(block.text)) and _section_kind(match["label"], loose=False) == "languages":
+            label, items = match["label"], _Block("line", match["items"], block.asides)
+        else:
+            kept.append(block)
+            continue
+        languages, skills = _language_items([items], label)
+        if not languages:  # "Languages: Python, Go, SQL": a skills line
+            kept.append(block)
+            continue
+        fields["languages"] += languages
+        fields["skills"] += skills
+    return kept
 
 
 # --------------------------------------------------------------------------- preferences
@@ -1707,6 +1798,7 @@ def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
         return {**item, "name": owner, "highlights": _highlights(section, owner, texts)}
 
     jobland = (resume.get("meta") or {}).get("jobland") if isinstance(resume.get("meta"), dict) else None
+    skills, languages = _json_resume_spoken_groups(resume.get("skills", []))
     return {
         "basics": resume.get("basics") or {},
         "work": [with_highlights("work", item, "name") for item in resume.get("work", [])],
@@ -1715,8 +1807,8 @@ def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
         "education": resume.get("education", []),
         "awards": resume.get("awards", []),
         "certificates": resume.get("certificates", []),
-        "skills": resume.get("skills", []),
-        "languages": resume.get("languages", []),
+        "skills": skills,
+        "languages": [*resume.get("languages", []), *languages],
         "interests": [item for item in resume.get("interests", []) if item.get("name")],
         "publications": resume.get("publications", []),
         "references": resume.get("references", []),
@@ -1726,6 +1818,24 @@ def _json_resume_fields(data: bytes, name: str) -> dict[str, Any]:
         if isinstance(resume.get("meta"), dict)
         else {},
     }
+
+
+def _json_resume_spoken_groups(skills: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[LanguageItem]]:
+    """The skills without a group of spoken languages ({"name": "Spoken languages", "keywords": [...]}),
+    and that group's languages: a language the person speaks is never one of their skills."""
+    kept, languages = [], []
+    for skill in skills:
+        keywords = [k for k in skill.get("keywords", []) if isinstance(k, str)]
+        if _section_kind(str(skill.get("name", "")), loose=False) != "languages" or not keywords:
+            kept.append(skill)
+            continue
+        spoken, programming = _language_items([_Block("line", k) for k in keywords], skill["name"])
+        if not spoken:  # "Languages": ["Python", "Go"]
+            kept.append(skill)
+            continue
+        languages += spoken
+        kept += [{**skill, "keywords": group.keywords} for group in programming]
+    return kept, languages
 
 
 def _check_json_resume_shape(resume: Any, name: str) -> None:

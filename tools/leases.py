@@ -85,6 +85,8 @@ class ClaimOutcome:
 class Guards(Protocol):
     def thread_lease(self, thread_id: str) -> contextlib.AbstractAsyncContextManager[int]: ...
 
+    async def held_by(self, thread_id: str) -> str | None: ...
+
     def package_lock(self, package_id: str, wait_s: float) -> contextlib.AbstractAsyncContextManager[bool]: ...
 
     async def claim_send(self, package_id: str, thread_id: str, *, retry: bool) -> ClaimOutcome: ...
@@ -144,6 +146,19 @@ class PostgresGuards:
                 (thread_id, holder_name()),
             )
             yield token
+
+    async def held_by(self, thread_id: str) -> str | None:
+        """Who advances the thread right now, or None: asked of pg_locks, so a holder that died never counts."""
+        async with self._connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT holder FROM jobland_thread_leases WHERE thread_id = %s AND EXISTS ("
+                    " SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+                    " AND classid = %s::oid AND objid = (hashtext(%s)::bigint & 4294967295)::oid)",
+                    (thread_id, THREAD_LOCKS, thread_id),
+                )
+            ).fetchone()
+        return row[0] if row else None
 
     @contextlib.asynccontextmanager
     async def package_lock(self, package_id: str, wait_s: float) -> AsyncIterator[bool]:
@@ -230,6 +245,9 @@ class InProcessGuards:
             yield token
         finally:
             self._held.discard(thread_id)
+
+    async def held_by(self, thread_id: str) -> str | None:
+        return holder_name() if thread_id in self._held else None
 
     def package_lock(self, package_id: str, wait_s: float) -> contextlib.AbstractAsyncContextManager[bool]:
         return keyed_lock(self._locks, package_id, wait_s)
