@@ -63,11 +63,11 @@ def run(
     """Discover, screen and build packages, then pause for your review."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    postings = c._check_inputs(cv, jobs)
+    postings = c.checked_inputs(cv, jobs)
     request = c.SearchRequest(
         query=query, locations=location, cv_path=str(cv.resolve()), max_packages=max_packages, **postings
     )
-    c.run_async(lambda: c._run(request, query, thread_id or c.new_thread_id(), fmt, webhook))
+    c.run_async(lambda: c.run_search(request, query, thread_id or c.new_thread_id(), fmt, webhook))
 
 
 @app.command()
@@ -103,7 +103,7 @@ def review(
     if (cv_file or letter_file) and not edit:
         terminal.fail("--cv-file and --letter-file belong to an edit: add --edit ID")
     edits = c.ReviewEdit(edit, cv_file, letter_file) if edit else None
-    c.run_async(lambda: c._review(thread_id, approve, reject, retry, edits, confirm_unsupported, done, fmt))
+    c.run_async(lambda: c.review_thread(thread_id, approve, reject, retry, edits, confirm_unsupported, done, fmt))
 
 
 @app.command()
@@ -117,11 +117,11 @@ def screen(
     """Screen postings against a CV (and your search, as `run` reads it) and print the verdicts; builds nothing."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    postings = c._check_inputs(cv, jobs)
+    postings = c.checked_inputs(cv, jobs)
     # Only given places are explicit: without --location, the places the query names apply.
     places = {"locations": location} if location else {}
     request = c.SearchRequest(query=query, cv_path=str(cv.resolve()), mode="screen", **places, **postings)
-    c.run_async(lambda: c._screen(request, query, fmt))
+    c.run_async(lambda: c.screen_postings(request, query, fmt))
 
 
 class ProfileFormat(StrEnum):
@@ -204,7 +204,7 @@ def status(thread_id: str, fmt: FormatOption = Format.table) -> None:
     """Where a thread stands: stage, counts, packages."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._status(thread_id, fmt))
+    c.run_async(lambda: c.print_status(thread_id, fmt))
 
 
 VersionOption = Annotated[
@@ -217,7 +217,7 @@ def show(thread_id: str, package_id: str, version: VersionOption = None, fmt: Fo
     """Show one package: verdict, CV, letter, dossier, checks; --version N shows an edit and its diff."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._show(thread_id, package_id, version, fmt))
+    c.run_async(lambda: c.show_package(thread_id, package_id, version, fmt))
 
 
 @app.command()
@@ -234,7 +234,7 @@ def export(
     """
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._export(thread_id, package_id, folder, version, fmt))
+    c.run_async(lambda: c.export_package(thread_id, package_id, folder, version, fmt))
 
 
 @app.command()
@@ -248,9 +248,9 @@ def demo(
     """Run the bundled example (a sample CV and 30+ postings) end to end on the embedded default."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    postings = c._check_inputs(EXAMPLE_CV, str(EXAMPLE_JOBS))
+    postings = c.checked_inputs(EXAMPLE_CV, str(EXAMPLE_JOBS))
     request = c.SearchRequest(cv_path=str(EXAMPLE_CV), max_packages=5, **postings)
-    c.run_async(lambda: c._demo(request, approve_all, fmt, webhook))
+    c.run_async(lambda: c.run_demo(request, approve_all, fmt, webhook))
 
 
 @app.command()
@@ -258,7 +258,7 @@ def resume(thread_id: str, fmt: FormatOption = Format.table) -> None:
     """Continue a thread that was interrupted (crash, kill, power cut) from its last checkpoint."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._resume(thread_id, fmt))
+    c.run_async(lambda: c.resume_thread(thread_id, fmt))
 
 
 @app.command()
@@ -338,7 +338,7 @@ def applications(ctx: typer.Context, show_all: ShowAllOption = False, fmt: Forma
     from jobland import commands as c  # the graph stack: only once a command runs
 
     if ctx.invoked_subcommand is None:
-        c.run_async(lambda: c._applications(show_all, fmt))
+        c.run_async(lambda: c.list_applications(show_all, fmt))
 
 
 @applications_app.command("set")
@@ -353,7 +353,7 @@ def set_application_status(
 
     if status not in c.SETTABLE_STATUSES:
         terminal.fail(f"unknown status {status!r}: use one of {', '.join(c.SETTABLE_STATUSES)}")
-    c.run_async(lambda: c._set_application_status(package_id, status, note, fmt))
+    c.run_async(lambda: c.set_application_status(package_id, status, note, fmt))
 
 
 @applications_app.command("export")
@@ -365,7 +365,7 @@ def export_applications(
 
     if not path.parent.is_dir():
         terminal.fail(f"folder not found: {path.parent}; create it or choose another path")
-    entries = c.run_async(lambda: c._export_entries(show_all))
+    entries = c.run_async(lambda: c.export_entries(show_all))
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=c.CSV_COLUMNS)
         writer.writeheader()
@@ -386,7 +386,7 @@ def deliveries(ctx: typer.Context, show_all: ShowAllOption = False, fmt: FormatO
     from jobland import commands as c  # the graph stack: only once a command runs
 
     if ctx.invoked_subcommand is None:
-        c.run_async(lambda: c._deliveries(show_all, fmt))
+        c.run_async(lambda: c.list_deliveries(show_all, fmt))
 
 
 @deliveries_app.command("retry")
@@ -397,7 +397,7 @@ def retry_dead_letter(
     """Send an undelivered package again (Gmail first looks for an earlier copy of it)."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._resolve_dead_letter(package_id, "retry", fmt))
+    c.run_async(lambda: c.resolve_dead_letter(package_id, "retry", fmt))
 
 
 @deliveries_app.command("mark-sent")
@@ -408,7 +408,7 @@ def mark_dead_letter_sent(
     """Say that an undelivered package did arrive (check your inbox first): it is never sent again."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    c.run_async(lambda: c._resolve_dead_letter(package_id, "mark-sent", fmt))
+    c.run_async(lambda: c.resolve_dead_letter(package_id, "mark-sent", fmt))
 
 
 @app.command()

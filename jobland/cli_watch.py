@@ -47,7 +47,7 @@ def add(
     """Save a search; `jobland watch run` runs it once per period."""
     from jobland import commands as c  # the graph stack: only once a command runs
 
-    cv = cv or c._settings().cv
+    cv = cv or c.load_settings().cv
     if cv is None:
         terminal.fail("no CV: give --cv PATH (or set JOBLAND_CV)")
     if not cv.is_file():

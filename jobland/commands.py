@@ -94,7 +94,7 @@ class UserError(Exception):
     """An error the person can fix; printed without a traceback."""
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
@@ -103,7 +103,7 @@ def _settings() -> Settings:
 
 @asynccontextmanager
 async def session() -> AsyncIterator[Session]:
-    async with open_session(_settings()) as opened:
+    async with open_session(load_settings()) as opened:
         yield opened
 
 
@@ -309,7 +309,7 @@ def print_dead_letters(letters: list[DeadLetter]) -> None:
     )
 
 
-def _check_inputs(cv: Path, jobs: str) -> dict[str, str]:
+def checked_inputs(cv: Path, jobs: str) -> dict[str, str]:
     """The request fields naming the postings: a folder or file (jobs_dir), a link (posting_url), or stdin's text."""
     if not cv.is_file():
         fail(f"CV not found: {cv}. Give the path of your master CV (PDF, DOCX, Markdown, HTML or JSON Resume).")
@@ -337,7 +337,7 @@ async def print_understood(s: Session, thread_id: str) -> None:
         terminal.out.print(Text.assemble(("Understood: ", "bold"), terms.summary()))
 
 
-async def _run(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:
+async def run_search(request: SearchRequest, message: str, thread_id: str, fmt: Format, webhook: str) -> None:
     async with session() as s, s.advancing(thread_id):
         await start_and_report(s, request, message, thread_id, fmt, webhook_url=webhook)
 
@@ -500,7 +500,7 @@ class ReviewEdit:
     letter_file: Path | None
 
 
-async def _review(
+async def review_thread(
     thread_id: str,
     approve: list[str],
     reject: list[str],
@@ -631,7 +631,7 @@ async def _print_outcome(
         terminal.out.print(f"{len(still_waiting)} package(s) still await your decision: jobland review {thread_id}")
 
 
-async def _screen(request: SearchRequest, message: str, fmt: Format) -> None:
+async def screen_postings(request: SearchRequest, message: str, fmt: Format) -> None:
     thread_id = new_thread_id()
     payload: dict[str, Any] = {"request": request, **({"message": message} if message else {})}
     async with session() as s:
@@ -683,7 +683,7 @@ def status_history(pkg: ApplicationPackage) -> str:
     return " -> ".join(f"{c.status.value} {c.at:%H:%M:%S}" for c in pkg.history)
 
 
-async def _status(thread_id: str, fmt: Format) -> None:
+async def print_status(thread_id: str, fmt: Format) -> None:
     async with session() as s:
         record = await require_thread(s, thread_id)
         snapshot = await s.graph.aget_state(s.config(thread_id))
@@ -784,7 +784,7 @@ def version_diff(pkg: ApplicationPackage, number: int) -> str:
     return "\n".join(lines)
 
 
-async def _show(thread_id: str, package_id: str, version: int | None, fmt: Format) -> None:
+async def show_package(thread_id: str, package_id: str, version: int | None, fmt: Format) -> None:
     async with session() as s:
         pkg = await thread_package(s, thread_id, package_id)
         if version is not None:
@@ -818,7 +818,7 @@ def export_files(pkg: ApplicationPackage, version: PackageVersion, home: Path, p
     return files
 
 
-async def _export(thread_id: str, package_id: str, folder: Path | None, number: int | None, fmt: Format) -> None:
+async def export_package(thread_id: str, package_id: str, folder: Path | None, number: int | None, fmt: Format) -> None:
     async with session() as s:
         pkg = await thread_package(s, thread_id, package_id)
         profile = await s.records.profile(pkg.profile_id)
@@ -914,7 +914,7 @@ def print_package(pkg: ApplicationPackage, home: Path, thread_id: str) -> None:
         show(Panel(Markdown(render("interview_prep.md.j2", prep=pkg.interview_prep)), title="Interview prep"))
 
 
-async def _demo(request: SearchRequest, approve_all: bool, fmt: Format, webhook: str) -> None:
+async def run_demo(request: SearchRequest, approve_all: bool, fmt: Format, webhook: str) -> None:
     thread_id = new_thread_id()
     async with session() as s, s.advancing(thread_id):
         # With --approve-all, scripts get one JSON document: the outcome.
@@ -937,7 +937,7 @@ async def _demo(request: SearchRequest, approve_all: bool, fmt: Format, webhook:
             terminal.out.print(f"Emails are in {s.settings.context().outbox_dir}")
 
 
-async def _resume(thread_id: str, fmt: Format) -> None:
+async def resume_thread(thread_id: str, fmt: Format) -> None:
     async with session() as s, s.advancing(thread_id):
         await require_thread(s, thread_id)
         snapshot = await s.graph.aget_state(s.config(thread_id))
@@ -1011,7 +1011,7 @@ async def tracked_applications(s: Session, show_all: bool) -> list[ApplicationLo
     return sorted(entries, key=lambda e: e.at, reverse=True)
 
 
-async def _applications(show_all: bool, fmt: Format) -> None:
+async def list_applications(show_all: bool, fmt: Format) -> None:
     async with session() as s:
         entries = await tracked_applications(s, show_all)
     if fmt is Format.json:
@@ -1046,7 +1046,7 @@ def _resolve_application(given: str, entries: list[ApplicationLogEntry]) -> Appl
     raise UserError(f"no application {given!r}; `jobland applications` lists them")
 
 
-async def _set_application_status(package_id: str, status: str, note: str, fmt: Format) -> None:
+async def set_application_status(package_id: str, status: str, note: str, fmt: Format) -> None:
     async with session() as s:
         entry = _resolve_application(package_id, await s.records.applications(limit=10_000))
         updated = entry.with_status(status, note or None)
@@ -1060,12 +1060,12 @@ async def _set_application_status(package_id: str, status: str, note: str, fmt: 
         )
 
 
-async def _export_entries(show_all: bool) -> list[ApplicationLogEntry]:
+async def export_entries(show_all: bool) -> list[ApplicationLogEntry]:
     async with session() as s:
         return await tracked_applications(s, show_all)
 
 
-async def _deliveries(show_all: bool, fmt: Format) -> None:
+async def list_deliveries(show_all: bool, fmt: Format) -> None:
     async with session() as s:
         letters = await s.records.dead_letters(s.settings.context().user_id, open_only=not show_all)
         if fmt is Format.json:
@@ -1076,7 +1076,7 @@ async def _deliveries(show_all: bool, fmt: Format) -> None:
             terminal.out.print("Every approved package was delivered; nothing waits for a decision.")
 
 
-async def _resolve_dead_letter(package_id: str, choice: str, fmt: Format) -> None:
+async def resolve_dead_letter(package_id: str, choice: str, fmt: Format) -> None:
     async with session() as s:
         context = s.settings.context()
         letter = await open_dead_letter(s, context.user_id, package_id)

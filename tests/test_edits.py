@@ -167,7 +167,7 @@ def test_a_cli_edit_is_flagged_and_sent_only_once_the_lines_are_confirmed(
     (held,) = [p for p in outcome["packages"] if p["package_id"] == other]
     assert [line["text"] for line in held["needs_confirmation"]] == [INVENTED_LETTER_LINE]
     letter_v2 = run_json(home, database_url, "show", thread, other)["cover_letter"]
-    for part in ('<p class="subject">', '<p class="signoff">', '<p class="signature">', "<li>"):
+    for part in ('<p class="subject">', '<p class="signoff">', '<p class="signature">', 'class="contacts"'):
         assert part in letter_v2["html"], f"the edited letter keeps its layout: {part}"
     letter_v1 = run_json(home, database_url, "show", thread, other, "--version", "1")["cover_letter"]
     assert letter_v2["pdf_file"] != letter_v1["pdf_file"]

@@ -38,7 +38,7 @@ from tests.conftest import run_cli
 from tests.local_world.gmail import FakeGmail
 from tests.local_world.openai import FakeOpenAI
 from tests.local_world.sheets import FakeSheets
-from tests.support.api import BOB, api_settings, client, running_server
+from tests.support.api import BOB, api_settings, client, running_server, user_id
 
 PERSON = "alex.morgan@example.com"  # conftest's JOBLAND_EMAIL
 APPLIED_AT = datetime.now(UTC) - timedelta(days=10)
@@ -366,7 +366,8 @@ def test_the_review_page_tracker_applies_one_reply_on_the_persons_word(
     database_url: str, home: Path, gmail_api: FakeGmail, tmp_path: Path
 ) -> None:
     token = gmail_api.write_token_file(tmp_path / "token.json")
-    owner = "alice"  # ALICE's user
+    settings = api_settings(database_url, home)
+    owner = user_id(settings)  # ALICE's user
     entry, pkg, posting = application(
         owner, "api", f"Routewise {uuid.uuid4().hex[:6]} GmbH", "https://routewise.example/1"
     )
@@ -379,9 +380,7 @@ def test_the_review_page_tracker_applies_one_reply_on_the_persons_word(
 
     asyncio.run(seed())
     reply = gmail_api.receive(mail("people@routewise.example", "Your application", GERMAN_REJECTION))
-    settings = api_settings(database_url, home).model_copy(
-        update={"gmail_token_file": str(token), "gmail_api_endpoint": gmail_api.url}
-    )
+    settings = settings.model_copy(update={"gmail_token_file": str(token), "gmail_api_endpoint": gmail_api.url})
     with running_server(settings) as base, client(base) as alice, client(base, BOB) as bob:
         (found,) = [
             r for r in alice.get("/api/applications/replies").raise_for_status().json() if r["gmail_id"] == reply

@@ -29,7 +29,7 @@ from jobland.settings import Settings
 from jobland.workers import WorkerQueue, decode_segment, encode_segment, visibility_timeout_s
 from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli
 from tests.local_world.smtp import LocalSmtp
-from tests.support.api import ALICE, api_settings, client, running_server, smtp_env, upload, wait_for
+from tests.support.api import ALICE, api_settings, client, running_server, smtp_env, upload, user_id, wait_for
 from tests.support.smtp_gauge import slow_and_gauged
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -170,7 +170,7 @@ def test_two_workers_share_the_work_and_one_smtp_budget_survive_a_kill_and_never
         with workers(2, env):
             first, second = start_search(api, cv_id, max_packages=4), start_search(api, cv_id, max_packages=4)
             wait_until(lambda: run_rows(database_url, first)[0]["state"] != "queued")
-            asyncio.run(_enqueue_again(settings, first, _request_of(settings, first), "alice"))
+            asyncio.run(_enqueue_again(settings, first, _request_of(settings, first), user_id(settings)))
             reviews = {t: wait_for(api, t, {"awaiting_review", "failed"}, timeout=240) for t in (first, second)}
             assert all(r["stage"] == "awaiting_review" and len(r["awaiting_review"]) == 4 for r in reviews.values())
             for thread_id, review in reviews.items():

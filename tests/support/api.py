@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,16 +23,23 @@ ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789"
 
 
 def api_settings(database_url: str, home: Path) -> Settings:
+    """The server's settings, with an Alice and a Bob of this call's own: the database is shared by the tests,
+    so what another test's Alice started never shows in this one's lists (user_id() gives their ids)."""
+    users = uuid.uuid4().hex[:8]
     return Settings(
         home=home,
         database_url=database_url,
         email="owner@example.com",
         jobs_dir=EXAMPLE_JOBS,
         api_tokens={
-            ALICE: ApiUser(user_id="alice", email="alice@example.com", name="Alice Example"),
-            BOB: ApiUser(user_id="bob", email="bob@example.com", name="Bob"),
+            ALICE: ApiUser(user_id=f"alice-{users}", email="alice@example.com", name="Alice Example"),
+            BOB: ApiUser(user_id=f"bob-{users}", email="bob@example.com", name="Bob"),
         },
     )
+
+
+def user_id(settings: Settings, token: str = ALICE) -> str:
+    return settings.api_tokens[token].user_id
 
 
 @contextmanager
