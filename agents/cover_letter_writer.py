@@ -37,7 +37,7 @@ from jobland.agents.package_files import render_pdf_file
 from jobland.agents.researcher import dossier_key
 from jobland.agents.screener import requirement_evidence
 from jobland.domain.company_facts import addresses_reader, industries_in, named_team, short_name
-from jobland.domain.languages import at_least, language_name, text_language
+from jobland.domain.languages import at_least, language_name, level_name, text_language
 from jobland.domain.models import (
     CompanyDossier,
     CoverLetter,
@@ -50,11 +50,12 @@ from jobland.domain.models import (
     TailoredCV,
 )
 from jobland.domain.person import is_ongoing, read_person, spoken_languages, years_of_experience
+from jobland.domain.places import city_name_in
 from jobland.domain.posting_facts import Requirement
 from jobland.domain.posting_reader import facts_of, plain_title
 from jobland.domain.repository import RecordNotFound, Records
 from jobland.domain.roles import relation, role_family
-from jobland.domain.skills import GENERIC_TERMS, extract_skills, satisfies
+from jobland.domain.skills import GENERIC_TERMS, extract_skills, satisfies, satisfying
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
@@ -122,7 +123,6 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "practical_local": "I live in {city}, so the job's location works for me without a move.",
         "practical_remote": "I would work remotely from {city}.",
         "languages": "You ask for {asked}; I speak {spoken}.",
-        "native": "native",
         "closing": (
             "My CV, tailored to this role, is attached. I would be glad to talk with you about how I can help "
             "your team."
@@ -211,15 +211,6 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "practical_local": "Ich lebe in {city}; der Arbeitsort passt also ohne Umzug.",
         "practical_remote": "Ich würde remote aus {city} arbeiten.",
         "languages": "Sie wünschen sich {asked}; ich spreche {spoken}.",
-        "native": "Muttersprache",
-        "language.en": "Englisch",
-        "language.de": "Deutsch",
-        "language.pl": "Polnisch",
-        "language.fr": "Französisch",
-        "language.es": "Spanisch",
-        "language.it": "Italienisch",
-        "language.nl": "Niederländisch",
-        "language.pt": "Portugiesisch",
         "closing": (
             "Meinen auf diese Stelle zugeschnittenen Lebenslauf finden Sie im Anhang. Über die Gelegenheit, Ihnen "
             "meine Arbeit in einem persönlichen Gespräch vorzustellen, freue ich mich."
@@ -246,11 +237,6 @@ LETTER_PHRASES: dict[str, dict[str, str]] = {
         "industry.legal": "Rechtsdienstleistungen",
         "industry.robotics": "Robotik",
         "industry.media": "Medien",
-        "city.Munich": "München",
-        "city.Cologne": "Köln",
-        "city.Vienna": "Wien",
-        "city.Nuremberg": "Nürnberg",
-        "city.Zurich": "Zürich",
     },
 }
 MAX_WORDS = 350  # the default of letter_max_words
@@ -418,15 +404,17 @@ def strongest_evidence(
                 requirements=tuple(dict.fromkeys(_named(must[r], highlights[best], conjunction) for r in labels)),
             )
         )
-    # Fewer pieces than `least`: the most relevant recent work makes up the rest.
+    # Fewer pieces than `least`: the most relevant recent work makes up the rest; it is "listed" when the
+    # screening's reading of the CV (the person's evidence index) has it show a skill the posting asks for.
+    shown_by = read_person(profile, now).evidence
+    asked = {skill for r in facts_of(posting).requirements for wanted in r.any_of for skill in satisfying(wanted)}
     for highlight_id in sorted(rank, key=rank.__getitem__):
         if len(picked) >= least:
             break
         if highlight_id in entries and highlight_id not in {e.highlight.id for e in picked}:
             entry = entries[highlight_id]
             if entry.ended(now) >= recent_from:
-                skills = extract_skills(highlights[highlight_id].text)
-                listed = any(satisfies(s, w) for s in skills for r in facts_of(posting).requirements for w in r.any_of)
+                listed = any(highlight_id in shown_by.get(skill, ()) for skill in asked)
                 picked.append(Evidence(highlights[highlight_id], entry, (), listed))
     return picked
 
@@ -905,7 +893,7 @@ def _city(profile: Profile, language: str, now: date) -> str:
     """The person's city as the letter's language writes it ("München" in German)."""
     own = one_line((profile.basics.location.city if profile.basics.location else None) or "")
     home = read_person(profile, now).home
-    return LETTER_PHRASES[language].get(f"city.{home.name}", own) if home else own
+    return (city_name_in(home, language) or own) if home else own
 
 
 def _years(profile: Profile, posting: JobPosting, now: date) -> int | None:
@@ -930,9 +918,9 @@ def _languages(profile: Profile, posting: JobPosting, letter: str) -> tuple[tupl
 
 
 def _language_name(code: str, language: str) -> str | None:
-    """A spoken language's name in the letter's language: the phrase table's, else (in English) its English name."""
-    name = LETTER_PHRASES[language].get(f"language.{code}") or (language_name(code) if language == "en" else None)
-    return name if name and name != code else None
+    """A spoken language's name in the letter's language ("Deutsch" in German), None when unknown."""
+    name = language_name(code, language)
+    return name if name != code else None
 
 
 def _practical_line(material: LetterMaterial, phrases: dict[str, str]) -> EvidenceLine | None:
@@ -946,7 +934,7 @@ def _practical_line(material: LetterMaterial, phrases: dict[str, str]) -> Eviden
     if names and all(name for name, _, _ in names):
 
         def level(name: str | None, value: str | None) -> str:
-            shown = phrases["native"] if value == "native" else value
+            shown = level_name(value, material.language) if value else value
             return f"{name} ({shown})" if shown else str(name)
 
         asked = _listing([level(n, a) for n, a, _ in names], phrases["and"])

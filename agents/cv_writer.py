@@ -40,6 +40,7 @@ from jobland.agents.cv_document import (
 )
 from jobland.agents.package_files import write_rendered
 from jobland.agents.screener import requirement_evidence
+from jobland.domain.dates import MONTH_ABBREVIATIONS
 from jobland.domain.failpoints import async_failpoint
 from jobland.domain.models import (
     EducationItem,
@@ -52,19 +53,18 @@ from jobland.domain.models import (
     TailoredCV,
     WorkItem,
 )
-from jobland.domain.person import is_language_group, is_ongoing
-from jobland.domain.places import fold
+from jobland.domain.person import is_language_group, is_ongoing, skill_terms
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
 from jobland.domain.roles import GENERIC_SOFTWARE, ROLE_FAMILIES, families_named, role_family
-from jobland.domain.skills import canonical_skill, extract_skills, satisfies
+from jobland.domain.skills import canonical_skill, extract_skills, names_any, satisfies
+from jobland.domain.text import ascii_fold
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
 from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
 from jobland.tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WORD = re.compile(r"[a-z][a-z0-9+#]*")
 _STOPWORDS = frozenset(
     "the and for with from that this into over our your their have has had was were are will can you who "
@@ -116,11 +116,6 @@ def posting_skills(posting: JobPosting) -> list[str]:
     return list(dict.fromkeys(s for r in [*facts.must_haves, *facts.nice_to_haves] for s in r.any_of))
 
 
-def skill_keys(name: str) -> set[str]:
-    """Canonical names a profile skill entry stands for ("Python 3" -> {"Python", "Python 3"})."""
-    return {canonical_skill(name), *extract_skills(name)}
-
-
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
@@ -162,14 +157,8 @@ class Relevance:
 
     def list_value(self, text: str) -> float:
         """A certificate's or award's worth: little, unless it names a must-have."""
-        folded = text.casefold()
-        named = [r for r, terms in self.terms.items() if any(names_term(folded, t) for t in terms)]
+        named = [r for r, terms in self.terms.items() if names_any(text, terms)]
         return _LIST_WEIGHT * (1.0 + sum(self.weights[r] for r in named))
-
-
-def names_term(folded_text: str, term: str) -> bool:
-    """Whether a casefolded text names a term (a skill, a requirement's label) as a whole word."""
-    return re.search(rf"(?<!\w){re.escape(term.casefold())}(?!\w)", folded_text) is not None
 
 
 def relevance(profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None = None) -> Relevance:
@@ -318,7 +307,7 @@ def ordered_skills(profile: Profile, posting: JobPosting) -> list[str]:
     rank = {skill: i for i, skill in enumerate(posting_skills(posting))}
 
     def position(name: str) -> int:
-        hits = [rank[k] for k in skill_keys(name) if k in rank]
+        hits = [rank[k] for k in skill_terms(name) if k in rank]
         return min(hits) if hits else len(rank)
 
     return sorted(profile_skills(profile), key=position)
@@ -331,8 +320,8 @@ def names_field(text: str, family: str | None) -> bool:
     """Whether a text names a role family ("backend", "data platforms" for data engineering)."""
     if family is None or family == GENERIC_SOFTWARE:
         return False
-    folded = fold(text)
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(fold(p))}", folded) for p in ROLE_FAMILIES.get(family, ()))
+    folded = ascii_fold(text)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(ascii_fold(p))}", folded) for p in ROLE_FAMILIES.get(family, ()))
 
 
 def _summary_sentence_score(
@@ -346,8 +335,7 @@ def _summary_sentence_score(
         return -1.0  # what the person looks for, in another field: never kept
     else:
         score = 0.0
-    folded = sentence.casefold()
-    score += sum(1.0 for term in terms if names_term(folded, term))
+    score += sum(1.0 for term in terms if names_any(sentence, (term,)))
     return score + _WORD_WEIGHT * len(content_words(sentence) & posting_words)
 
 
@@ -366,7 +354,7 @@ def _composed_lead(
     index, item = field
     covered = {e.requirement for e in evidence}
     wanted = [t for r in facts_of(posting).must_haves if r.label in covered for t in r.any_of]
-    skills = [s for s in profile_skills(profile) if any(satisfies(k, w) for k in skill_keys(s) for w in wanted)]
+    skills = [s for s in profile_skills(profile) if any(satisfies(k, w) for k in skill_terms(s) for w in wanted)]
     position = one_line(item.position or "")
     if not skills:
         return f"{position}.", (f"work[{index}]",)
@@ -427,7 +415,7 @@ def format_date(value: str | None) -> str:
         return value
     if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value) and (parsed := _parsed(value)):
         year, month = parsed
-        return f"{_MONTHS[month - 1]} {year}"
+        return f"{MONTH_ABBREVIATIONS[month - 1]} {year}"
     return value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from jobland.agents.cv_writer import names_term, one_line, rank_highlights
+from jobland.agents.cv_writer import one_line, rank_highlights
 from jobland.domain.models import (
     ApplicationPackage,
     CompanyDossier,
@@ -30,6 +30,7 @@ from jobland.domain.models import (
 from jobland.domain.posting_facts import PostingFacts, Requirement
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
+from jobland.domain.skills import names_any
 
 MAX_QUESTIONS = 12
 MAX_DUTY_QUESTIONS = 4
@@ -129,8 +130,7 @@ def _must_have_questions(
 
 
 def _named_must_haves(duty: str, must_haves: list[Requirement]) -> list[Requirement]:
-    folded = duty.casefold()
-    return [r for r in must_haves if any(names_term(folded, t) for t in r.any_of)]
+    return [r for r in must_haves if names_any(duty, r.any_of)]
 
 
 def _duty_questions(

@@ -20,6 +20,7 @@ from jobland.domain.models import BUILDING_STATUSES, ApplicationPackage, Package
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
 from jobland.graph.state import BuildPackageInput, PackageRef
+from jobland.tools.pdf import warm_up_in_background
 from jobland.tools.postgres import connection_lost
 
 BuildPackage = Callable[[BuildPackageInput, Runtime[Context]], Awaitable[dict]]
@@ -55,6 +56,8 @@ def package_builder(steps: CompiledStateGraph) -> BuildPackage:
         package = await records.package(thread_id, state["package_id"])
         if package.status not in BUILDING_STATUSES:  # built before a crash, or failed and not retried
             return {"packages": [package_ref(package)]}
+        if runtime.context.render_pdf:
+            warm_up_in_background()  # while this package's first LLM calls are out
         try:
             async with asyncio.timeout(max(0.0, state["deadline"] - time.time())):
                 await steps.ainvoke(state)

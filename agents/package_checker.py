@@ -21,7 +21,9 @@ from langgraph.runtime import Runtime
 from jobland.agents.cover_letter_writer import LETTER_PHRASES
 from jobland.agents.cv_writer import PRESENT, SUMMARY_FIELD, posting_skills
 from jobland.domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
+from jobland.domain.dates import MONTH_ABBREVIATIONS, MONTH_PATTERN, month_number
 from jobland.domain.failpoints import failpoint
+from jobland.domain.languages import language_names, level_names
 from jobland.domain.models import (
     ApplicationPackage,
     CheckResult,
@@ -33,6 +35,7 @@ from jobland.domain.models import (
     Profile,
     TailoredCV,
 )
+from jobland.domain.places import local_spellings
 from jobland.domain.posting_reader import plain_title
 from jobland.domain.repository import Records
 from jobland.domain.skills import canonical_skill, extract_skills
@@ -41,8 +44,7 @@ from jobland.graph.state import PackageBuildState
 from jobland.tools.embeddings import get_embedder
 from jobland.tools.pdf import docling_text, page_count, pdfium_text
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_YEAR = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?\s+(\d{4})\b", re.IGNORECASE)
+_MONTH_YEAR = re.compile(rf"\b({MONTH_PATTERN}),?\s+(\d{{4}})\b", re.IGNORECASE)
 _ISO_MONTH = re.compile(r"\b(\d{4})-(\d{1,2})(?:-\d{1,2})?\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _WORD = re.compile(r"[^\W\d_][\w&+#'’-]*")
@@ -81,7 +83,7 @@ def _number(token: str) -> str:
 
 
 def dates_in(text: str) -> set[tuple[int, int]]:
-    found = {(int(y), _MONTHS.index(m.lower()[:3]) + 1) for m, y in _MONTH_YEAR.findall(text)}
+    found = {(int(y), month_number(m)) for m, y in _MONTH_YEAR.findall(text)}
     found |= {(int(y), int(m)) for y, m in _ISO_MONTH.findall(text) if 1 <= int(m) <= 12}
     return found
 
@@ -98,7 +100,10 @@ def words_in(text: str) -> set[str]:
 def boilerplate_words() -> frozenset[str]:
     """Words the writers themselves add (letter phrases, "Present", month names): not claims."""
     phrases = [text for table in LETTER_PHRASES.values() for text in table.values()]
-    return frozenset(words_in(" ".join([*phrases, PRESENT]))) | frozenset(_MONTHS)
+    # Levels, languages and cities the letter names in its own language ("Muttersprache", "Deutsch", "München").
+    phrases += [w for language in LETTER_PHRASES for w in (*level_names(language), *language_names(language))]
+    phrases += local_spellings()
+    return frozenset(words_in(" ".join([*phrases, PRESENT]))) | frozenset(a.lower() for a in MONTH_ABBREVIATIONS)
 
 
 def _ordinary_opening(word: str, before: str) -> bool:
@@ -231,7 +236,9 @@ def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
     support_words = words_in(support_text)
     support_numbers = numbers_in(support_text)
     unsupported = [n for n in _NUMBER.findall(line.text) if _number(n) not in support_numbers]
-    unsupported += [f"{_MONTHS[m - 1].title()} {y}" for y, m in sorted(dates_in(line.text) - dates_in(support_text))]
+    unsupported += [
+        f"{MONTH_ABBREVIATIONS[m - 1]} {y}" for y, m in sorted(dates_in(line.text) - dates_in(support_text))
+    ]
     unsupported += [s for s in extract_skills(line.text) if s not in support_skills]
     unsupported += [w for w in names_in(line.text) if w.lower() not in support_words]
     if unsupported:
@@ -457,7 +464,8 @@ def ats_check(profile: Profile, posting: JobPosting, pkg: ApplicationPackage) ->
     return CheckResult(name="ats", passed=not missing and not contact_missing, details=details)
 
 
-def _folded(text: str) -> str:
+def _caseless(text: str) -> str:
+    """Case- and space-insensitive, accents kept: a heading or a required term as the document writes it."""
     return " ".join(text.split()).casefold()
 
 
@@ -480,7 +488,7 @@ def text_damage(text: str, written: str) -> list[str]:
     damage = [f"ligature {ch!r}" for ch in dict.fromkeys(_LIGATURES.findall(text))]
     if _SOFT_HYPHENS.search(text):
         damage.append("soft hyphen")
-    written_folded = _folded(written)
+    written_folded = _caseless(written)
     damage += [
         f"hyphenated “{first}-{second}”"
         for first, second in _LINE_END_HYPHEN.findall(text)
@@ -519,8 +527,8 @@ def round_trip(pdf: bytes, expected: RoundTripExpectation) -> tuple[bool, str]:
     shares = {parser: recovered_share(words, word_tokens(text)) for parser, text in texts.items()}
     problems: list[str] = []
     for parser, text in texts.items():
-        folded = _folded(text)
-        missing = [item for item in (*expected.headings, *expected.required) if item and _folded(item) not in folded]
+        folded = _caseless(text)
+        missing = [item for item in (*expected.headings, *expected.required) if item and _caseless(item) not in folded]
         problems += [f"{parser} lost {', '.join(missing)}"] if missing else []
         problems += [f"{parser} read {d}" for d in text_damage(text, expected.text)]
     if shares["pypdfium2"] < 1:

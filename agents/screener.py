@@ -102,14 +102,14 @@ from jobland.domain.models import (
     SearchRequest,
 )
 from jobland.domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
-from jobland.domain.places import find_area, fold, overlaps, within
+from jobland.domain.places import find_area, overlaps, within
 from jobland.domain.posting_facts import Area, PostingFacts, Requirement
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.repository import Records
 from jobland.domain.roles import LEVELS, relation
 from jobland.domain.search_reader import SearchIntent, read_search, search_terms
 from jobland.domain.skills import satisfying
-from jobland.domain.text import content_hash, normalize_text
+from jobland.domain.text import ascii_fold, content_hash, normalize_text
 from jobland.graph.context import Context
 from jobland.graph.state import ScreeningVerdict, ScreenJobInput
 from jobland.prompts import load_prompt, quoted_data
@@ -201,30 +201,30 @@ class ScreeningError(ValueError):
 
 
 @lru_cache(maxsize=1024)  # the CV's text is folded once, not once per posting
-def _fold(text: str) -> str:
+def _comparable(text: str) -> str:
     """Lower case, accents removed, spaces collapsed: the form every comparison here uses."""
     # Plain ASCII has nothing for normalize_text to change that folding does not.
-    return fold(text if text.isascii() else normalize_text(text))
+    return ascii_fold(text if text.isascii() else normalize_text(text))
 
 
 @lru_cache(maxsize=4096)
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     """A whole-word, case-insensitive pattern; inner spaces match any run of whitespace."""
-    words = [re.escape(w) for w in _fold(phrase).split()]
+    words = [re.escape(w) for w in _comparable(phrase).split()]
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
 
 
 def _find_phrase(folded: str, phrase: str) -> re.Match[str] | None:
     """The phrase's first whole-word match in a folded text. Its words are looked for as plain
     substrings first: most are absent, and a pattern that starts with a look-behind scans every position."""
-    words = _fold(phrase).split()
+    words = _comparable(phrase).split()
     if not words or any(word not in folded for word in words):
         return None
     return _phrase_pattern(phrase).search(folded)
 
 
 def _has_phrase(text: str, phrase: str) -> bool:
-    return _find_phrase(_fold(text), phrase) is not None
+    return _find_phrase(_comparable(text), phrase) is not None
 
 
 def without_instructions(text: str) -> str:
@@ -370,7 +370,7 @@ def requirement_evidence(profile: Profile, posting: JobPosting, now: date | None
 
 @lru_cache(maxsize=4096)  # the profile's titles and skills are the same for every posting
 def _specialist_words(title: str) -> tuple[str, ...]:
-    words = re.findall(r"[a-z0-9+#]+", _fold(title).replace("-", ""))
+    words = re.findall(r"[a-z0-9+#]+", _comparable(title).replace("-", ""))
     return tuple(dict.fromkeys(w for w in words if w not in _GENERIC_TITLE_WORDS and len(w) > 1))
 
 
@@ -483,7 +483,7 @@ class Constraint:
 
 
 def _wanted_places(prefs: Preferences) -> list[Area]:
-    return [a for loc in prefs.locations if _fold(loc) != "remote" and (a := find_area(loc))]
+    return [a for loc in prefs.locations if _comparable(loc) != "remote" and (a := find_area(loc))]
 
 
 def _lies_in(places: list[Area], areas: list[Area]) -> bool:
@@ -623,7 +623,7 @@ def _language_findings(profile: Profile, person: PersonFacts, facts: PostingFact
 
 
 def _phrase_findings(prefs: Preferences, posting: JobPosting) -> list[str]:
-    text = _fold(_posting_text(posting) + "\n" + posting.company)
+    text = _comparable(_posting_text(posting) + "\n" + posting.company)
     breakers = []
     for phrase in dict.fromkeys(p.strip() for p in prefs.deal_breakers if p.strip()):
         if match := _find_phrase(text, phrase):

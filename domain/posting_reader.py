@@ -24,6 +24,7 @@ from jobland.domain.posting_facts import Area, PostingFacts, Requirement, Sectio
 from jobland.domain.roles import is_management_title, role_family, seniority_of, title_level, years_asked
 from jobland.domain.skills import GENERIC_TERMS, SATISFIED_BY, extract_terms
 from jobland.domain.text import strip_bullet
+from jobland.domain.workplace import HYBRID_CUES, NO_REMOTE, ONSITE_CUES, REMOTE_CUES
 
 # --------------------------------------------------------------------------- sections
 
@@ -249,28 +250,6 @@ def read_requirements(
 
 # --------------------------------------------------------------------------- workplace and places
 
-_HYBRID_CUES = re.compile(
-    r"\bhybrid\b(?![- ]cloud)|\bhybrides? arbeiten|\bmobiles arbeiten"
-    # "two days a week in the office", "2-3 office days per week"; five days is simply on-site
-    r"|\b(?:[1-4]|one|two|three|four)(?:\s*(?:-|–|to|or)\s*(?:[1-4]|two|three|four))?"
-    r"\s+(?:office\s+)?days? (?:a|per|each) week\b|\b[1-4] tage büro\b",
-    re.I,
-)
-_REMOTE_CUES = re.compile(
-    r"\b(?:fully|100\s?%|completely|entirely)[ -]remote\b|\bremote[- ](?:first|only)\b|\bremote\s*\("
-    r"|\bremote (?:within|across|from anywhere|for)\b|\bwork from anywhere\b|\bvollständig remote\b"
-    r"|\bthis (?:role|position) is remote\b|\bremote[,.]? (?:anywhere|open to)\b"
-    r"|\b(?:a|fully|100%) remote (?:position|role|job|opportunity)\b|\b100\s?% (?:home ?office|remote)\b"
-    r"|\bkomplett remote\b|\bremote[- ]friendly\b|\bfully distributed\b|\bwork from home\b",
-    re.I,
-)
-_ONSITE_CUES = re.compile(r"\bon[- ]?site\b|\bin[- ]office\b|\bin[- ]person\b|\boffice[- ]based\b|\bvor ort\b", re.I)
-_NO_REMOTE = re.compile(
-    r"\bno remote\b|\bremote (?:work )?(?:\w+ )?(?:is )?not (?:possible|available|an option)\b|\bnot remote\b"
-    r"|\bkein(?:e)? (?:home ?office|remote)\b|\bon[- ]?site only\b|\bfully on[- ]?site\b"
-    r"|\bfive days a week in (?:our|the) \w* ?office\b",
-    re.I,
-)
 # Where a remote worker must live: "remote (US only)", "remote within the EU", "remote for US residents only",
 # "open to candidates located in the United States or Canada", "must be based in the United Kingdom".
 _REMOTE_WHERE = tuple(
@@ -296,14 +275,14 @@ def _workplace_from_hint(hint: Any) -> Workplace | None:
     text = str(hint or "").casefold().strip()
     if not text:
         return None
-    if _NO_REMOTE.search(text):  # "On-site, no remote"
-        return "hybrid" if _HYBRID_CUES.search(text) else "onsite"
+    if NO_REMOTE.search(text):  # "On-site, no remote"
+        return "hybrid" if HYBRID_CUES.search(text) else "onsite"
     if "hybrid" in text or text == "partial":
         return "hybrid"
     first_word = text.split()[0].strip(",.;:()")
     if "remote" in text or first_word in {"full", "yes", "true", "fully"}:
         return "remote"
-    if first_word in {"none", "no", "false"} or _ONSITE_CUES.search(text) or "office" in text:
+    if first_word in {"none", "no", "false"} or ONSITE_CUES.search(text) or "office" in text:
         return "onsite"
     return None
 
@@ -343,18 +322,18 @@ def read_workplace(
         named = {a.name for a in regions}
         regions += [a for a in areas_in(rest) if a.kind != "city" and a.name not in named]
         hint = hint or "remote"
-    if _NO_REMOTE.search(text):
-        return ("hybrid" if _HYBRID_CUES.search(text) else "onsite"), False, []
+    if NO_REMOTE.search(text):
+        return ("hybrid" if HYBRID_CUES.search(text) else "onsite"), False, []
     explicit = _workplace_from_hint(hint)
     if explicit is None and location_type and "TELECOMMUTE" in location_type.upper():
         explicit = "remote"
     if explicit:
         return explicit, explicit == "remote", regions if explicit == "remote" else []
-    if regions or _REMOTE_CUES.search(text) or re.search(r"\bor remote\b|\bremote\b\s*$", text, re.I | re.M):
+    if regions or REMOTE_CUES.search(text) or re.search(r"\bor remote\b|\bremote\b\s*$", text, re.I | re.M):
         return "remote", True, regions
-    if _HYBRID_CUES.search(text):
+    if HYBRID_CUES.search(text):
         return "hybrid", False, []
-    if _ONSITE_CUES.search(text):
+    if ONSITE_CUES.search(text):
         return "onsite", False, []
     return None, False, []
 

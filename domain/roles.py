@@ -10,7 +10,7 @@ import re
 from functools import cache
 
 from jobland.domain.models import Seniority
-from jobland.domain.places import fold
+from jobland.domain.text import ascii_fold
 
 LEVELS: tuple[Seniority, ...] = ("intern", "junior", "mid", "senior", "lead", "principal", "executive")
 
@@ -244,17 +244,37 @@ _NEIGHBOURS = {
         ("sales", "customer service"),
     )
 }
+# The nouns that make a phrase a job title in any field ("Senior Engineer", "Organizer", "Projektleiterin"):
+# how the CV importer tells a title line from an employer or a place.
+_ROLE_NOUNS = re.compile(
+    r"(?<![\w-])(?:engineer|developer|programmer|architect|manager|lead|leader|head|director|officer|president|vp|"
+    r"cto|ceo|cfo|coo|cio|founder|co-?founder|consultant|analyst|scientist|researcher|designer|administrator|"
+    r"specialist|intern|trainee|apprentice|working student|werkstudent|assistant|coordinator|teacher|tutor|"
+    r"lecturer|professor|nurse|accountant|advisor|adviser|owner|freelancer|freelance|contractor|sre|member|"
+    r"volunteer|mentor|organi[sz]er|ambassador|maintainer|contributor|writer|editor|technician|operator|"
+    r"representative|executive|partner)s?(?![\w-])"
+    # German job titles are compounds ("Backend-Entwickler", "Projektleiterin").
+    r"|(?:entwickler|ingenieur|leiter|berater|praktikant|referent|sachbearbeiter)(?:in|innen)?(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def names_a_role(text: str) -> bool:
+    """Whether a phrase holds a job title's noun: "Engineer at Acme" does, "Acme GmbH, Berlin" does not."""
+    return bool(_ROLE_NOUNS.search(text))
+
+
 _MANAGEMENT_TITLE = re.compile(r"\b(?:manager|head of|director|vp|vice president|chief|cto|leiter\w*)\b", re.I)
 
 
 @cache
 def _folded_families() -> dict[str, tuple[str, ...]]:
-    return {family: tuple(fold(p) for p in phrases) for family, phrases in ROLE_FAMILIES.items()}
+    return {family: tuple(ascii_fold(p) for p in phrases) for family, phrases in ROLE_FAMILIES.items()}
 
 
 @cache
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in fold(phrase).split()]
+    words = [re.escape(w) for w in ascii_fold(phrase).split()]
     return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
 
 
@@ -286,9 +306,9 @@ def role_family(title: str) -> str | None:
     (with people management), "Senior Engineer (Data Platform)" data engineering.
     """
     head, _, rest = (re.split(r"(\s[-–—|:/]\s|[(,])", title, maxsplit=1) + ["", ""])[:3]
-    family = _head_family(fold(head)) or _head_family(fold(title))
+    family = _head_family(ascii_fold(head)) or _head_family(ascii_fold(title))
     if family in (GENERIC_SOFTWARE, "engineering management"):
-        specialism = _head_family(fold(rest))
+        specialism = _head_family(ascii_fold(rest))
         if specialism in SOFTWARE_FAMILIES - {GENERIC_SOFTWARE, "engineering management"}:
             return specialism
     return family
@@ -296,7 +316,7 @@ def role_family(title: str) -> str | None:
 
 def families_named(text: str) -> list[str]:
     """Every family a search names ("data engineer roles", "senior Python backend"), generic ones left out."""
-    folded = fold(text)
+    folded = ascii_fold(text)
     found: dict[str, None] = {}
     for family, phrases in _folded_families().items():
         if family != GENERIC_SOFTWARE and any(p in folded and _phrase_pattern(p).search(folded) for p in phrases):
@@ -323,7 +343,7 @@ def relation(posting_family: str | None, own: list[str]) -> str:
 
 
 def is_management_title(title: str) -> bool:
-    return bool(_MANAGEMENT_TITLE.search(fold(title)))
+    return bool(_MANAGEMENT_TITLE.search(ascii_fold(title)))
 
 
 _TITLE_SENIORITY: tuple[tuple[Seniority, re.Pattern[str]], ...] = tuple(

@@ -16,9 +16,9 @@ from jobland.domain.places import areas_in
 from jobland.domain.posting_facts import Area
 from jobland.domain.roles import families_named
 from jobland.domain.salary import AMOUNT, amount_of
+from jobland.domain.workplace import NO_REMOTE
 
 _SALARY = re.compile(r"(?:at least|min(?:imum)?|>=?|mindestens|ab)\s*[€$£]?\s*(\d{2,3})(?:[.,]?(\d{3})|\s*k)\b", re.I)
-_ONSITE_ONLY = re.compile(r"\b(?:on[- ]?site only|no remote|kein remote|nur vor ort)\b", re.I)
 _REMOTE_ONLY = re.compile(r"\bremote only\b|\bonly remote\b|\bnur remote\b|\bfully remote\b", re.I)
 # "data engineer roles, remote": a part that says nothing but remote, with no place beside it.
 _JUST_REMOTE = re.compile(r"^\W*(?:fully |100% )?remote(?: roles?| jobs?| work)?\W*$", re.I)
@@ -56,7 +56,7 @@ def read_search(text: str) -> SearchIntent:
     return SearchIntent(
         families=families_named(text),
         places=list(places.values()),
-        remote_ok=not _ONSITE_ONLY.search(text),
+        remote_ok=not NO_REMOTE.search(text),
         remote_only=bool(_REMOTE_ONLY.search(text))
         or not places
         and any(_JUST_REMOTE.match(part) for part in re.split(r"[,;]", text)),

@@ -7,6 +7,7 @@ Shared by the screener (coverage, missing skills), the CV writer (relevance) and
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
 # canonical name -> aliases (lower case). The canonical name is what users see.
@@ -280,6 +281,19 @@ def extract_terms(text: str) -> list[tuple[str, int]]:
     Cached: the same lines (boilerplate, a company's standard requirements) come back in many postings.
     """
     return list(_terms(text))
+
+
+def names_any(text: str, terms: Iterable[str]) -> bool:
+    """Whether a text names one of these canonical skills or concepts, by any alias ("k8s" names Kubernetes);
+    a term outside the vocabulary (a posting's own skills field) counts written as a whole word."""
+    named = {term for term, _ in _terms(text)}
+    _, known = _alias_index(True)
+    for term in terms:
+        if term in named:
+            return True
+        if term.lower() not in known and re.search(rf"(?<!\w){re.escape(term.casefold())}(?!\w)", text.casefold()):
+            return True
+    return False
 
 
 def _mentions(text: str, *, with_concepts: bool) -> list[tuple[str, int]]:

@@ -41,6 +41,24 @@ def normalize_text(text: str) -> str:
     return "\n".join(line.strip() for line in _SPACES.sub(" ", text).split("\n"))
 
 
+def ascii_fold(text: str) -> str:
+    """Lower case in plain ASCII, accents dropped, spaces collapsed ("Köln" -> "koln", "Zürich" -> "zurich"):
+    the key the gazetteer and the vocabularies compare by."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+_COMBINING_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def accent_fold(text: str) -> str:
+    """Case- and accent-insensitive, other scripts kept ("München GmbH" -> "munchen gmbh", "株式会社" stays):
+    names compared across spellings must not all fold to the empty string."""
+    folded = text.casefold()
+    return folded if folded.isascii() else _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", folded))
+
+
 def strip_bullet(line: str) -> tuple[str, bool]:
     """Return the line without a leading bullet marker and whether it had one."""
     match = _BULLET_PREFIX.match(line)

@@ -182,7 +182,10 @@ class WorkerRuns:
             return await cursor.fetchone() if cursor.description else None
 
     async def fan_out(self, parent: str, thread_id: str, branches: list[tuple[str, str]]) -> str:
-        """Rows for a superstep's branches (run id, node) and their batch; the parent is done in the same step."""
+        """Rows for a superstep's branches (run id, node) and their batch.
+
+        The parent stays running until it has queued every branch: a parent killed in between is delivered
+        again, and queues the branches still waiting (queued_branches)."""
         batch_id = f"{parent}:{uuid.uuid4().hex[:8]}"
         async with self._cursor() as cursor, cursor.connection.transaction():
             await cursor.execute(
@@ -195,10 +198,16 @@ class WorkerRuns:
                     "VALUES (%s, %s, %s, 'queued', %s)",
                     (run_id, thread_id, node, batch_id),
                 )
-            await cursor.execute(
-                "UPDATE jobland_worker_runs SET state = 'done', finished_at = now() WHERE run_id = %s", (parent,)
-            )
         return batch_id
+
+    async def queued_branches(self, parent: str) -> set[str]:
+        """The parent's branches no worker has started (ids are the parent's id and the branch's index)."""
+        async with self._cursor() as cursor:
+            await cursor.execute(
+                "SELECT run_id FROM jobland_worker_runs WHERE run_id LIKE %s AND batch IS NOT NULL AND state = 'queued'",
+                (f"{parent}:%",),
+            )
+            return {row[0] for row in await cursor.fetchall()}
 
     async def finish_branch(self, run_id: str, error: str | None) -> str | None:
         """Mark a branch done; the run id of the segment that continues the thread if it was the batch's last.
@@ -443,19 +452,28 @@ async def _advance(
             return "drained"
     if not (branches := await _waiting_branches(s, thread_id)):
         return "ended"
+    ids = [f"{run.run_id}:{i}" for i in range(len(branches))]
     if await runs.unfinished_branches(thread_id):
+        if run.starts:  # delivered again: its first runner may have died before it queued every branch
+            waiting = await runs.queued_branches(run.run_id)
+            await _queue_branches(
+                s, [(b, branch) for b, branch in zip(ids, branches, strict=True) if b in waiting], context
+            )
         return "fanned"  # queued before a stop: they continue the thread
-    rows = [(f"{run.run_id}:{i}", branch.node) for i, branch in enumerate(branches)]
-    await runs.fan_out(run.run_id, thread_id, rows)
+    await runs.fan_out(run.run_id, thread_id, [(b, branch.node) for b, branch in zip(ids, branches, strict=True)])
+    await _queue_branches(s, list(zip(ids, branches, strict=True)), context)
+    return "fanned"
+
+
+async def _queue_branches(s: Session, branches: list[tuple[str, Send]], context: Context) -> None:
     app = app_for(s.settings)
-    for (branch_id, _), branch in zip(rows, branches, strict=True):
+    for branch_id, branch in branches:
         await asyncio.to_thread(
             app.send_task,
             BRANCH_TASK,
             args=[branch_id, branch.node, dict(branch.arg), _user_of(context)],
             task_id=branch_id,
         )
-    return "fanned"
 
 
 async def run_segment(

@@ -1,7 +1,8 @@
 """No fact is derived in more than one place: each vocabulary a reader knows is written in one module
 (seniority words of titles, "still in this job", spoken-language levels, salary periods and amounts,
-skill aliases, place spellings), and every other module asks that one. A second copy of a table is how
-two readers came to disagree (seniority on 5 of 49 titles, required skills on 3 of 37 postings)."""
+skill aliases, place spellings, month names, workplace words, the nouns of job titles), and every other
+module asks that one. A second copy of a table is how two readers came to disagree (seniority on 5 of 49
+titles, required skills on 3 of 37 postings)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ PACKAGE = ["agents", "domain", "graph", "jobland", "tools"]
 
 # A few words only that table holds, by the module that owns it.
 OWNERS = {
-    "domain/roles.py": ("berufseinsteiger", "teamleit"),  # seniority from a title
+    "domain/roles.py": ("berufseinsteiger", "teamleit", "sachbearbeiter"),  # seniority, the nouns of a job title
     "domain/person.py": ("bis heute", "aujourd'hui", "actualidad"),  # "still in this job"
-    "domain/languages.py": ("verhandlungssicher", "mother tongue", "jlpt"),  # CEFR levels from words
+    # CEFR levels from words, and a level as a German letter writes it
+    "domain/languages.py": ("verhandlungssicher", "mother tongue", "jlpt", "muttersprache"),
     "domain/salary.py": ("tagessatz", "stundenlohn", "tausend"),  # salary periods and amounts
     "domain/skills.py": ("k8s",),  # skill aliases
-    "domain/places.py": ("praha",),  # place spellings beside the gazetteer
+    "domain/places.py": ("praha", "nürnberg"),  # place spellings beside the gazetteer (letters write them too)
+    "domain/dates.py": ("dezember", "jänner", "maerz"),  # month names
+    # remote, hybrid, on-site and "no remote" words, of postings, location fields and searches alike
+    "domain/workplace.py": ("work from home", "nur vor ort", "hybrides? arbeiten", "on[- ]?site only"),
 }
 
 

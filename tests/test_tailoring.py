@@ -27,10 +27,10 @@ from jobland.domain.models import (
     Profile,
     WorkItem,
 )
-from jobland.domain.places import fold
 from jobland.domain.posting_reader import facts_of
 from jobland.domain.roles import ROLE_FAMILIES, families_named
 from jobland.domain.search_reader import read_search
+from jobland.domain.text import ascii_fold
 from jobland.graph.context import Context
 from jobland.tools.cv_import import import_profile
 from jobland.tools.job_folder import load_folder
@@ -89,9 +89,9 @@ def screened(persona: str, name: str) -> Built:
 
 
 def names_the_field(text: str, family: str | None) -> bool:
-    folded = fold(text)
+    folded = ascii_fold(text)
     return family is not None and (
-        family in families_named(text) or any(fold(p) in folded for p in ROLE_FAMILIES.get(family, ()))
+        family in families_named(text) or any(ascii_fold(p) in folded for p in ROLE_FAMILIES.get(family, ()))
     )
 
 

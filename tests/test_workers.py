@@ -169,7 +169,8 @@ def test_two_workers_share_the_work_and_one_smtp_budget_survive_a_kill_and_never
         cv_id = upload_cv(api)  # read before the workers start: their start-up would slow the read past its limit
         with workers(2, env):
             first, second = start_search(api, cv_id, max_packages=4), start_search(api, cv_id, max_packages=4)
-            wait_until(lambda: run_rows(database_url, first)[0]["state"] != "queued")
+            # The API answers 202 before its background task writes the run's row: wait for the row too.
+            wait_until(lambda: any(row["state"] != "queued" for row in run_rows(database_url, first)[:1]))
             asyncio.run(_enqueue_again(settings, first, _request_of(settings, first), user_id(settings)))
             reviews = {t: wait_for(api, t, {"awaiting_review", "failed"}, timeout=240) for t in (first, second)}
             assert all(r["stage"] == "awaiting_review" and len(r["awaiting_review"]) == 4 for r in reviews.values())

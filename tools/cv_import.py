@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import pypdfium2
 from pydantic import ValidationError
 
+from jobland.domain.dates import MONTH_PATTERN
 from jobland.domain.languages import level_of, named_language
 from jobland.domain.models import (
     AwardItem,
@@ -53,6 +54,7 @@ from jobland.domain.models import (
 )
 from jobland.domain.person import ONGOING_PATTERN
 from jobland.domain.places import find_area
+from jobland.domain.roles import names_a_role
 from jobland.domain.salary import AMOUNT, amount_of, currency_in
 from jobland.domain.skills import extract_skills, extract_terms
 from jobland.domain.text import content_hash, normalize_text, strip_bullet
@@ -1113,7 +1115,7 @@ def _looks_like_name(text: str) -> bool:
 def _looks_like_location(text: str) -> bool:
     if text.casefold() in _REMOTE_WORDS:
         return True
-    return bool(_LOCATION.match(text)) and len(text.split()) <= 7 and not _has_title_word(text)
+    return bool(_LOCATION.match(text)) and len(text.split()) <= 7 and not names_a_role(text)
 
 
 def _location(text: str) -> Location:
@@ -1184,12 +1186,8 @@ def _basics(header: list[_Block]) -> tuple[Basics, str]:
 
 # --------------------------------------------------------------------------- entries: jobs, schools, projects
 
-_MONTH = (
-    r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|mar(?:ch)?|märz|mär|maerz|apr(?:il)?|may|mai|june?|juni|july?|juli|"
-    r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|okt(?:ober)?|nov(?:ember)?|dec(?:ember)?|dez(?:ember)?)\.?"
-)
 _YEAR = r"(?:19|20)\d{2}"
-_DATE = rf"(?:{_MONTH}\s*{_YEAR}|\d{{1,2}}[./]{_YEAR}|{_YEAR}[-/.]\d{{1,2}}(?:[-/.]\d{{1,2}})?|{_YEAR})"
+_DATE = rf"(?:{MONTH_PATTERN}\s*{_YEAR}|\d{{1,2}}[./]{_YEAR}|{_YEAR}[-/.]\d{{1,2}}(?:[-/.]\d{{1,2}})?|{_YEAR})"
 _NOW = ONGOING_PATTERN
 _RANGE_SEPARATOR = r"(?:\s*[-–—]\s*|\s+(?:to|bis|until|till|au|à|a)\s+)"
 _DATE_RANGE = re.compile(
@@ -1223,22 +1221,7 @@ def _take_dates(text: str) -> tuple[_DateRange | None, str]:
     return _DateRange(start, end), f"{before} | {after}" if before and after else before or after
 
 
-_TITLE_WORDS = re.compile(
-    r"(?<![\w-])(?:engineer|developer|programmer|architect|manager|lead|leader|head|director|officer|president|vp|"
-    r"cto|ceo|cfo|coo|cio|founder|co-?founder|consultant|analyst|scientist|researcher|designer|administrator|"
-    r"specialist|intern|trainee|apprentice|working student|werkstudent|assistant|coordinator|teacher|tutor|"
-    r"lecturer|professor|nurse|accountant|advisor|adviser|owner|freelancer|freelance|contractor|sre|member|"
-    r"volunteer|mentor|organi[sz]er|ambassador|maintainer|contributor|writer|editor|technician|operator|"
-    r"representative|executive|partner)s?(?![\w-])"
-    # German job titles are compounds ("Backend-Entwickler", "Projektleiterin").
-    r"|(?:entwickler|ingenieur|leiter|berater|praktikant|referent|sachbearbeiter)(?:in|innen)?(?!\w)",
-    re.IGNORECASE,
-)
 _LEGAL_SUFFIX = re.compile(r"^(?:ltd|inc|llc|gmbh|ag|co|corp|plc|s\.?a|b\.?v|srl|kg|se|oy|ab|as|pty|limited)\.?$", re.I)
-
-
-def _has_title_word(text: str) -> bool:
-    return bool(_TITLE_WORDS.search(text))
 
 
 @dataclass
@@ -1320,14 +1303,12 @@ def _entry_facts(entry: _Entry) -> _EntryFacts:
             pieces.remove(candidates[0])
 
     place([p for p in pieces if p.place])
-    place([p for p in pieces if p.aside and not _has_title_word(p.text) and not _DEGREE.search(p.text)])
+    place([p for p in pieces if p.aside and not names_a_role(p.text) and not _DEGREE.search(p.text)])
     # A known place among the other pieces ("Berlin" on a line of its own), while something else names the employer.
-    place(
-        [p for p in pieces[1:] if _is_place(p.text) and any(not _has_title_word(o.text) for o in pieces if o is not p)]
-    )
+    place([p for p in pieces[1:] if _is_place(p.text) and any(not names_a_role(o.text) for o in pieces if o is not p)])
     on_date_line = [p for p in pieces if p.line == date_line]
     if len(on_date_line) == 1 and len(pieces) > 1 and len(on_date_line[0].text.split()) <= 4:
-        place([p for p in on_date_line if p is not pieces[0] and not _has_title_word(p.text) and _is_place(p.text)])
+        place([p for p in on_date_line if p is not pieces[0] and not names_a_role(p.text) and _is_place(p.text)])
 
     summary: list[str] = []
     for piece in pieces:
@@ -1356,7 +1337,7 @@ _BRACKETED = re.compile(r"^(?P<head>.+?)\s*\((?P<inner>[^()]+)\)$")
 def _piece_parts(piece: str) -> list[tuple[str, bool]]:
     """A heading piece split into role, employer and place, each with whether it is the place:
     "Senior Engineer @ Acme (Berlin)", "Acme GmbH, Berlin", "Engineer, Acme, Munich, Germany"."""
-    if (at := _AT.match(piece)) and _has_title_word(at.group("role")) and not _has_title_word(at.group("org")):
+    if (at := _AT.match(piece)) and names_a_role(at.group("role")) and not names_a_role(at.group("org")):
         return [(at.group("role"), False), *_piece_parts(at.group("org"))]
     if (bracketed := _BRACKETED.match(piece)) and _is_place(bracketed.group("inner")):
         return [*_piece_parts(bracketed.group("head")), (bracketed.group("inner"), True)]
@@ -1370,7 +1351,7 @@ def _piece_parts(piece: str) -> list[tuple[str, bool]]:
         if _is_place(tail):
             return [*_piece_parts(", ".join(parts[:cut])), (tail, True)]
     organisation, role = _split_role(piece)
-    if organisation and role and _has_title_word(role) and not _has_title_word(organisation):
+    if organisation and role and names_a_role(role) and not names_a_role(organisation):
         return [(role, False), (organisation, False)]
     return [(piece, False)]
 
@@ -1380,7 +1361,7 @@ def _is_place(text: str) -> bool:
     if text.casefold() in _REMOTE_WORDS:
         return True
     parts = [p.strip() for p in text.split(",")]
-    if not 1 <= len(parts) <= 3 or not all(parts) or _has_title_word(text) or _SCHOOL.search(text):
+    if not 1 <= len(parts) <= 3 or not all(parts) or names_a_role(text) or _SCHOOL.search(text):
         return False
     if len(parts[0].split()) > 4 or _DEGREE.search(text) or any(_LEGAL_SUFFIX.match(w) for w in text.split()):
         return False
@@ -1430,8 +1411,8 @@ def _highlights(section: str, owner: str, texts: list[str]) -> list[Highlight]:
 def _organisation_and_role(pieces: list[str]) -> tuple[str, str | None]:
     if len(pieces) == 1:
         return _split_role(pieces[0])
-    titled = [p for p in pieces if _has_title_word(p)]
-    plain = [p for p in pieces if not _has_title_word(p)]
+    titled = [p for p in pieces if names_a_role(p)]
+    plain = [p for p in pieces if not names_a_role(p)]
     if titled and plain:
         return plain[0], titled[0]
     if len(pieces) >= 2:
@@ -1442,14 +1423,14 @@ def _organisation_and_role(pieces: list[str]) -> tuple[str, str | None]:
 def _split_role(piece: str) -> tuple[str, str | None]:
     """Organisation and role from one phrase: "Engineer at Acme", "Organizer, HashiCorp", "Acme GmbH"."""
     at = re.match(r"(.+?)\s+(?:at|@|bei|chez)\s+(.+)", piece)
-    if at and _has_title_word(at.group(1)):
+    if at and names_a_role(at.group(1)):
         return at.group(2), at.group(1)
     left, comma, right = piece.rpartition(", ")
     if comma and not _LEGAL_SUFFIX.match(right):
-        if _has_title_word(right) and not _has_title_word(left):
+        if names_a_role(right) and not names_a_role(left):
             return left, right
         return right, left
-    return ("", piece) if _has_title_word(piece) else (piece, None)
+    return ("", piece) if names_a_role(piece) else (piece, None)
 
 
 def _work_items(entries: list[_Entry], section: str) -> list[WorkItem]:

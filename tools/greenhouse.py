@@ -12,8 +12,9 @@ import html
 from datetime import datetime
 from typing import Any
 
+from jobland.domain.workplace import places_from_location
 from jobland.tools.job_boards import BoardCall, BoardJobSource
-from jobland.tools.job_folder import PostingDraft, places_from_location
+from jobland.tools.job_folder import PostingDraft
 
 SERVICE = "greenhouse"
 BASE_URL = "https://boards-api.greenhouse.io"

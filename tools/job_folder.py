@@ -42,6 +42,7 @@ from jobland.domain.roles import seniority_of as infer_seniority  # noqa: F401 (
 from jobland.domain.salary import parse_salary, salary_in_description
 from jobland.domain.skills import canonical_skill, extract_skills
 from jobland.domain.text import content_hash, normalize_text, stable_id, strip_bullet
+from jobland.domain.workplace import address_from_text, places_from_location
 from jobland.examples import EXAMPLE_JOBS
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -350,7 +351,7 @@ def _address_of(value: Any) -> PostalAddress | None:
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, str):
-        return _address_from_text(value)
+        return address_from_text(value)
     if not isinstance(value, dict):
         return None
     fields = {
@@ -358,17 +359,6 @@ def _address_of(value: Any) -> PostalAddress | None:
         for key in ("addressLocality", "addressRegion", "addressCountry", "postalCode", "streetAddress")
     }
     return PostalAddress(**fields) if any(fields.values()) else None
-
-
-def _address_from_text(text: str) -> PostalAddress | None:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        return None
-    return PostalAddress(
-        addressLocality=parts[0],
-        addressRegion=", ".join(parts[1:-1]) or None,
-        addressCountry=parts[-1] if len(parts) > 1 else None,
-    )
 
 
 def _draft_from_schema_org(node: dict) -> PostingDraft:
@@ -426,7 +416,7 @@ def _draft_from_json_resume(node: dict) -> PostingDraft:
             addressCountry=_text_of(location.get("countryCode")) or None,
         )
     elif isinstance(location, str):
-        address = _address_from_text(location)
+        address = address_from_text(location)
     return PostingDraft(
         title=node.get("title"),
         company=_text_of(node.get("company")),
@@ -701,20 +691,6 @@ def draft_from_text(text: str, *, title_hint: str = "") -> PostingDraft:
         url=fields.get("url"),
         location_text=" ".join(_text_of(fields.get(key)) for key in ("location", "remote")).strip(),
     )
-
-
-def places_from_location(text: str) -> tuple[list[PostalAddress], str | None]:
-    """'Berlin, Germany or Remote (EU)' -> the Berlin address and the hint 'remote'."""
-    places: list[PostalAddress] = []
-    workplace: str | None = None
-    for part in re.split(r"\s*(?:;|\||/|\bor\b|\boder\b)\s*", text):
-        if mentioned := re.search(r"\b(remote|hybrid)\b", part, re.I):
-            workplace = mentioned.group(1).lower()
-            # "Remote (EU)" names no place; "Hybrid - Munich" and "Berlin (hybrid)" name Munich and Berlin.
-            part = re.sub(r"\b(?:remote|hybrid)\b|\(.*?\)", "", part, flags=re.I)
-        if address := _address_from_text(part.strip(" -–,()")):
-            places.append(address)
-    return places, workplace
 
 
 def _plain_markdown(markdown: str) -> str:

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from jobland.domain.models import SearchRequest
+from jobland.domain.workplace import places_from_location
 from jobland.tools.job_folder import (
     JobBatch,
     JobSourceError,
     PostingDraft,
     batch_of_sourced_drafts,
-    places_from_location,
 )
 from jobland.tools.ratelimit import RetryableError, ServiceLimiter
 

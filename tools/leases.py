@@ -39,6 +39,16 @@ CREATE TABLE IF NOT EXISTS jobland_thread_leases (
     holder text NOT NULL,
     since timestamptz NOT NULL DEFAULT now()
 );
+-- Every lease taken (one row per segment): who advanced a thread, and when, for audits and the scale-out test.
+-- A holder that died leaves released_at empty; its lock went with its connection.
+CREATE TABLE IF NOT EXISTS jobland_thread_lease_log (
+    thread_id text NOT NULL,
+    token bigint NOT NULL,
+    holder text NOT NULL,
+    acquired_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    released_at timestamptz,
+    PRIMARY KEY (thread_id, token)
+);
 CREATE TABLE IF NOT EXISTS jobland_send_claims (
     package_id text PRIMARY KEY,
     thread_id text NOT NULL,
@@ -140,12 +150,21 @@ class PostgresGuards:
                 )
             token = await _fetch(
                 conn,
-                "INSERT INTO jobland_thread_leases (thread_id, token, holder) VALUES (%s, 1, %s) "
+                "WITH lease AS (INSERT INTO jobland_thread_leases (thread_id, token, holder) VALUES (%s, 1, %s) "
                 "ON CONFLICT (thread_id) DO UPDATE SET token = jobland_thread_leases.token + 1, "
-                "holder = excluded.holder, since = now() RETURNING token",
+                "holder = excluded.holder, since = now() RETURNING thread_id, token, holder) "
+                "INSERT INTO jobland_thread_lease_log (thread_id, token, holder) SELECT * FROM lease RETURNING token",
                 (thread_id, holder_name()),
             )
-            yield token
+            try:
+                yield token
+            finally:
+                with contextlib.suppress(psycopg.Error):  # a lost connection released the lock all the same
+                    await conn.execute(
+                        "UPDATE jobland_thread_lease_log SET released_at = clock_timestamp() "
+                        "WHERE thread_id = %s AND token = %s",
+                        (thread_id, token),
+                    )
 
     async def held_by(self, thread_id: str) -> str | None:
         """Who advances the thread right now, or None: asked of pg_locks, so a holder that died never counts."""

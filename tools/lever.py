@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jobland.domain.workplace import places_from_location
 from jobland.tools.job_boards import BoardCall, BoardJobSource, company_of_slug
-from jobland.tools.job_folder import PostingDraft, places_from_location
+from jobland.tools.job_folder import PostingDraft
 
 SERVICE = "lever"
 BASE_URL = "https://api.lever.co"

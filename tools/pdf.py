@@ -3,13 +3,17 @@ reading PDFs back (pypdfium2, Docling), and atomic writes of rendered files."""
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 # Engines tried in this order; JobLand never installs or downloads one.
 TEX_ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
@@ -21,6 +25,11 @@ _TEX_TIMEOUT_S = 120
 # reads uploaded CVs in child processes of their own (jobland.profiling, tools.bounded), so a hostile upload
 # never holds it: here it only orders the reading back of JobLand's own rendered PDFs.
 PDF_LIBRARIES = threading.RLock()
+
+# WeasyPrint is CPU-bound and holds the GIL for most of a render: ten packages rendering at once all finish
+# late together, while the LLM slots idle. Rendering as many at a time as there are cores lets each package
+# go on to its next LLM call as soon as its own document is made.
+_RENDERS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 class PdfRenderError(RuntimeError):
@@ -40,7 +49,8 @@ def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     import weasyprint  # heavy import (Pango, fonts): only when a PDF is really made
 
     try:
-        return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_offline_fetcher()).write_pdf()
+        with _RENDERS:
+            return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_offline_fetcher()).write_pdf()
     except Exception as exc:  # WeasyPrint raises many unrelated types on bad input
         raise PdfRenderError(
             f"could not render the PDF ({type(exc).__name__}: {exc}); "
@@ -80,6 +90,27 @@ def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
     with PDF_LIBRARIES:
         result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
     return result.document.export_to_text()
+
+
+_WARM_UP_HTML = "<!doctype html><html lang='en'><body><h1>JobLand</h1><p>Warming up.</p></body></html>"
+
+
+@functools.cache
+def warm_up_in_background() -> None:
+    """Load WeasyPrint (Pango, fonts) and Docling's pipeline once per process, in a thread of their own.
+
+    The first render and the first parse-back otherwise pay seconds for it on a package's critical path
+    (Docling's under PDF_LIBRARIES, which every package then waits for); started while the packages'
+    first LLM calls are out, that time is spent while the CPU would idle.
+    """
+
+    def warm_up() -> None:
+        try:
+            docling_text(render_pdf(_WARM_UP_HTML), "warm-up.pdf")
+        except Exception:  # the real render or parse-back reports its own error, with what to do
+            logger.debug("warming up the PDF libraries failed", exc_info=True)
+
+    threading.Thread(target=warm_up, name="jobland-pdf-warm-up", daemon=True).start()
 
 
 class LatexCompileError(RuntimeError):

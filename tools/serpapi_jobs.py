@@ -20,12 +20,12 @@ import serpapi
 
 from jobland.domain.dedupe import dedupe_postings, freshness
 from jobland.domain.models import DiscardedPosting, JobPosting, SearchRequest
+from jobland.domain.workplace import places_from_location
 from jobland.tools.job_folder import (
     JobBatch,
     JobSourceError,
     PostingDraft,
     UnusablePosting,
-    places_from_location,
     posting_from_draft,
 )
 from jobland.tools.ratelimit import RetryableError, ServiceLimiter, retry_after_seconds
@@ -39,7 +39,6 @@ _NO_RESULTS = re.compile(r"hasn't returned any results", re.I)
 _AGO = re.compile(r"\b(\d+|an?|one)\+?\s*(minute|hour|day|week|month|year)s?\s+ago\b", re.I)
 _UNIT_DAYS = {"minute": 0, "hour": 0, "day": 1, "week": 7, "month": 30, "year": 365}
 _OTHER_PLACES = re.compile(r"\(\s*\+\s*\d+\s+others?\s*\)", re.I)
-_ANYWHERE = re.compile(r"^\s*(anywhere|remote|work from home)\s*$", re.I)
 
 
 class SerpApiJobSource:
@@ -154,7 +153,7 @@ def draft_of_job(job: dict, now: datetime) -> PostingDraft:
     extensions = job.get("detected_extensions") if isinstance(job.get("detected_extensions"), dict) else {}
     highlights = _highlights(job)
     location = _OTHER_PLACES.sub("", str(job.get("location") or "")).strip()
-    places, workplace = ([], "remote") if _ANYWHERE.match(location) else places_from_location(location)
+    places, workplace = places_from_location(location)
     if extensions.get("work_from_home"):
         workplace = True  # Google's flag: the job is remote
     description = str(job.get("description") or "").strip()

@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from jobland.domain.workplace import places_from_location
 from jobland.tools.job_boards import BoardCall, BoardJobSource, company_of_slug
-from jobland.tools.job_folder import JobSourceError, PostingDraft, places_from_location
+from jobland.tools.job_folder import JobSourceError, PostingDraft
 from jobland.tools.serpapi_jobs import posted_on
 
 SERVICE = "workday"

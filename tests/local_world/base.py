@@ -63,6 +63,9 @@ class LocalService:
         self.flaky_rate = 0.0
         self._random = random.Random(0)
         self._lock = threading.Lock()
+        # Requests being answered right now, and the most at once: what a caller's concurrency cap must bound.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -95,6 +98,15 @@ class LocalService:
     def _dispatch(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Request) -> Reply:
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(request.path)

@@ -8,6 +8,7 @@ import email.policy
 import ipaddress
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -98,9 +99,10 @@ class LocalSmtp:
     handler: RecordingHandler
 
 
-@pytest.fixture
-def smtp_server(tmp_path: Path) -> Iterator[LocalSmtp]:
-    cert_file, key_file = self_signed_certificate(tmp_path)
+@contextmanager
+def local_smtp(folder: Path) -> Iterator[LocalSmtp]:
+    """The SMTP server on a free loopback port (its certificate in folder), for fixtures and benchmarks."""
+    cert_file, key_file = self_signed_certificate(folder)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert_file, key_file)
     handler = RecordingHandler()
@@ -115,5 +117,13 @@ def smtp_server(tmp_path: Path) -> Iterator[LocalSmtp]:
         auth_require_tls=True,
     )
     controller.start()
-    yield LocalSmtp("127.0.0.1", port, cert_file, handler)
-    controller.stop()
+    try:
+        yield LocalSmtp("127.0.0.1", port, cert_file, handler)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[LocalSmtp]:
+    with local_smtp(tmp_path) as server:
+        yield server

@@ -1,0 +1,225 @@
+"""Benchmark: the whole graph in one process against the local API world's LLM, against the bound its limits set.
+
+    python -m bench.llm_bound [--postings 50] [--latency 1.0] [--runs 3] [--database-url URL]
+
+Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake) answering after a fixed
+`--latency` s; the service limits are the defaults (tools/llm.py DEFAULT_LIMITS for "openai", on
+tools/ratelimit.py's ServiceLimiter). A run goes from the search to the review interrupt (that is the
+stretch the LLM limits bound), then approves every ready package with no flagged claim, and delivers
+to the outbox (not timed). The bound the limits set is the larger of
+    calls / max_concurrency x latency    and    calls / requests_per_second (when spacing is set),
+with `calls` the LLM calls the run made; the ratio is wall time over that bound. Tokens are the fake's
+usage fields (prompt/completion), per schema and per approved package. Results go to
+bench/results/llm_bound-<N>[-no-pdf].json. Without --database-url (or $DATABASE_URL) it uses the embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from langgraph.types import Command
+
+from bench.pipeline import ROOT, _drive, fresh_database, synthesise
+from jobland.domain.models import CompanyDossier, Decision, PackageStatus, SearchRequest
+from jobland.domain.repository import Records
+from jobland.domain.review import requested_package_id
+from jobland.graph.builder import open_graph
+from jobland.graph.context import Context
+from jobland.tools.embedded_postgres import resolve_database_url
+from jobland.tools.embeddings import get_async_embedder
+from jobland.tools.llm import DEFAULT_LIMITS
+from tests.local_world.openai import API_KEY, ChatRequest, FakeOpenAI
+from tests.support.llm_answers import _MATERIAL as MATERIAL
+from tests.support.llm_answers import FIRST_FACT, LISTED, cv_answer, first_sentence
+
+
+def honest_research(request: ChatRequest) -> dict[str, Any]:
+    """The first sentence of each material's last paragraph, each citing its material (nothing invented)."""
+    items = MATERIAL.findall(request.text("user"))
+    facts = [{"text": first_sentence(text.split("\n\n")[-1]), "source_index": int(n)} for n, _, text in items]
+    return {topic: [] for topic in CompanyDossier.TOPICS} | {"mission": facts[:1], "products": facts[1:]}
+
+
+def honest_letter(request: ChatRequest) -> dict[str, Any]:
+    """A paragraph from the first two highlights it was given, and one on the first fact (when there is one)."""
+    wanted = LISTED.findall(request.text("user"))
+    paragraphs = [{"text": " ".join(t for _, t in wanted[:2]), "highlight_ids": [h for h, _ in wanted[:2]]}]
+    if facts := FIRST_FACT.findall(request.text("user")):
+        paragraphs.append({"text": facts[0], "highlight_ids": [], "fact_numbers": [1]})
+    return {"paragraphs": [{"fact_numbers": [], **p} for p in paragraphs]}
+
+
+class CountingOpenAI(FakeOpenAI):
+    """The fake model server, keeping each answer's usage by schema (what a provider would bill)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.usage: dict[str, Counter] = defaultdict(Counter)
+        self.answered: list[float] = []  # perf_counter when each answer was ready
+        self.responders.update(DossierSummary=honest_research, CVRewrite=cv_answer, LetterBody=honest_letter)
+
+    def _usage(self, request: ChatRequest, content: str) -> dict[str, Any]:
+        usage = super()._usage(request, content)
+        with self._lock:
+            self.answered.append(time.perf_counter())
+            counted = self.usage[request.schema_name]
+            counted.update(calls=1, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"])
+        return usage
+
+
+def chained_bound(screening_calls: int, packages: int, steps: int, latency: float, limits: dict[str, float]) -> float:
+    """The least wall time once the graph's order is counted too: every screening call before the shortlist,
+    then each package's `steps` LLM calls one after another."""
+    concurrency = int(limits.get("max_concurrency", 4))
+    package_rounds = max(steps, -(-packages * steps // concurrency)) if packages else 0
+    return (-(-screening_calls // concurrency) + package_rounds) * latency
+
+
+def llm_bound(calls: int, latency: float, limits: dict[str, float]) -> float:
+    """The least wall time the limits allow for `calls` calls of `latency` s each."""
+    concurrency = int(limits.get("max_concurrency", 4))
+    bound = -(-calls // concurrency) * latency
+    if rate := limits.get("requests_per_second"):
+        bound = max(bound, (calls - 1) / rate + latency)
+    return bound
+
+
+async def one_run(server_url: str, postings: int, latency: float, render_pdf: bool) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="jobland-llm-bound-"))
+    synthesise(postings, work / "jobs")
+    home = work / "home"
+    home.mkdir()
+    model = CountingOpenAI().start()
+    model.latency = latency
+    try:
+        context = Context(
+            user_email="bench@example.com",
+            home=str(home),
+            render_pdf=render_pdf,
+            llm_base_url=model.base_url,
+            llm_api_key=API_KEY,
+        )
+        request = SearchRequest(cv_path=str(ROOT / "examples" / "cv" / "alex-morgan.md"), jobs_dir=str(work / "jobs"))
+        config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        async with fresh_database(server_url) as url, open_graph(url, home) as graph:
+            stages: dict[str, float] = {}
+            start = time.perf_counter()
+            await _drive(graph, {"request": request}, config, context, stages)
+            wall = time.perf_counter() - start
+            state = await graph.aget_state(config)
+            packages = await Records(graph.store).packages(state.values["thread_id"])
+            approvable = {p.id for p in packages if p.status == PackageStatus.ready and not p.flagged_claims}
+            if state.interrupts:
+                pending = state.interrupts[0]
+                decisions = [
+                    Decision(
+                        package_id=requested_package_id(r),
+                        action="accept" if requested_package_id(r) in approvable else "reject",
+                    )
+                    for r in pending.value
+                ]
+                resume = Command(resume={pending.id: [d.model_dump() for d in decisions]})
+                await graph.ainvoke(resume, config, context=context, durability="sync")
+            statuses = Counter(p.status.value for p in packages)
+            errors = sorted({p.error for p in packages if p.error})
+    finally:
+        model.stop()
+    usage = {schema: dict(counted) for schema, counted in sorted(model.usage.items())}
+    package_schemas = ("DossierSummary", "CVRewrite", "LetterBody")  # each package's calls, one after another
+    calls = sum(u["calls"] for u in usage.values())
+    bound = llm_bound(calls, latency, DEFAULT_LIMITS)
+    approved = max(len(approvable), 1)
+    package_usage = [usage.get(s, {}) for s in package_schemas]
+    first_call = min(model.answered) - latency - start
+    chained = chained_bound(
+        usage.get("JobScreeningOutput", {}).get("calls", 0),
+        len(packages),
+        len(package_schemas),
+        latency,
+        DEFAULT_LIMITS,
+    )
+    return {
+        "wall_s": round(wall, 3),
+        "first_llm_call_at_s": round(first_call, 3),
+        "llm_stretch_s": round(wall - first_call, 3),
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "bound_s": bound,
+        "ratio": round(wall / bound, 3),
+        "chained_bound_s": chained,
+        "ratio_to_chained": round(wall / chained, 3),
+        "llm_calls": calls,
+        "packages": dict(statuses),
+        "package_errors": errors,
+        "approved": len(approvable),
+        "usage_by_schema": usage,
+        "per_approved_package": {
+            "llm_calls": round(calls / approved, 2),
+            "prompt_tokens": round(sum(u.get("prompt_tokens", 0) for u in usage.values()) / approved, 1),
+            "completion_tokens": round(sum(u.get("completion_tokens", 0) for u in usage.values()) / approved, 1),
+            "package_step_calls": round(sum(u.get("calls", 0) for u in package_usage) / approved, 2),
+            "package_step_prompt_tokens": round(sum(u.get("prompt_tokens", 0) for u in package_usage) / approved, 1),
+            "package_step_completion_tokens": round(
+                sum(u.get("completion_tokens", 0) for u in package_usage) / approved, 1
+            ),
+        },
+    }
+
+
+async def run(args: argparse.Namespace) -> dict:
+    server_url = resolve_database_url(args.database_url, Path(tempfile.mkdtemp(prefix="jobland-llm-bound-db-")))
+    get_async_embedder()  # the embedding model loaded before any clock starts
+    runs = []
+    for index in range(args.runs):
+        result = await one_run(server_url, args.postings, args.latency, not args.no_pdf)
+        runs.append(result)
+        print(
+            f"run {index + 1}: {result['wall_s']:.2f} s against a bound of {result['bound_s']:.2f} s "
+            f"({result['ratio']:.2f}x; {result['ratio_to_chained']:.2f}x of the {result['chained_bound_s']:.0f} s "
+            f"the graph's order allows); first LLM call at {result['first_llm_call_at_s']:.2f} s; "
+            f"stages {result['stages_s']}; {result['llm_calls']} LLM calls; packages {result['packages']}; "
+            f"per approved package {result['per_approved_package']}; errors {result['package_errors']}",
+            flush=True,
+        )
+    walls = [r["wall_s"] for r in runs]
+    return {
+        "postings": args.postings,
+        "latency_s": args.latency,
+        "limits": DEFAULT_LIMITS,
+        "render_pdf": not args.no_pdf,
+        "wall_s_median": statistics.median(walls),
+        "ratio_median": statistics.median(r["ratio"] for r in runs),
+        "ratio_range": [min(r["ratio"] for r in runs), max(r["ratio"] for r in runs)],
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postings", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds the fake model takes per call")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-pdf", action="store_true", help="do not render PDFs (the LLM-only floor)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    args = parser.parse_args()
+    summary = asyncio.run(run(args))
+    print(
+        f"median {summary['wall_s_median']:.2f} s, ratio {summary['ratio_median']:.2f}x "
+        f"(range {summary['ratio_range'][0]:.2f}-{summary['ratio_range'][1]:.2f}x)"
+    )
+    out = ROOT / "bench" / "results" / f"llm_bound-{args.postings}{'-no-pdf' if args.no_pdf else ''}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
