@@ -20,6 +20,7 @@ from jobland.domain.models import Profile
 from jobland.domain.person import is_language_group, spoken_languages
 from jobland.tools.cv_import import import_profile
 from tests.conftest import FIXTURES
+from tests.test_cv_import import write
 from tests.test_json_resume import schema_errors
 
 RESUMES = FIXTURES / "resumes"
@@ -387,15 +388,6 @@ SHAPES.append(
 )
 
 
-def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
-
-
 def _jobs(profile: Profile) -> list[Job]:
     return [Job(w.name, w.position or "", w.location, iso_date(w.startDate), iso_date(w.endDate)) for w in profile.work]
 
@@ -409,7 +401,7 @@ def _schools(profile: Profile) -> list[School]:
 
 @pytest.mark.parametrize(("name", "content", "jobs", "schools"), [s[1:] for s in SHAPES], ids=[s[0] for s in SHAPES])
 def test_cv_shape(tmp_path: Path, name: str, content: str | bytes, jobs: list[Job], schools: list[School]) -> None:
-    profile = import_profile(_write(tmp_path, name, content))
+    profile = import_profile(write(tmp_path, name, content))
     assert _jobs(profile) == jobs
     assert _schools(profile) == schools
     if name != LINKEDIN.name:
@@ -532,7 +524,7 @@ def test_spoken_languages_shape(
 ) -> None:
     """Spoken languages land in profile.languages, with the level as written, from any shape; the one reader
     (domain.languages through domain.person) reads CEFR levels from them; none is ever a skill."""
-    profile = import_profile(_write(tmp_path, name, content))
+    profile = import_profile(write(tmp_path, name, content))
     assert [(item.language, item.fluency) for item in profile.languages] == languages
     assert spoken_languages(profile) == levels
     assert not [n for n in profile.skill_names() if named_language(n)], "a spoken language is listed as a skill"
