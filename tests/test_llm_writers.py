@@ -25,7 +25,14 @@ from tests.support.llm_answers import (
     NORTHWIND_ABOUT,
     llm_context,
 )
-from tests.support.packages import COST_HIGHLIGHT, K8S_HIGHLIGHT, _build, _stored, make_posting, make_profile
+from tests.support.packages import (
+    COST_HIGHLIGHT,
+    K8S_HIGHLIGHT,
+    build_package_alone,
+    make_posting,
+    make_profile,
+    store_with_pending_package,
+)
 
 MISSION = "Our mission is to make every shipment traceable from dock to door."
 _FENCES = re.compile(r"<(posting|material|facts)>\n.*?\n</\1>", re.DOTALL)
@@ -117,9 +124,9 @@ async def test_llm_package_keeps_valid_ids_and_passes_the_truth_check(
     tmp_path: Path, model: FakeOpenAI, web: FakeExa
 ) -> None:
     profile, posting = make_profile(), make_posting()
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
 
-    await _build(store, llm_context(tmp_path, model, web, pdf=True), "run-1")
+    await build_package_alone(store, llm_context(tmp_path, model, web, pdf=True), "run-1")
 
     package = await Records(store).package("thread_1", "pkg_7f3a")
     assert package.flagged_claims == []
@@ -164,9 +171,9 @@ async def test_a_line_citing_an_unknown_id_keeps_the_highlights_own_words(tmp_pa
             ]
         },
     )
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
 
-    await _build(store, llm_context(tmp_path, model), "run-1")
+    await build_package_alone(store, llm_context(tmp_path, model), "run-1")
 
     package = await Records(store).package("thread_1", "pkg_7f3a")
     k8s_lines = [line for line in package.cv.lines if k8s.id in line.highlight_ids]
@@ -194,9 +201,9 @@ async def test_an_invented_employer_and_number_are_flagged_by_the_truth_check(
             ]
         },
     )
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
 
-    await _build(store, llm_context(tmp_path, model), "run-1")
+    await build_package_alone(store, llm_context(tmp_path, model), "run-1")
 
     package = await Records(store).package("thread_1", "pkg_7f3a")
     flagged = "\n".join(package.flagged_claims)

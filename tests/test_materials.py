@@ -58,11 +58,11 @@ from tests.support.packages import (
     HOSTILE_TEX,
     INJECTION,
     K8S_HIGHLIGHT,
-    _build,
-    _stored,
+    build_package_alone,
     make_package,
     make_posting,
     make_profile,
+    store_with_pending_package,
 )
 
 EXAMPLE_JOBS = Path(__file__).resolve().parent.parent / "examples" / "jobs"
@@ -558,10 +558,10 @@ def test_a_true_date_in_the_letter_is_not_flagged() -> None:
 
 async def test_the_nodes_honour_style_page_budget_and_word_limit(tmp_path: Path) -> None:
     profile, posting = make_profile(), make_posting()
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
     context = Context(home=str(tmp_path), cv_style="modern", cv_pages=1, cv_max_lines=80, letter_max_words=160)
 
-    await _build(store, context, "run-1")
+    await build_package_alone(store, context, "run-1")
 
     package = await Records(store).package("thread_1", "pkg_7f3a")
     assert package.cv.style == "modern" and package.cv.pages == 1

@@ -32,11 +32,11 @@ from tests.support.packages import (
     HOSTILE_TEX,
     INJECTION,
     K8S_HIGHLIGHT,
-    _build,
-    _stored,
+    build_package_alone,
     make_package,
     make_posting,
     make_profile,
+    store_with_pending_package,
 )
 
 
@@ -353,10 +353,10 @@ def test_write_pdf_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path
 
 async def test_the_four_nodes_build_a_ready_package_with_files_on_disk(tmp_path: Path) -> None:
     profile, posting = make_profile(), make_posting()
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
     context = Context(home=str(tmp_path), cv_max_lines=6)
 
-    result = await _build(store, context, "run-1")
+    result = await build_package_alone(store, context, "run-1")
 
     assert result["packages"] == [PackageRef(package_id="pkg_7f3a", posting_id=posting.id, status=PackageStatus.ready)]
     package = await Records(store).package("thread_1", "pkg_7f3a")
@@ -378,7 +378,7 @@ async def test_the_four_nodes_build_a_ready_package_with_files_on_disk(tmp_path:
     assert sorted(p.name for p in folder.iterdir()) == sorted(["cover_letter.pdf", "cv.pdf", "cv.tex", *typeset])
     assert (folder / "cv.pdf").read_bytes().startswith(b"%PDF")
 
-    again = await _build(store, context, "run-2")  # a re-run after a crash gives the same package
+    again = await build_package_alone(store, context, "run-2")  # a re-run after a crash gives the same package
     rebuilt = await Records(store).package("thread_1", "pkg_7f3a")
     assert again["packages"] == result["packages"]
     assert rebuilt.cv == package.cv and rebuilt.cover_letter == package.cover_letter
@@ -390,9 +390,9 @@ async def test_a_hostile_posting_builds_a_ready_package_without_pdfs(tmp_path: P
     posting = make_posting(
         company=HOSTILE_TEX, title=HOSTILE_HTML, description=f"{INJECTION}. <img src=http://127.0.0.1:9/x>"
     )
-    store = await _stored(profile, posting)
+    store = await store_with_pending_package(profile, posting)
 
-    await _build(store, Context(home=str(tmp_path), render_pdf=False), "run-1")
+    await build_package_alone(store, Context(home=str(tmp_path), render_pdf=False), "run-1")
 
     package = await Records(store).package("thread_1", "pkg_7f3a")
     assert package.status == PackageStatus.ready and package.flagged_claims == []

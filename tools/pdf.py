@@ -96,6 +96,7 @@ _WARM_UP_HTML = "<!doctype html><html lang='en'><body><h1>JobLand</h1><p>Warming
 
 
 @functools.cache
+@functools.cache  # once per process: every package build asks, the first one starts it
 def warm_up_in_background() -> None:
     """Load WeasyPrint (Pango, fonts) and Docling's pipeline once per process, in a thread of their own.
 

@@ -185,7 +185,7 @@ def make_package(
     )
 
 
-async def _build(store: InMemoryStore, context: Context, run: str) -> dict:
+async def build_package_alone(store: InMemoryStore, context: Context, run: str) -> dict:
     """The build_package node (the four steps within the budget) in a graph of its own."""
     steps = build_package_graph(NODE_TIMEOUTS).compile()
     builder = StateGraph(JobLandState, context_schema=Context, input_schema=BuildPackageInput)
@@ -202,7 +202,7 @@ async def _build(store: InMemoryStore, context: Context, run: str) -> dict:
     return await graph.ainvoke(payload, {"configurable": {"thread_id": run}}, context=context)
 
 
-async def _stored(profile: Profile, posting: JobPosting) -> InMemoryStore:
+async def store_with_pending_package(profile: Profile, posting: JobPosting) -> InMemoryStore:
     store = InMemoryStore()
     records = Records(store)
     await records.put_profile(profile)
