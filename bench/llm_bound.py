@@ -217,6 +217,7 @@ def main() -> None:
         f"(range {summary['ratio_range'][0]:.2f}-{summary['ratio_range'][1]:.2f}x)"
     )
     out = ROOT / "bench" / "results" / f"llm_bound-{args.postings}{'-no-pdf' if args.no_pdf else ''}.json"
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}")
 

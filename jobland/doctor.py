@@ -17,6 +17,7 @@ from jobland.graph.context import Context
 from jobland.settings import Settings
 from jobland.tools.embedded_postgres import resolve_database_url
 from jobland.tools.mailers import make_mailer
+from jobland.tools.pdf import RENDERER_PROCESSES, PdfRenderError, harfbuzz_subsets_fonts, render_pdf
 
 SERPAPI_DEFAULT = "https://serpapi.com"
 EXA_DEFAULT = "https://api.exa.ai"
@@ -151,6 +152,25 @@ def _http(role: str, provider: str, method: str, url: str, **kwargs: object) -> 
     return Check(role, provider, True, f"{public_url(url)} answers")
 
 
+def check_pdf(context: Context) -> Check:
+    if not context.render_pdf:
+        return Check("PDF documents", "off (render_pdf is false)", None, "packages carry Markdown and HTML only")
+    provider = f"WeasyPrint in {RENDERER_PROCESSES} renderer process(es)"
+    try:
+        render_pdf("<!doctype html><html lang='en'><body><p>JobLand</p></body></html>")
+    except PdfRenderError as exc:
+        return Check("PDF documents", provider, False, str(exc))
+    if harfbuzz_subsets_fonts():
+        return Check("PDF documents", provider, True, "renders; fonts subset by HarfBuzz")
+    return Check(
+        "PDF documents",
+        provider,
+        True,
+        "renders, but fonts are subset by fontTools, about ten times slower per PDF: install libharfbuzz-subset0 "
+        "(Debian, Ubuntu) or harfbuzz (Homebrew)",
+    )
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     context = settings.context()
     # The checks block (HTTP, SMTP, starting PostgreSQL); run them in threads, all at once.
@@ -160,6 +180,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         asyncio.to_thread(check_sources, context),
         asyncio.to_thread(check_research, context),
         asyncio.to_thread(check_mailer, context),
+        asyncio.to_thread(check_pdf, context),
     )
     checks: list[Check] = []
     for result in results:

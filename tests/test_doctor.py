@@ -53,8 +53,12 @@ def test_doctor_reports_each_role_and_checks_each_service(
             "job discovery",
             "company research",
             "email",
+            "PDF documents",
         }
         assert all(c["ok"] in (True, None) for c in checks), checks
+        pdf = next(c for c in checks if c["role"] == "PDF documents")
+        assert pdf["ok"] is True and "renderer process" in pdf["provider"]
+        assert "HarfBuzz" in pdf["detail"] or "install libharfbuzz-subset0" in pdf["detail"]
         assert "gpt-4.1-mini" in next(c for c in checks if c["role"] == "LLM agents")["provider"]
         for secret in ("sk-secret-llm", "serp-secret", "exa-secret"):
             assert secret not in result.stdout

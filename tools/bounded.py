@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_CONTEXT = multiprocessing.get_context("forkserver")
+FORK_CONTEXT = multiprocessing.get_context("forkserver")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def start_fork_server(preload: Sequence[str]) -> None:
 
     The modules count only if this comes before the fork server's first start.
     """
-    _CONTEXT.set_forkserver_preload([*_main_script_imports(), *preload])
+    FORK_CONTEXT.set_forkserver_preload([*_main_script_imports(), *preload])
     multiprocessing.forkserver.ensure_running()
 
 
@@ -126,8 +126,8 @@ async def run_bounded(call: Callable[[], T], limits: Limits, *, preload: Sequenc
     one. preload: as start_fork_server's, if the fork server is not running yet.
     """
     await asyncio.to_thread(start_fork_server, preload)
-    answers, answer = _CONTEXT.Pipe(duplex=False)
-    process = _CONTEXT.Process(target=_child, args=(answer, call, limits), daemon=True, name="bounded call")
+    answers, answer = FORK_CONTEXT.Pipe(duplex=False)
+    process = FORK_CONTEXT.Process(target=_child, args=(answer, call, limits), daemon=True, name="bounded call")
     # The first start waits while the fork server imports the preload: in a thread, and shielded so that a
     # cancellation still sees the started child killed.
     starting = asyncio.ensure_future(asyncio.to_thread(process.start))

@@ -11,9 +11,17 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TypeVar
+
+import psutil
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Engines tried in this order; JobLand never installs or downloads one.
 TEX_ENGINES = ("pdflatex", "lualatex", "xelatex", "tectonic")
@@ -23,13 +31,8 @@ _TEX_TIMEOUT_S = 120
 # PDFium and Docling's PDF parser are not thread-safe, and packages are built in parallel worker
 # threads: every use of either in this process holds this lock (reentrant: a reader may nest). The server
 # reads uploaded CVs in child processes of their own (jobland.profiling, tools.bounded), so a hostile upload
-# never holds it: here it only orders the reading back of JobLand's own rendered PDFs.
+# never holds it.
 PDF_LIBRARIES = threading.RLock()
-
-# WeasyPrint is CPU-bound and holds the GIL for most of a render: ten packages rendering at once all finish
-# late together, while the LLM slots idle. Rendering as many at a time as there are cores lets each package
-# go on to its next LLM call as soon as its own document is made.
-_RENDERS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 class PdfRenderError(RuntimeError):
@@ -45,17 +48,20 @@ def _offline_fetcher() -> object:
 
 
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
-    """Render an HTML document to PDF bytes; any remote or file resource is refused."""
-    import weasyprint  # heavy import (Pango, fonts): only when a PDF is really made
+    """Render an HTML document to PDF bytes (in a renderer process); any remote or file resource is refused."""
+    return _RENDERERS.call(_rendered, html, base_url)
+
+
+def _rendered(html: str, base_url: str | None) -> bytes:
+    import weasyprint  # heavy import (Pango, fonts): only in a renderer process
 
     try:
-        with _RENDERS:
-            return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_offline_fetcher()).write_pdf()
+        return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_offline_fetcher()).write_pdf()
     except Exception as exc:  # WeasyPrint raises many unrelated types on bad input
         raise PdfRenderError(
             f"could not render the PDF ({type(exc).__name__}: {exc}); "
             "check the document's HTML, or set render_pdf=False to skip PDFs"
-        ) from exc
+        ) from None  # the cause stays in the renderer process; its text is in the message
 
 
 def page_count(pdf: bytes) -> int:
@@ -82,36 +88,115 @@ def pdfium_text(pdf: bytes | Path) -> str:
 
 
 def docling_text(pdf: bytes, name: str = "document.pdf") -> str:
-    """The text of a PDF as Docling (the importer's offline converter) reads it."""
+    """The text of a PDF as Docling (the importer's offline converter) reads it, in a renderer process."""
+    return _RENDERERS.call(_docling_read, pdf, name)
+
+
+def _docling_read(pdf: bytes, name: str) -> str:
     from docling.datamodel.base_models import DocumentStream
 
     from jobland.tools.cv_import import _docling_converter
 
-    with PDF_LIBRARIES:
-        result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
+    result = _docling_converter().convert(DocumentStream(name=name, stream=io.BytesIO(pdf)))
     return result.document.export_to_text()
 
 
 _WARM_UP_HTML = "<!doctype html><html lang='en'><body><h1>JobLand</h1><p>Warming up.</p></body></html>"
 
 
-@functools.cache
-@functools.cache  # once per process: every package build asks, the first one starts it
-def warm_up_in_background() -> None:
-    """Load WeasyPrint (Pango, fonts) and Docling's pipeline once per process, in a thread of their own.
+def _start_renderer(owner_pid: int, owner_started: float) -> None:
+    """A renderer process's first act: watch its owner, then load WeasyPrint (Pango, fonts) and Docling's
+    pipeline, seconds each."""
 
-    The first render and the first parse-back otherwise pay seconds for it on a package's critical path
-    (Docling's under PDF_LIBRARIES, which every package then waits for); started while the packages'
-    first LLM calls are out, that time is spent while the CPU would idle.
+    # A renderer holds both ends of its task queue, so an owner that was killed leaves it waiting forever;
+    # it ends itself within a second of its owner instead.
+    def watch_owner() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                alive = psutil.Process(owner_pid).create_time() == owner_started
+            except psutil.NoSuchProcess:
+                alive = False
+            if not alive:
+                os._exit(0)
+
+    threading.Thread(target=watch_owner, name="jobland-renderer-owner", daemon=True).start()
+    try:
+        _docling_read(_rendered(_WARM_UP_HTML, None), "warm-up.pdf")
+    except Exception:  # the real render or parse-back reports its own error, with what to do
+        logger.debug("warming up the PDF libraries failed", exc_info=True)
+
+
+class Renderers:
+    """The renderer processes of this process: as many as there are cores, started at first use.
+
+    WeasyPrint and Docling are CPU-bound and hold the GIL for most of their work: in the process that runs
+    the graph they would stall its event loop and every other package's step while the LLM slots idle. In
+    processes of their own they use the other cores, and a document that crashes a library ends a renderer,
+    not the run.
     """
 
-    def warm_up() -> None:
-        try:
-            docling_text(render_pdf(_WARM_UP_HTML), "warm-up.pdf")
-        except Exception:  # the real render or parse-back reports its own error, with what to do
-            logger.debug("warming up the PDF libraries failed", exc_info=True)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        os.register_at_fork(after_in_child=self._forget)  # a forked child starts its own, never shares these
 
-    threading.Thread(target=warm_up, name="jobland-pdf-warm-up", daemon=True).start()
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = None
+
+    def pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                from jobland.tools.bounded import FORK_CONTEXT, start_fork_server
+
+                start_fork_server(("jobland.tools.pdf",))
+                owner = psutil.Process()
+                self._pool = ProcessPoolExecutor(
+                    max_workers=RENDERER_PROCESSES,
+                    mp_context=FORK_CONTEXT,
+                    initializer=_start_renderer,
+                    initargs=(owner.pid, owner.create_time()),
+                )
+            return self._pool
+
+    def start(self) -> None:
+        """Start every renderer now (each warms up as it starts), so the first documents do not wait for it."""
+        pool = self.pool()
+        for _ in range(RENDERER_PROCESSES):
+            pool.submit(os.getpid)
+
+    def call(self, function: Callable[..., T], *args: object) -> T:
+        pool = self.pool()
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool as exc:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None  # the next call starts fresh renderers
+            raise PdfRenderError(
+                "the PDF renderer process ended while working on this document (it may have run out of "
+                "memory); try again, or set render_pdf=False to skip PDFs"
+            ) from exc
+
+
+RENDERER_PROCESSES = os.cpu_count() or 1
+_RENDERERS = Renderers()
+
+
+@functools.cache  # once per process: every package build asks, the first one starts them
+def warm_up_in_background() -> None:
+    """Start the renderer processes while a package's first LLM calls are out, when the CPU would idle (in a
+    thread: starting the fork server must not hold up the event loop)."""
+    threading.Thread(target=_RENDERERS.start, name="jobland-pdf-renderers", daemon=True).start()
+
+
+def harfbuzz_subsets_fonts() -> bool:
+    """Whether WeasyPrint subsets fonts with HarfBuzz (libharfbuzz-subset0): about ten times faster per PDF than
+    its fontTools fallback, which a render otherwise spends most of its time in."""
+    from weasyprint.text.ffi import harfbuzz_subset
+
+    return harfbuzz_subset is not None
 
 
 class LatexCompileError(RuntimeError):
