@@ -59,8 +59,7 @@ def test_a_killed_owner_leaves_no_renderer_behind(tmp_path: Path) -> None:
         line = owner.stdout.readline()
         children = [int(pid) for pid in line.split()]
         assert children, "the owner started its renderers"
-        owner.send_signal(signal.SIGKILL)
-        owner.wait(10)
+        owner.send_signal(signal.SIGKILL)  # and not reaped: a zombie owner counts as gone
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in children):
             time.sleep(0.2)
@@ -68,3 +67,4 @@ def test_a_killed_owner_leaves_no_renderer_behind(tmp_path: Path) -> None:
         assert left == [], f"processes left after their owner was killed: {left}"
     finally:
         owner.kill()
+        owner.wait(10)

@@ -114,7 +114,9 @@ def _start_renderer(owner_pid: int, owner_started: float) -> None:
         while True:
             time.sleep(1)
             try:
-                alive = psutil.Process(owner_pid).create_time() == owner_started
+                owner = psutil.Process(owner_pid)
+                # A killed owner stays a zombie until its own parent reaps it: that is gone too.
+                alive = owner.create_time() == owner_started and owner.status() != psutil.STATUS_ZOMBIE
             except psutil.NoSuchProcess:
                 alive = False
             if not alive:
