@@ -1,8 +1,8 @@
 # One image for every JobLand process: the API (`jobland serve`) and the workers (`jobland worker`).
 FROM python:3.12-slim
 
-# WeasyPrint renders the CV and letter PDFs with Pango; HarfBuzz's subsetter makes each PDF about ten times
-# faster to write; Liberation, Carlito and DejaVu give it the fonts the CV styles ask for.
+# WeasyPrint renders the CV and letter PDFs with Pango; HarfBuzz's subsetter writes each PDF's fonts 4 to 10
+# times faster than the fontTools fallback; Liberation, Carlito and DejaVu are the fonts the CV styles ask for.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b \
        libharfbuzz-subset0 fonts-dejavu-core fonts-liberation fonts-crosextra-carlito \

