@@ -67,6 +67,8 @@ def package_builder(steps: CompiledStateGraph) -> BuildPackage:
             if connection_lost(error):
                 raise  # the database's fault, not the package's: the step is retried (or resumed) whole
             package = await records.package(thread_id, state["package_id"])
+            if package.status not in BUILDING_STATUSES:  # built and stored: what failed came after its last step
+                return {"packages": [package_ref(package)]}
             status, reason = failure_of(error, package, runtime.context.batch_budget_s)
             package = await records.move_package(thread_id, package, status, reason)
             return {"packages": [package_ref(package)]}

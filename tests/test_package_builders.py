@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from langgraph.graph import START, StateGraph
+from langgraph.runtime import Runtime
+from psycopg_pool import PoolTimeout
 
 from jobland.agents.cover_letter_writer import write_letter
 from jobland.agents.cv_writer import plan_cv, tailor_cv
@@ -25,7 +28,7 @@ from jobland.domain.models import (
 )
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
-from jobland.graph.state import PackageRef
+from jobland.graph.state import BuildPackageInput, PackageBuildState, PackageRef
 from jobland.tools.pdf import render_pdf, tex_engine, write_pdf_atomically
 from tests.support.packages import (
     HOSTILE_HTML,
@@ -401,6 +404,34 @@ async def test_a_hostile_posting_builds_a_ready_package_without_pdfs(tmp_path: P
     assert "<script>" not in package.cover_letter.html and "x@evil.com" not in package.cover_letter.markdown
     assert package.dossier.facts() == []
     assert not re.search(r"\.pdf$", " ".join(p.name for p in (tmp_path / "packages" / "pkg_7f3a").iterdir()))
+
+
+async def test_a_package_stored_ready_stays_ready_when_what_comes_after_its_last_step_fails(tmp_path: Path) -> None:
+    """The database answered the last step, then not the write after it (a terminated connection, a pool that
+    found none in time): the package is built, and the batch must not try to make it failed."""
+
+    async def built_then_lost(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
+        records = Records(runtime.store)
+        package = await records.package(state["thread_id"], state["package_id"])
+        for status in (
+            PackageStatus.researching,
+            PackageStatus.generating,
+            PackageStatus.checking,
+            PackageStatus.ready,
+        ):
+            package = await records.move_package(state["thread_id"], package, status)
+        raise PoolTimeout("couldn't get a connection after 15.00 sec")
+
+    steps = StateGraph(PackageBuildState, context_schema=Context, input_schema=BuildPackageInput)
+    steps.add_node(built_then_lost)
+    steps.add_edge(START, "built_then_lost")
+    store = await store_with_pending_package(make_profile(), make_posting())
+
+    result = await build_package_alone(store, Context(home=str(tmp_path), render_pdf=False), "run-1", steps.compile())
+
+    package = await Records(store).package("thread_1", "pkg_7f3a")
+    assert package.status == PackageStatus.ready and package.error is None
+    assert [ref.status for ref in result["packages"]] == [PackageStatus.ready]
 
 
 def test_plan_cv_refuses_a_profile_without_a_name() -> None:

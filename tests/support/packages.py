@@ -6,6 +6,7 @@ import time
 
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.memory import InMemoryStore
 
 from jobland.agents.cover_letter_writer import write_letter
@@ -185,9 +186,11 @@ def make_package(
     )
 
 
-async def build_package_alone(store: InMemoryStore, context: Context, run: str) -> dict:
-    """The build_package node (the four steps within the budget) in a graph of its own."""
-    steps = build_package_graph(NODE_TIMEOUTS).compile()
+async def build_package_alone(
+    store: InMemoryStore, context: Context, run: str, steps: CompiledStateGraph | None = None
+) -> dict:
+    """The build_package node (the four steps, or `steps`, within the budget) in a graph of its own."""
+    steps = steps or build_package_graph(NODE_TIMEOUTS).compile()
     builder = StateGraph(JobLandState, context_schema=Context, input_schema=BuildPackageInput)
     builder.add_node("build_package", package_builder(steps), input_schema=BuildPackageInput)
     builder.add_edge(START, "build_package")
