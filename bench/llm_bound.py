@@ -9,7 +9,9 @@ stretch the LLM limits bound), then approves every ready package with no flagged
 to the outbox (not timed). The bound the limits set is the larger of
     calls / max_concurrency x latency    and    calls / requests_per_second (when spacing is set),
 with `calls` the LLM calls the run made; the ratio is wall time over that bound. Tokens are the fake's
-usage fields (prompt/completion), per schema and per approved package. Results go to
+usage fields (prompt/completion), per schema and per approved package. The machine's busy CPU over the
+timed stretch (every process: this one, the renderers, PostgreSQL) is reported too, with the CPU floor it
+sets (busy CPU / cores): when that floor nears the LLM bound, the run is CPU-bound, not LLM-bound. Results go to
 bench/results/llm_bound-<N>[-no-pdf].json. Without --database-url (or $DATABASE_URL) it uses the embedded PostgreSQL.
 """
 
@@ -27,6 +29,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import psutil
 from langgraph.types import Command
 
 from bench.pipeline import ROOT, _drive, fresh_database, synthesise
@@ -85,6 +88,12 @@ def chained_bound(screening_calls: int, packages: int, steps: int, latency: floa
     return (-(-screening_calls // concurrency) + package_rounds) * latency
 
 
+def busy_cpu_since(before: Any) -> float:
+    """CPU seconds the whole machine spent busy since `before` (psutil.cpu_times()), over every core."""
+    after = psutil.cpu_times()
+    return sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "nice", "irq", "softirq"))
+
+
 def llm_bound(calls: int, latency: float, limits: dict[str, float]) -> float:
     """The least wall time the limits allow for `calls` calls of `latency` s each."""
     concurrency = int(limits.get("max_concurrency", 4))
@@ -113,9 +122,11 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
         config = {"configurable": {"thread_id": uuid.uuid4().hex}}
         async with fresh_database(server_url) as url, open_graph(url, home) as graph:
             stages: dict[str, float] = {}
+            cpu_before = psutil.cpu_times()
             start = time.perf_counter()
             await _drive(graph, {"request": request}, config, context, stages)
             wall = time.perf_counter() - start
+            busy_cpu = busy_cpu_since(cpu_before)
             state = await graph.aget_state(config)
             packages = await Records(graph.store).packages(state.values["thread_id"])
             approvable = {p.id for p in packages if p.status == PackageStatus.ready and not p.flagged_claims}
@@ -157,6 +168,8 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
         "ratio": round(wall / bound, 3),
         "chained_bound_s": chained,
         "ratio_to_chained": round(wall / chained, 3),
+        "busy_cpu_s": round(busy_cpu, 2),
+        "cpu_floor_s": round(busy_cpu / (psutil.cpu_count() or 1), 2),
         "llm_calls": calls,
         "packages": dict(statuses),
         "package_errors": errors,
@@ -185,7 +198,8 @@ async def run(args: argparse.Namespace) -> dict:
         print(
             f"run {index + 1}: {result['wall_s']:.2f} s against a bound of {result['bound_s']:.2f} s "
             f"({result['ratio']:.2f}x; {result['ratio_to_chained']:.2f}x of the {result['chained_bound_s']:.0f} s "
-            f"the graph's order allows); first LLM call at {result['first_llm_call_at_s']:.2f} s; "
+            f"the graph's order allows); CPU floor {result['cpu_floor_s']:.1f} s ({result['busy_cpu_s']:.1f} s busy over "
+            f"{psutil.cpu_count()} cores); first LLM call at {result['first_llm_call_at_s']:.2f} s; "
             f"stages {result['stages_s']}; {result['llm_calls']} LLM calls; packages {result['packages']}; "
             f"per approved package {result['per_approved_package']}; errors {result['package_errors']}",
             flush=True,
