@@ -88,6 +88,9 @@ def chained_bound(screening_calls: int, packages: int, steps: int, latency: floa
     return (-(-screening_calls // concurrency) + package_rounds) * latency
 
 
+CPUS = os.cpu_count() or 1
+
+
 def busy_cpu_since(before: Any) -> float:
     """CPU seconds the whole machine spent busy since `before` (psutil.cpu_times()), over every core."""
     after = psutil.cpu_times()
@@ -168,8 +171,9 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
         "ratio": round(wall / bound, 3),
         "chained_bound_s": chained,
         "ratio_to_chained": round(wall / chained, 3),
+        "cpus": CPUS,
         "busy_cpu_s": round(busy_cpu, 2),
-        "cpu_floor_s": round(busy_cpu / (psutil.cpu_count() or 1), 2),
+        "cpu_floor_s": round(busy_cpu / CPUS, 2),
         "llm_calls": calls,
         "packages": dict(statuses),
         "package_errors": errors,
@@ -199,7 +203,7 @@ async def run(args: argparse.Namespace) -> dict:
             f"run {index + 1}: {result['wall_s']:.2f} s against a bound of {result['bound_s']:.2f} s "
             f"({result['ratio']:.2f}x; {result['ratio_to_chained']:.2f}x of the {result['chained_bound_s']:.0f} s "
             f"the graph's order allows); CPU floor {result['cpu_floor_s']:.1f} s ({result['busy_cpu_s']:.1f} s busy over "
-            f"{psutil.cpu_count()} cores); first LLM call at {result['first_llm_call_at_s']:.2f} s; "
+            f"{result['cpus']} cores); first LLM call at {result['first_llm_call_at_s']:.2f} s; "
             f"stages {result['stages_s']}; {result['llm_calls']} LLM calls; packages {result['packages']}; "
             f"per approved package {result['per_approved_package']}; errors {result['package_errors']}",
             flush=True,
