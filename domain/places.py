@@ -191,6 +191,14 @@ def _cities() -> dict[str, tuple[str, str, int]]:
     return found
 
 
+def load_place_tables() -> None:
+    """Build the country, continent and city tables now instead of at the first lookup, for a process whose
+    forked children each look places up (they share what their parent built)."""
+    _countries()
+    _continents()
+    _cities()
+
+
 _PLACE_KEY = re.compile(r"[a-z][a-z .'-]*")
 
 

@@ -7,6 +7,8 @@ bytes that nothing has parsed before (a real CV with a unique comment at its end
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from jobland.domain.text import content_hash
 from jobland.profiling import MAX_PARSES, store_upload, stored_upload
 from jobland.settings import ApiUser, Settings
 from jobland.tools.postgres import postgres_persistence
-from tests.conftest import EXAMPLE_CV, FIXTURES
+from tests.conftest import EXAMPLE_CV, FIXTURES, ROOT
 from tests.support.api import api_settings, client, running_server
 
 pytestmark = pytest.mark.slow
@@ -208,3 +210,29 @@ def test_a_file_being_read_at_every_stop_is_failed_at_the_next_start_not_read_ag
         assert api.get(status["result_url"]).status_code == 422
         assert stored_upload(home, "carol", job.profile_id) is None, "not kept: no usable cv_id"
         assert api.post("/api/threads", json={"cv_id": job.profile_id}).status_code == 422
+
+
+def built_before_the_read() -> tuple[int, int]:
+    """In a child of the fork server: whether the place tables and the converter are there already."""
+    from jobland.domain import places
+    from jobland.tools import cv_import
+
+    return places._cities.cache_info().currsize, cv_import._docling_converter.cache_info().currsize
+
+
+# In a process of its own: the fork server's preload counts only at its first start.
+WARM_CHILD = """
+import asyncio
+from jobland.tools.bounded import Limits, run_bounded
+from jobland.tools.cv_import import PARSER_MODULES
+from tests.test_profiles_api import built_before_the_read
+
+print(asyncio.run(run_bounded(built_before_the_read, Limits(30, 256 << 20), preload=PARSER_MODULES)))
+"""
+
+
+def test_each_bounded_read_starts_with_the_place_tables_and_the_converter_built() -> None:
+    # Built in every child instead, they took 1.2 s of each upload's 8 s limit; on a loaded machine, all of it.
+    run = subprocess.run([sys.executable, "-c", WARM_CHILD], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(1, 1)"

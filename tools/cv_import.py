@@ -236,6 +236,7 @@ PARSER_MODULES = (
     "docling.datamodel.base_models",
     "docling.document_converter",
     "docling.pipeline.native_pdf_pipeline",
+    "jobland.tools.cv_reader_preload",
 )
 
 
@@ -250,6 +251,13 @@ def _docling_converter() -> DocumentConverter:
         # The native pipeline needs no layout model; the standard one downloads models and fails offline.
         format_options={InputFormat.PDF: PdfFormatOption(pipeline_cls=NativePdfPipeline)},
     )
+
+
+def warm_docling_converter() -> None:
+    """Build the converter and its PDF pipeline now, for a process whose forked children each read a CV."""
+    from docling.datamodel.base_models import InputFormat
+
+    _docling_converter().initialize_pipeline(InputFormat.PDF)
 
 
 _UNREADABLE = {
