@@ -151,6 +151,11 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
     usage = {schema: dict(counted) for schema, counted in sorted(model.usage.items())}
     package_schemas = ("DossierSummary", "CVRewrite", "LetterBody")  # each package's calls, one after another
     calls = sum(u["calls"] for u in usage.values())
+    if not calls:
+        raise SystemExit(
+            f"the run made no LLM call, so no LLM bound to compare with: {postings} synthesised postings left "
+            "no candidate for the screener; give --postings 20 or more."
+        )
     bound = llm_bound(calls, latency, DEFAULT_LIMITS)
     approved = max(len(approvable), 1)
     package_usage = [usage.get(s, {}) for s in package_schemas]
