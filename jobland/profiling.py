@@ -25,13 +25,17 @@ from jobland.domain.models import Profile, ProfilingJob, utcnow
 from jobland.domain.repository import Records
 from jobland.domain.text import content_hash
 from jobland.settings import Settings
-from jobland.tools.bounded import LimitExceeded, Limits, run_bounded, start_fork_server
+from jobland.tools.bounded import LimitExceeded, Limits, preload_in_fork_server, run_bounded, start_fork_server
 from jobland.tools.cv_import import PARSER_MODULES, CVImportError, import_profile
 
 CV_TYPES = (".pdf", ".docx", ".md", ".html", ".txt", ".json")
 MAX_PARSES = 2  # reads of one file that a stopping or dying server may interrupt before its job is failed
 
 log = logging.getLogger(__name__)
+
+# The reads find the parsers warm even when the PDF renderers start the fork server first (cold, a read
+# builds the place tables again: 1.4 s idle, over the 8 s limit on a loaded machine).
+preload_in_fork_server(PARSER_MODULES)
 
 
 def store_upload(home: Path, owner: str, file_name: str, data: bytes) -> Path:

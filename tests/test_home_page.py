@@ -62,7 +62,8 @@ def test_from_home_upload_search_review_deliver_and_track(
     expect(page.locator("#signed-in-as")).to_have_text("alex.morgan@example.com")
     expect(page.locator("#start-search")).to_be_disabled()
     expect(page.locator("#threads-empty")).not_to_have_text("Loading…")  # the first load is in
-    earlier = page.locator("#threads tbody tr").count()  # the other tests' searches, by the same user
+    # The other tests' searches, by the same user: some start or end while this one runs.
+    earlier = page.locator("#threads tbody tr").evaluate_all("rows => rows.map(r => r.dataset.threadId)")
 
     # Upload the CV, then start a search in words.
     page.locator("#cv-file").set_input_files(EXAMPLE_CV)
@@ -72,9 +73,15 @@ def test_from_home_upload_search_review_deliver_and_track(
     page.get_by_role("button", name="Start search").click()
 
     # The search appears with its stage, and says when it waits for review.
-    expect(page.locator("#threads tbody tr")).to_have_count(earlier + 1)
-    row = page.locator("#threads tbody tr").first  # newest first
-    expect(row.locator("td").first).to_have_text("senior Python backend")
+    new_thread = page.wait_for_function(
+        """([earlier, query]) => [...document.querySelectorAll('#threads tbody tr')]
+            .find(r => !earlier.includes(r.dataset.threadId) && r.cells[0].textContent.trim() === query)
+            ?.dataset.threadId""",
+        arg=[earlier, "senior Python backend"],
+    ).json_value()
+    row = page.locator(f'#threads tbody tr[data-thread-id="{new_thread}"]')
+    order = page.locator("#threads tbody tr").evaluate_all("rows => rows.map(r => r.dataset.threadId)")
+    assert all(order.index(new_thread) < order.index(t) for t in earlier if t in order), "newest first"
     expect(row).to_have_attribute("data-stage", "awaiting_review", timeout=60_000)
     expect(row.locator(".stage")).to_have_text("Waiting for your review")
     started = row.locator("time").get_attribute("datetime")

@@ -224,13 +224,16 @@ def built_before_the_read() -> tuple[int, int, bool]:
     return places._cities.cache_info().currsize, cv_import._docling_converter.cache_info().currsize, frozen
 
 
-# In a process of its own: the fork server's preload counts only at its first start.
+# In a process of its own: the fork server's preload counts only at its first start, made here by the PDF
+# renderers' own (as in a server that built a package before its first upload).
 WARM_CHILD = """
 import asyncio
-from jobland.tools.bounded import Limits, run_bounded
+import jobland.profiling
+from jobland.tools.bounded import Limits, run_bounded, start_fork_server
 from jobland.tools.cv_import import PARSER_MODULES
 from tests.test_profiles_api import built_before_the_read
 
+start_fork_server(("jobland.tools.pdf",))
 print(asyncio.run(run_bounded(built_before_the_read, Limits(30, 256 << 20), preload=PARSER_MODULES)))
 """
 

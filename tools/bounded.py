@@ -110,12 +110,24 @@ def _main_script_imports() -> list[str]:
     return sorted(name for name in names if isinstance(name, str) and name in sys.modules and name != "__main__")
 
 
+# What this process's fork server imports when it starts, whoever starts it: only the first start's preload
+# counts, so a module whose calls run in its children says on import what they need.
+_FORK_SERVER_PRELOAD: list[str] = []
+
+
+def preload_in_fork_server(modules: Sequence[str]) -> None:
+    """Have the fork server import modules when it starts, whichever caller starts it first."""
+    _FORK_SERVER_PRELOAD.extend(m for m in modules if m not in _FORK_SERVER_PRELOAD)
+
+
 def start_fork_server(preload: Sequence[str]) -> None:
-    """Start the fork server now, importing preload once for all children while nothing waits for it.
+    """Start the fork server now, importing preload (and what preload_in_fork_server named) once for all
+    children while nothing waits for it.
 
     The modules count only if this comes before the fork server's first start.
     """
-    FORK_CONTEXT.set_forkserver_preload([*_main_script_imports(), *preload])
+    preload_in_fork_server(preload)
+    FORK_CONTEXT.set_forkserver_preload([*_main_script_imports(), *_FORK_SERVER_PRELOAD])
     multiprocessing.forkserver.ensure_running()
 
 
