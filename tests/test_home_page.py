@@ -68,7 +68,8 @@ def test_from_home_upload_search_review_deliver_and_track(
     # Upload the CV, then start a search in words.
     page.locator("#cv-file").set_input_files(EXAMPLE_CV)
     page.get_by_role("button", name="Upload CV").click()
-    expect(page.locator("#cv-status")).to_contain_text("Alex Morgan")
+    # The server's first read waits for its fork server to load the parser (3 s idle, more on a loaded machine).
+    expect(page.locator("#cv-status")).to_contain_text("Alex Morgan", timeout=30_000)
     page.get_by_label("What are you looking for?").fill("senior Python backend")
     page.get_by_role("button", name="Start search").click()
 

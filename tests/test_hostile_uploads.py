@@ -185,6 +185,11 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with jobland_server(
         database_url, folder, JOBLAND_UPLOADS_PER_USER="1", **{f"JOBLAND_PARSE_{k}": v for k, v in limits.items()}
     ) as running:
+        # The first read waits for the fork server to load the parser (3 s idle, more on a loaded machine);
+        # a file refused by the parse itself waits it out here, not in a test's time, and keeps nothing.
+        with api(running) as erin:
+            warm_up = erin.post("/api/cv", files={"file": ("warm-up.json", b'{"not": "a resume"}')})
+        assert warm_up.status_code == 422 and "not a JSON Resume" in warm_up.text, warm_up.text
         yield running
 
 
