@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 
 from jobland.agents.intake import parse_search_message
 from jobland.agents.screener import screen_posting, with_search
+from jobland.domain import places
 from jobland.domain.models import JobPosting, JobScreeningOutput, Profile
 from jobland.domain.person import read_person
 from jobland.domain.places import areas_in, find_area, within
@@ -67,6 +70,29 @@ def test_places_resolve_districts_spellings_and_regions_with_the_gazetteer() -> 
     eu = find_area("EU")
     assert eu is not None and within(munich, eu) and not within(find_area("London"), eu)  # type: ignore[arg-type]
     assert [a.name for a in areas_in("the United States or Canada")] == ["United States", "Canada"]
+
+
+def test_the_city_table_is_kept_whole_loaded_after_and_built_again_when_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = tmp_path / "__pycache__" / "places-cities-test.pickle"
+    table = {"berlin": ("Berlin", "DE", 3_600_000)}
+    builds: list[int] = []
+    monkeypatch.setattr(places, "_kept_cities_path", lambda: kept)
+    monkeypatch.setattr(places, "_built_cities", lambda: builds.append(1) or dict(table))
+    places._cities.cache_clear()
+    try:
+        assert places._cities() == table and len(builds) == 1
+        assert pickle.loads(kept.read_bytes()) == table and kept.stat().st_mode & 0o777 == 0o644
+        assert [p.name for p in kept.parent.iterdir()] == [kept.name], "no temporary file left"
+        places._cities.cache_clear()
+        assert places._cities() == table and len(builds) == 1, "the next process loads it"
+        kept.write_bytes(pickle.dumps(table)[:20])  # cut short, as by a full disk
+        places._cities.cache_clear()
+        assert places._cities() == table and len(builds) == 2
+        assert pickle.loads(kept.read_bytes()) == table, "written whole again"
+    finally:
+        places._cities.cache_clear()
 
 
 @pytest.mark.parametrize(
