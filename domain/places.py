@@ -237,8 +237,8 @@ def _keep(table: object, path: Path) -> None:
 
 
 def load_place_tables() -> None:
-    """Build the country, continent and city tables now instead of at the first lookup, for a process whose
-    forked children each look places up (they share what their parent built)."""
+    """Have the country, continent and city tables ready now instead of at the first lookup, for a process
+    whose forked children each look places up (they share what their parent holds)."""
     _countries()
     _continents()
     _cities()
