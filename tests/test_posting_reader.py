@@ -75,7 +75,10 @@ def test_places_resolve_districts_spellings_and_regions_with_the_gazetteer() -> 
 def test_the_city_table_is_kept_whole_loaded_after_and_built_again_when_unreadable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kept = tmp_path / "__pycache__" / "places-cities-test.pickle"
+    kept = tmp_path / "__pycache__" / f"{places._KEPT_CITIES}-new.pickle"
+    earlier = kept.with_name(f"{places._KEPT_CITIES}-old.pickle")  # kept by the version before an upgrade
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"old")
     table = {"berlin": ("Berlin", "DE", 3_600_000)}
     builds: list[int] = []
     monkeypatch.setattr(places, "_kept_cities_path", lambda: kept)
@@ -84,7 +87,7 @@ def test_the_city_table_is_kept_whole_loaded_after_and_built_again_when_unreadab
     try:
         assert places._cities() == table and len(builds) == 1
         assert pickle.loads(kept.read_bytes()) == table and kept.stat().st_mode & 0o777 == 0o644
-        assert [p.name for p in kept.parent.iterdir()] == [kept.name], "no temporary file left"
+        assert [p.name for p in kept.parent.iterdir()] == [kept.name], "no temporary or earlier table left"
         places._cities.cache_clear()
         assert places._cities() == table and len(builds) == 1, "the next process loads it"
         kept.write_bytes(pickle.dumps(table)[:20])  # cut short, as by a full disk
