@@ -16,6 +16,7 @@ from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from jobland.agents.shortlist import pending_package
 from jobland.domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus
 from jobland.domain.repository import Records
 from jobland.graph.context import Context
@@ -53,7 +54,7 @@ def package_builder(steps: CompiledStateGraph) -> BuildPackage:
     async def build_package(state: BuildPackageInput, runtime: Runtime[Context]) -> dict:
         records = Records(runtime.store)
         thread_id = state["thread_id"]
-        package = await records.package(thread_id, state["package_id"])
+        package = await pending_package(records, thread_id, state["profile_id"], state["posting_id"])
         if package.status not in BUILDING_STATUSES:  # built before a crash, or failed and not retried
             return {"packages": [package_ref(package)]}
         if runtime.context.render_pdf:

@@ -10,6 +10,7 @@ import difflib
 import html as html_lib
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -538,6 +539,13 @@ def round_trip(pdf: bytes, expected: RoundTripExpectation) -> tuple[bool, str]:
     return not problems, f"pypdfium2 recovered {summary}; " + ("; ".join(problems) if problems else found)
 
 
+def _read_back(path: Path, document: TailoredCV | CoverLetter, company: str) -> tuple[bool, str, int]:
+    """The round trip of one rendered PDF, and its page count."""
+    data = path.read_bytes()
+    ok, detail = round_trip(data, _expectation(document, company))
+    return ok, detail, page_count(data)
+
+
 def pdf_check(home: Path, pkg: ApplicationPackage, *, pages: int | None = None) -> CheckResult | None:
     """The ATS round trip of every rendered PDF, the CV's page budget, and whether the LaTeX source was typeset."""
     documents: list[tuple[str, TailoredCV | CoverLetter]] = []
@@ -551,11 +559,12 @@ def pdf_check(home: Path, pkg: ApplicationPackage, *, pages: int | None = None) 
         return None
     details: list[str] = []
     passed = True
-    for relative, document in documents:
+    # Read back at once: each document's Docling pass goes to a renderer process of its own.
+    with ThreadPoolExecutor(max_workers=len(documents)) as readers:
+        reads = [readers.submit(_read_back, home / relative, document, pkg.company) for relative, document in documents]
+    for (relative, document), read in zip(documents, reads, strict=True):
         try:
-            data = (home / relative).read_bytes()
-            ok, detail = round_trip(data, _expectation(document, pkg.company))
-            count = page_count(data)
+            ok, detail, count = read.result()
         except Exception as exc:  # a missing or corrupt file: report it, do not crash the build
             passed = False
             details.append(f"{relative}: cannot be read back ({type(exc).__name__}: {exc})")

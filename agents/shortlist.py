@@ -3,29 +3,54 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Literal
 
+from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from jobland.domain.models import ApplicationPackage, PackageStatus, StatusChange
+from jobland.domain.models import ApplicationPackage, PackageStatus, SearchRequest, StatusChange
 from jobland.domain.repository import RecordNotFound, Records
 from jobland.domain.text import stable_id
 from jobland.graph.context import Context
-from jobland.graph.state import BuildPackageInput, JobLandState, ScreenJobInput
+from jobland.graph.state import BuildPackageInput, JobLandState, ScreenJobInput, ScreenPostingState
 
 
 def route_to_screening(state: JobLandState) -> list[Send] | Literal["shortlist"]:
     """A screen_job task for each discovered posting prepare_screening left without a verdict (those the
-    LLM stage must see); the rest go straight on to the shortlist."""
+    LLM stage must see); the rest go straight on to the shortlist. When every High among them is certain
+    to be shortlisted (state["screening_builds"]), each task carries its package's id and the batch's
+    deadline, and builds the package as soon as its own verdict is High."""
     screened = {v.posting_id for v in state.get("screenings", [])}
-    sends = [
-        Send("screen_job", ScreenJobInput(posting_id=pid, profile_id=state["profile_id"], request=state["request"]))
-        for pid in state.get("posting_ids", [])
-        if pid not in screened
-    ]
+    builds = state.get("screening_builds", False)
+    sends = []
+    for pid in state.get("posting_ids", []):
+        if pid in screened:
+            continue
+        task = ScreenJobInput(posting_id=pid, profile_id=state["profile_id"], request=state["request"])
+        if builds:
+            thread_id = state["thread_id"]
+            task |= {"thread_id": thread_id, "package_id": package_id_for(thread_id, pid)}
+            task["deadline"] = state["build_deadline"]
+        sends.append(Send("screen_job", task))
     return sends or "shortlist"
+
+
+def route_after_screening(state: ScreenPostingState) -> Literal["build_package", "__end__"]:
+    """Within one posting's screening task: on to its package's build if it carries one and came out High."""
+    verdicts = state.get("screenings", [])
+    if state.get("package_id") and verdicts and verdicts[-1].probability == "High":
+        return "build_package"
+    return END
+
+
+def certain_to_be_shortlisted(request: SearchRequest, known_high: int, still_open: int, *, has_packages: bool) -> bool:
+    """Whether every High verdict the LLM stage may still give is sure to make the shortlist: an "apply"
+    search in a thread with no package yet (so nothing decided before is left out), whose Highs so far and
+    postings still to screen number at most max_packages (so the shortlist picks every High)."""
+    if request.mode != "apply" or has_packages:
+        return False
+    return 0 < still_open and known_high + still_open <= request.max_packages
 
 
 DECIDED = frozenset({PackageStatus.approved, PackageStatus.rejected, PackageStatus.sending, PackageStatus.sent})
@@ -35,12 +60,12 @@ def package_id_for(thread_id: str, posting_id: str) -> str:
     return stable_id("pkg", thread_id, posting_id)
 
 
-async def pending_package(records: Records, thread_id: str, profile_id: str, posting_id: str) -> None:
-    """The package of a shortlisted posting, pending, unless the thread has it already (a resume)."""
+async def pending_package(records: Records, thread_id: str, profile_id: str, posting_id: str) -> ApplicationPackage:
+    """The package of a shortlisted posting: the thread's if it has it already (a resume, or a build that
+    began as the posting's screening ended), else a new one, pending."""
     package_id = package_id_for(thread_id, posting_id)
     try:
-        await records.package(thread_id, package_id)
-        return
+        return await records.package(thread_id, package_id)
     except RecordNotFound:
         pass
     posting, screening = await asyncio.gather(records.posting(posting_id), records.screening(profile_id, posting_id))
@@ -56,12 +81,13 @@ async def pending_package(records: Records, thread_id: str, profile_id: str, pos
         history=[StatusChange(status=PackageStatus.pending)],
     )
     await records.put_package(thread_id, package)
+    return package
 
 
 async def shortlist(state: JobLandState, runtime: Runtime[Context]) -> dict:
     """The best High verdicts, at most request.max_packages of them, each with a pending package.
 
-    The batch's time budget starts here: every package of it must be built by the deadline.
+    Every package of the batch must be built by the deadline prepare_screening set (state["build_deadline"]).
     """
     request = state["request"]
     records = Records(runtime.store)
@@ -72,7 +98,7 @@ async def shortlist(state: JobLandState, runtime: Runtime[Context]) -> dict:
     chosen = [v.posting_id for v in high[: request.max_packages]]
     if request.mode == "apply":  # at once: the Store gathers their reads and writes into a few batches
         await asyncio.gather(*(pending_package(records, state["thread_id"], state["profile_id"], p) for p in chosen))
-    return {"shortlist": chosen, "build_deadline": time.time() + runtime.context.batch_budget_s}
+    return {"shortlist": chosen}
 
 
 def package_build(state: JobLandState, posting_id: str) -> Send:

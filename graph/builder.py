@@ -17,7 +17,7 @@ from jobland.agents.cv_writer import write_cv
 from jobland.agents.deliver import deliver
 from jobland.agents.discover import discover
 from jobland.agents.intake import intake
-from jobland.agents.package_builder import package_builder
+from jobland.agents.package_builder import BuildPackage, package_builder
 from jobland.agents.package_checker import check_package
 from jobland.agents.prepare_screening import prepare_screening
 from jobland.agents.profile_loader import load_profile
@@ -25,7 +25,7 @@ from jobland.agents.record import record
 from jobland.agents.researcher import research_company
 from jobland.agents.review import review, route_after_review
 from jobland.agents.screener import screen_job
-from jobland.agents.shortlist import route_to_packages, route_to_screening, shortlist
+from jobland.agents.shortlist import route_after_screening, route_to_packages, route_to_screening, shortlist
 from jobland.domain import models
 from jobland.graph import state
 from jobland.graph.context import Context
@@ -36,6 +36,8 @@ from jobland.graph.state import (
     JobLandState,
     PackageBuildState,
     ScreenJobInput,
+    ScreenPostingOutput,
+    ScreenPostingState,
 )
 from jobland.tools.embedded_postgres import resolve_database_url
 from jobland.tools.postgres import connection_lost, postgres_persistence
@@ -86,24 +88,38 @@ def build_package_graph(timeouts: Mapping[str, float]) -> StateGraph:
     return builder
 
 
+def build_screen_posting_graph(timeouts: Mapping[str, float], build: BuildPackage) -> StateGraph:
+    """screen_job, then build_package if the task carries a package and its verdict is High: one posting
+    from its LLM screening to its package, without waiting for the other postings' screenings."""
+    builder = StateGraph(
+        ScreenPostingState, context_schema=Context, input_schema=ScreenJobInput, output_schema=ScreenPostingOutput
+    )
+    builder.add_node(screen_job, timeout=timeouts["screen_job"], retry_policy=DATABASE_RETRY)
+    builder.add_node("build_package", build, input_schema=BuildPackageInput, retry_policy=DATABASE_RETRY)
+    builder.add_edge(START, "screen_job")
+    builder.add_conditional_edges("screen_job", route_after_screening, ["build_package", END])
+    builder.add_edge("build_package", END)
+    return builder
+
+
 def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
     timeouts = {**NODE_TIMEOUTS, **(node_timeouts or {})}
     if unknown := sorted(set(timeouts) - set(NODE_TIMEOUTS)):
         raise ValueError(f"node_timeouts names no such step: {unknown}; the steps are {sorted(NODE_TIMEOUTS)}")
-    package_steps = build_package_graph(timeouts).compile(name="build_package_steps")
+    build = package_builder(build_package_graph(timeouts).compile(name="build_package_steps"))
+    screen_posting = build_screen_posting_graph(timeouts, build).compile(name="screen_posting")
     builder = StateGraph(JobLandState, context_schema=Context, input_schema=JobLandInput)
     retry = DATABASE_RETRY
     builder.add_node(intake, timeout=timeouts["intake"], retry_policy=retry)
     builder.add_node(load_profile, timeout=timeouts["load_profile"], retry_policy=retry)
     builder.add_node(discover, timeout=timeouts["discover"], retry_policy=retry)
     builder.add_node(prepare_screening, timeout=timeouts["prepare_screening"], retry_policy=retry)
-    builder.add_node(
-        "screen_job", screen_job, input_schema=ScreenJobInput, timeout=timeouts["screen_job"], retry_policy=retry
-    )
+    # Each step of the posting's subgraph has its own time limit; the build, the batch's deadline too.
+    builder.add_node("screen_job", screen_posting, input_schema=ScreenJobInput, retry_policy=retry)
     builder.add_node(shortlist, retry_policy=retry)
     builder.add_node(
         "build_package",
-        package_builder(package_steps),
+        build,
         input_schema=BuildPackageInput,
         destinations=("review",),
         retry_policy=retry,

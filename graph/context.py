@@ -52,8 +52,16 @@ class Context:
     batch_budget_s: float = field(
         default=3600.0,
         metadata={
-            "description": "Seconds a batch of packages may take to build; unfinished ones then time out.",
+            "description": "Seconds a batch of packages may take to build, from the end of the bulk screening; "
+            "unfinished ones then time out.",
             "gt": 0,
+        },
+    )
+    build_while_screening: bool = field(
+        default=True,
+        metadata={
+            "description": "Build a package as soon as its posting's LLM screening says High, when every High is "
+            "sure to be shortlisted (workers leave this to the build fan-out, which spreads packages over them)."
         },
     )
     send_timeout_s: float = field(

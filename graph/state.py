@@ -66,17 +66,25 @@ class JobLandState(TypedDict, total=False):
     reviewing: bool  # packages are still undecided: the review comes back for them
     retrying: list[str]
     build_deadline: float
+    screening_builds: bool  # every posting screened in a task of its own builds its package there if High
     deliveries: Annotated[list[DeliveryReceipt], operator.add]
     shortlist: list[str]
     recorded: int
 
 
 class ScreenJobInput(TypedDict):
-    """Send payload: one posting to screen against one profile."""
+    """Send payload: one posting to screen against one profile.
+
+    With a package id (the posting is certain to make the shortlist if it is High), a High verdict goes
+    straight on to that package's build, without waiting for the other postings' screenings.
+    """
 
     posting_id: str
     profile_id: str
     request: SearchRequest
+    thread_id: NotRequired[str]
+    package_id: NotRequired[str]
+    deadline: NotRequired[float]
 
 
 class BuildPackageInput(TypedDict):
@@ -87,6 +95,26 @@ class BuildPackageInput(TypedDict):
     profile_id: str
     package_id: str
     deadline: float  # epoch seconds: the batch's budget ends then, for every package of it
+
+
+class ScreenPostingState(TypedDict, total=False):
+    """State of one posting's way from its screening to its package (the screen_job subgraph)."""
+
+    posting_id: str
+    profile_id: str
+    request: SearchRequest
+    thread_id: str
+    package_id: str
+    deadline: float
+    screenings: Annotated[list[ScreeningVerdict], operator.add]
+    packages: PackageRefs
+
+
+class ScreenPostingOutput(TypedDict, total=False):
+    """What one posting's screening hands back to the thread: its verdict, and its package if one was built."""
+
+    screenings: Annotated[list[ScreeningVerdict], operator.add]
+    packages: PackageRefs
 
 
 class PackageBuildState(TypedDict, total=False):

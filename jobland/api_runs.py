@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.graph.state import CompiledStateGraph
 
-from jobland.service import Context
+from jobland.service import Context, step_updates
 
 if TYPE_CHECKING:  # jobland.workers imports the webhooks, which import this module
     from jobland.workers import WorkerQueue
@@ -38,18 +38,19 @@ class Progress:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def count(self, node: str, update: dict) -> None:
+        update = update or {}
         if node == "discover":
             self.postings = len(update.get("posting_ids", []))
-        elif node in ("prepare_screening", "screen_job"):  # verdicts in bulk, then any the LLM stage made
-            verdicts = (update or {}).get("screenings", [])
-            self.screened += len(verdicts)
-            self.high += sum(v.probability == "High" for v in verdicts)
-        elif node == "build_package":
-            # A package built again (a retry from review) counts once.
-            self._built.update(ref.package_id for ref in update.get("packages", []))
-            self.packages_built = len(self._built)
         elif node == "deliver":
             self.delivered += 1
+        if node in ("prepare_screening", "screen_job"):  # verdicts in bulk, then any the LLM stage made
+            verdicts = update.get("screenings", [])
+            self.screened += len(verdicts)
+            self.high += sum(v.probability == "High" for v in verdicts)
+        if node in ("screen_job", "build_package"):  # built as its screening ends, or after the shortlist
+            # A package built again (a retry from review), or found built by the shortlist's step, counts once.
+            self._built.update(ref.package_id for ref in update.get("packages", []))
+            self.packages_built = len(self._built)
 
     @classmethod
     def from_values(cls, values: dict) -> Progress:
@@ -178,16 +179,13 @@ class BackgroundRuns:
             self._announce(thread_id, None)
 
     async def _run_here(self, thread_id: str, run: ThreadRun, payload: Any, context: Context) -> None:
-        async for update in self.graph.astream(
-            payload, self.config(thread_id), context=context, stream_mode="updates", durability="sync"
-        ):
-            for node, value in update.items():
-                if node == "__interrupt__":
-                    continue
-                if node == "review":
-                    run.delivering = True
-                run.progress.count(node, value if isinstance(value, dict) else {})
-                run.publish("progress", {"node": node, **run.progress.counts()})
+        async for node, value in step_updates(self.graph, payload, self.config(thread_id), context):
+            if node == "__interrupt__":
+                continue
+            if node == "review":
+                run.delivering = True
+            run.progress.count(node, value if isinstance(value, dict) else {})
+            run.publish("progress", {"node": node, **run.progress.counts()})
 
     def _announce(self, thread_id: str, error: str | None) -> None:
         """Announce in a task of its own, so that neither the closing events nor the next run wait for it."""

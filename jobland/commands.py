@@ -81,6 +81,7 @@ from jobland.service import (
     review_requests,
     search_terms,
     stage_of,
+    step_updates,
 )
 from jobland.settings import Settings
 from jobland.templates import render
@@ -177,6 +178,7 @@ async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_prog
         transient=False,
     )
     bars: dict[str, Any] = {}
+    built: set[str] = set()
     stage_names = {"screen_job": "Screening postings", "build_package": "Building packages", "deliver": "Delivering"}
 
     def advance(node: str) -> None:
@@ -192,28 +194,33 @@ async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_prog
         first_step = "Resuming from the last checkpoint"
     with progress:
         step = progress.add_task(first_step, total=None)
-        async for update in s.graph.astream(
-            payload, s.config(thread_id), context=s.settings.context(), stream_mode="updates", durability="sync"
-        ):
-            for node, value in update.items():
-                if node == "load_profile":
-                    progress.update(step, description="Discovering postings")
-                elif node == "discover":
-                    progress.update(step, total=1, completed=1, description="CV read, postings discovered")
-                    found = len(value.get("posting_ids", []))
-                    bars["screen_job"] = progress.add_task(stage_names["screen_job"], total=found)
-                elif node == "prepare_screening" and value and "screen_job" in bars:
-                    # The verdicts made in bulk; only postings the LLM stage must see get a screen_job task.
-                    progress.advance(bars["screen_job"], len(value.get("screenings", [])))
-                elif node == "shortlist":
-                    bars["build_package"] = progress.add_task(
-                        stage_names["build_package"], total=len(value["shortlist"])
-                    )
-                elif node == "review" and value.get("retrying"):
-                    bars["build_package"] = progress.add_task("Building again", total=len(value["retrying"]))
-                elif node == "review":
-                    approved = [d for d in value.get("decisions", []) if d.action in ("accept", "edit")]
-                    bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
+        async for node, value in step_updates(s.graph, payload, s.config(thread_id), s.settings.context()):
+            if node == "load_profile":
+                progress.update(step, description="Discovering postings")
+            elif node == "discover":
+                progress.update(step, total=1, completed=1, description="CV read, postings discovered")
+                found = len(value.get("posting_ids", []))
+                bars["screen_job"] = progress.add_task(stage_names["screen_job"], total=found)
+            elif node == "prepare_screening" and value and "screen_job" in bars:
+                # The verdicts made in bulk; only postings the LLM stage must see get a screen_job task.
+                progress.advance(bars["screen_job"], len(value.get("screenings", [])))
+                if value.get("screening_builds"):  # packages start as their verdicts come: how many is not known yet
+                    bars["build_package"] = progress.add_task(stage_names["build_package"], total=None)
+            elif node == "shortlist" and "build_package" in bars:
+                progress.update(bars["build_package"], total=len(value["shortlist"]))
+            elif node == "shortlist":
+                bars["build_package"] = progress.add_task(stage_names["build_package"], total=len(value["shortlist"]))
+            elif node == "review" and value.get("retrying"):
+                bars["build_package"] = progress.add_task("Building again", total=len(value["retrying"]))
+                built.clear()
+            elif node == "review":
+                approved = [d for d in value.get("decisions", []) if d.action in ("accept", "edit")]
+                bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
+            if node == "build_package" and "build_package" in bars:
+                # Built where its screening ended, then found built by the shortlist's step: counted once.
+                built.update(ref.package_id for ref in value.get("packages", []))
+                progress.update(bars["build_package"], completed=len(built))
+            elif node != "build_package":
                 advance(node)
         if not fresh:
             progress.update(step, total=1, completed=1)

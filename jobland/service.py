@@ -153,6 +153,23 @@ class Session:
 Stage = Literal["awaiting_review", "interrupted", "finished"]
 
 
+async def step_updates(
+    graph: CompiledStateGraph, payload: Any, config: dict, context: Context
+) -> AsyncIterator[tuple[str, Any]]:
+    """Advance a thread, yielding (step, its update) as each step ends, for the faces' progress.
+
+    A posting's screen_job task holds its screening and, when it builds while screening, its package's
+    build: those two are reported as they end, not together when the task ends.
+    """
+    async for namespace, update in graph.astream(
+        payload, config, context=context, stream_mode="updates", subgraphs=True, durability="sync"
+    ):
+        in_screening_task = len(namespace) == 1 and namespace[0].split(":")[0] == "screen_job"
+        for step, value in update.items():
+            if (not namespace and step != "screen_job") or in_screening_task:
+                yield step, value
+
+
 def unfinished_steps(snapshot: StateSnapshot) -> list[str]:
     """Steps a stop left unfinished, other than a question waiting for the person (e.g. a delivery)."""
     return [t.name for t in snapshot.tasks if not t.interrupts and t.result is None]

@@ -486,7 +486,8 @@ async def run_segment(
         run = await runs.get(run_id)
         if run is None or run.state in ("done", "failed"):
             return "done"  # delivered again after it ended: nothing to do
-        context = dataclasses.replace(settings.context(), **user)
+        # Packages are built in the build superstep's branches, one task each, on whichever workers are free.
+        context = dataclasses.replace(settings.context(), build_while_screening=False, **user)
         try:
             async with s.advancing(thread_id):
                 payload, skipped = await _what_to_run(s, run, thread_id, decode_segment(segment))

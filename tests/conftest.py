@@ -147,6 +147,29 @@ def _run_in_process(
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)
 
 
+def start_run(
+    home: Path, database_url: str, jobs: Path, *options: str, max_packages: int = 3, **env: str
+) -> subprocess.CompletedProcess:
+    """`jobland run OPTIONS` of the example CV over `jobs`, its summary as JSON; in a process of its own when
+    a failpoint may kill it."""
+    return run_cli(
+        home,
+        database_url,
+        "run",
+        "--cv",
+        str(EXAMPLE_CV),
+        "--jobs",
+        str(jobs),
+        "--max-packages",
+        str(max_packages),
+        *options,
+        "--format",
+        "json",
+        check=False,
+        **env,
+    )
+
+
 def run_json(home: Path, database_url: str, *args: str, **env: str) -> Any:
     """A CLI command run with --format json, its output parsed."""
     return json.loads(run_cli(home, database_url, *args, "--format", "json", **env).stdout)
@@ -178,14 +201,23 @@ def jobland_process(home: Path, database_url: str, *args: str) -> Iterator[subpr
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    """A database of the test's own, as a new deployment starts with (no records left by other tests)."""
+@contextmanager
+def new_database(database_url: str) -> Iterator[str]:
+    """A database of its own on the server of database_url, with JobLand's tables, dropped at the end."""
     name = f"jobland_fresh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _with_database(database_url, name)
-    asyncio.run(_create_tables(url))
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        asyncio.run(_create_tables(url))
+        yield url
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of the test's own, as a new deployment starts with (no records left by other tests)."""
+    with new_database(database_url) as url:
+        yield url

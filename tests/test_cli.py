@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CV, FIXTURES, run_cli
+from tests.conftest import EXAMPLE_CV, FIXTURES, run_cli, start_run
 
 pytestmark = pytest.mark.slow
 
@@ -57,23 +57,9 @@ def test_screen_json_for_scripts(home: Path, database_url: str, jobs_dir: Path) 
 def test_threads_status_show_and_an_edited_package(
     home: Path, database_url: str, jobs_dir: Path, tmp_path: Path
 ) -> None:
-    started = json.loads(
-        run_cli(
-            home,
-            database_url,
-            "run",
-            "--cv",
-            str(EXAMPLE_CV),
-            "--jobs",
-            str(jobs_dir),
-            "--max-packages",
-            "2",
-            "--query",
-            "senior Python backend, Berlin or remote",
-            "--format",
-            "json",
-        ).stdout
-    )
+    run = start_run(home, database_url, jobs_dir, "--query", "senior Python backend, Berlin or remote", max_packages=2)
+    assert run.returncode == 0, run.stderr
+    started = json.loads(run.stdout)
     thread = started["thread_id"]
     first, second = (p["package_id"] for p in started["awaiting_review"])
 

@@ -19,28 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli, run_json
+from tests.conftest import EXAMPLE_CV, cli_env, jobland_command, run_cli, run_json, start_run
 
 pytestmark = pytest.mark.slow
 SIGKILLED = -signal.SIGKILL
-
-
-def start_run(home: Path, database_url: str, jobs: Path, **env: str) -> subprocess.CompletedProcess:
-    return run_cli(
-        home,
-        database_url,
-        "run",
-        "--cv",
-        str(EXAMPLE_CV),
-        "--jobs",
-        str(jobs),
-        "--max-packages",
-        "3",
-        "--format",
-        "json",
-        check=False,
-        **env,
-    )
 
 
 def eml_files(home: Path) -> list[Path]:

@@ -74,6 +74,22 @@ def letter_answer(request: ChatRequest) -> dict[str, Any]:
     }
 
 
+def honest_research(request: ChatRequest) -> dict[str, Any]:
+    """The first sentence of each material's last paragraph, each citing its material (nothing invented)."""
+    items = _MATERIAL.findall(request.text("user"))
+    facts = [{"text": first_sentence(text.split("\n\n")[-1]), "source_index": int(n)} for n, _, text in items]
+    return {topic: [] for topic in CompanyDossier.TOPICS} | {"mission": facts[:1], "products": facts[1:]}
+
+
+def honest_letter(request: ChatRequest) -> dict[str, Any]:
+    """A paragraph from the first two highlights it was given, and one on the first fact (when there is one)."""
+    wanted = LISTED.findall(request.text("user"))
+    paragraphs = [{"text": " ".join(t for _, t in wanted[:2]), "highlight_ids": [h for h, _ in wanted[:2]]}]
+    if facts := FIRST_FACT.findall(request.text("user")):
+        paragraphs.append({"text": facts[0], "highlight_ids": [], "fact_numbers": [1]})
+    return {"paragraphs": [{"fact_numbers": [], **p} for p in paragraphs]}
+
+
 @pytest.fixture
 def model(openai_server: FakeOpenAI) -> FakeOpenAI:  # noqa: F811 - the imported fixture
     openai_server.responders.update(DossierSummary=research_answer, CVRewrite=cv_answer, LetterBody=letter_answer)
