@@ -29,9 +29,8 @@ def route_to_screening(state: JobLandState) -> list[Send] | Literal["shortlist"]
             continue
         task = ScreenJobInput(posting_id=pid, profile_id=state["profile_id"], request=state["request"])
         if builds:
-            thread_id = state["thread_id"]
-            task |= {"thread_id": thread_id, "package_id": package_id_for(thread_id, pid)}
-            task["deadline"] = state["build_deadline"]
+            thread_id, deadline = state["thread_id"], state["build_deadline"]
+            task |= {"thread_id": thread_id, "package_id": package_id_for(thread_id, pid), "deadline": deadline}
         sends.append(Send("screen_job", task))
     return sends or "shortlist"
 
