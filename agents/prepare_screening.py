@@ -33,11 +33,15 @@ async def prepare_screening(state: JobLandState, runtime: Runtime[Context]) -> d
     profile = await records.profile(state["profile_id"])
     final = await prepare_screenings(records, profile, posting_ids, request, runtime.context)
     known_high = sum(s.probability == "High" for s in final.values())
-    certain = certain_to_be_shortlisted(
-        request, known_high, len(set(posting_ids) - set(final)), has_packages=bool(state.get("packages"))
+    builds = (
+        runtime.context.build_while_screening
+        and certain_to_be_shortlisted(request, known_high, len(set(posting_ids) - set(final)))
+        # The state starts empty for each search; an earlier search's packages (some decided, which the
+        # shortlist leaves out) are in the Store.
+        and not await records.packages(state["thread_id"])
     )
     return {
         "screenings": [screening_verdict(posting_id, screening) for posting_id, screening in final.items()],
         "build_deadline": deadline,
-        "screening_builds": certain and runtime.context.build_while_screening,
+        "screening_builds": builds,
     }

@@ -43,13 +43,12 @@ def route_after_screening(state: ScreenPostingState) -> Literal["build_package",
     return END
 
 
-def certain_to_be_shortlisted(request: SearchRequest, known_high: int, still_open: int, *, has_packages: bool) -> bool:
-    """Whether every High verdict the LLM stage may still give is sure to make the shortlist: an "apply"
-    search in a thread with no package yet (so nothing decided before is left out), whose Highs so far and
-    postings still to screen number at most max_packages (so the shortlist picks every High)."""
-    if request.mode != "apply" or has_packages:
-        return False
-    return 0 < still_open and known_high + still_open <= request.max_packages
+def certain_to_be_shortlisted(request: SearchRequest, known_high: int, still_open: int) -> bool:
+    """Whether every High verdict the LLM stage may still give is sure to make the shortlist, as far as the
+    verdicts tell: an "apply" search whose Highs so far and postings still to screen number at most
+    max_packages (so the shortlist picks every High). The thread must also hold no package from an earlier
+    search, whose decided postings the shortlist leaves out (prepare_screening asks the Store)."""
+    return request.mode == "apply" and 0 < still_open and known_high + still_open <= request.max_packages
 
 
 DECIDED = frozenset({PackageStatus.approved, PackageStatus.rejected, PackageStatus.sending, PackageStatus.sent})

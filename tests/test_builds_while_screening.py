@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.types import Command
 
 from jobland.agents.shortlist import (
     certain_to_be_shortlisted,
@@ -28,6 +29,7 @@ from jobland.agents.shortlist import (
 )
 from jobland.domain.models import PackageStatus, SearchRequest
 from jobland.domain.repository import Records
+from jobland.domain.review import requested_package_id
 from jobland.graph.builder import open_graph
 from jobland.graph.context import Context
 from jobland.graph.state import ScreeningVerdict
@@ -45,15 +47,13 @@ def verdict(posting_id: str, probability: str) -> ScreeningVerdict:
     return ScreeningVerdict(posting_id=posting_id, match_score=80, probability=probability)
 
 
-def test_only_a_first_apply_search_with_no_more_open_postings_than_packages_builds_while_screening() -> None:
+def test_only_an_apply_search_with_no_more_open_postings_than_packages_builds_while_screening() -> None:
     apply = SearchRequest(max_packages=3)
-    assert certain_to_be_shortlisted(apply, known_high=0, still_open=3, has_packages=False)
-    assert certain_to_be_shortlisted(apply, known_high=1, still_open=2, has_packages=False)
-    assert not certain_to_be_shortlisted(apply, known_high=1, still_open=3, has_packages=False), "4 Highs, 3 places"
-    assert not certain_to_be_shortlisted(apply, known_high=0, still_open=0, has_packages=False), "nothing to screen"
-    # A later search in the thread leaves out what was decided before: the shortlist must choose.
-    assert not certain_to_be_shortlisted(apply, known_high=0, still_open=1, has_packages=True)
-    assert not certain_to_be_shortlisted(SearchRequest(mode="screen"), known_high=0, still_open=1, has_packages=False)
+    assert certain_to_be_shortlisted(apply, known_high=0, still_open=3)
+    assert certain_to_be_shortlisted(apply, known_high=1, still_open=2)
+    assert not certain_to_be_shortlisted(apply, known_high=1, still_open=3), "4 Highs, 3 places"
+    assert not certain_to_be_shortlisted(apply, known_high=0, still_open=0), "nothing to screen"
+    assert not certain_to_be_shortlisted(SearchRequest(mode="screen"), known_high=0, still_open=1)
 
 
 def test_each_screening_task_carries_its_package_only_when_the_batch_builds_while_screening() -> None:
@@ -118,11 +118,10 @@ def chat_arrivals(model: FakeOpenAI, schema: str) -> list[float]:
     )
 
 
-async def _search(
-    database_url: str, home: Path, model: FakeOpenAI, **settings: object
-) -> tuple[dict, list, list[tuple[str, Any]]]:
-    """One search of the demo postings to its review, every High sure to be shortlisted, with the steps the
-    faces are told of (jobland.service.step_updates) in the order they ended."""
+REQUEST = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=MAX_PACKAGES)
+
+
+def model_context(home: Path, model: FakeOpenAI, **settings: object) -> Context:
     context = Context(
         user_email="alex.morgan@example.com",
         home=str(home),
@@ -131,11 +130,18 @@ async def _search(
         llm_api_key=API_KEY,
         service_limits={"openai": {"max_concurrency": MAX_PACKAGES}},
     )
-    context = dataclasses.replace(context, **settings)
-    request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=MAX_PACKAGES)
+    return dataclasses.replace(context, **settings)
+
+
+async def _search(
+    database_url: str, home: Path, model: FakeOpenAI, **settings: object
+) -> tuple[dict, list, list[tuple[str, Any]]]:
+    """One search of the demo postings to its review, every High sure to be shortlisted, with the steps the
+    faces are told of (jobland.service.step_updates) in the order they ended."""
+    context = model_context(home, model, **settings)
     config = {"configurable": {"thread_id": uuid.uuid4().hex}}
     async with open_graph(database_url, home) as graph:
-        steps = [step async for step in step_updates(graph, {"request": request}, config, context)]
+        steps = [step async for step in step_updates(graph, {"request": REQUEST}, config, context)]
         snapshot = await graph.aget_state(config)
         assert snapshot.next == ("review",), snapshot.next
         packages = await Records(graph.store).packages(snapshot.values["thread_id"])
@@ -185,6 +191,41 @@ async def test_the_first_package_is_researched_while_postings_are_still_screened
     assert sorted(set(built)) == sorted(p.id for p in packages)
     # Each package written and lettered once, either way.
     assert calls == waited_calls == {"CVRewrite": len(packages), "LetterBody": len(packages)}
+
+
+@pytest.mark.slow
+async def test_a_later_search_in_a_thread_with_decided_packages_waits_for_the_shortlist(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    """The shortlist leaves out what was decided in an earlier search: nothing is built before it chooses."""
+    model = _model(LATENCY)
+    context = model_context(tmp_path, model)
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    try:
+        async with open_graph(fresh_database, tmp_path) as graph:
+            await graph.ainvoke({"request": REQUEST}, config, context=context, durability="sync")
+            first = await graph.aget_state(config)
+            assert first.values["screening_builds"] is True
+            review = first.interrupts[0]
+            rejected = [{"package_id": requested_package_id(r), "action": "reject"} for r in review.value]
+            await graph.ainvoke(Command(resume={review.id: rejected}), config, context=context, durability="sync")
+            model.requests.clear()
+
+            # Another query: the postings go to the LLM screener again (a verdict is kept per search).
+            later = REQUEST.model_copy(update={"query": "Python backend engineer"})
+            await graph.ainvoke({"request": later}, config, context=context, durability="sync")
+            again = await graph.aget_state(config)
+            packages = await Records(graph.store).packages(again.values["thread_id"])
+    finally:
+        model.stop()
+    screened, researched = chat_arrivals(model, "JobScreeningOutput"), chat_arrivals(model, "DossierSummary")
+    assert screened and again.values["screening_builds"] is False
+    assert all(at > screened[-1] for at in researched), "no research before the last posting is screened"
+    shortlisted = {package_id_for(again.values["thread_id"], p) for p in again.values["shortlist"]}
+    assert len(researched) == len(shortlisted), "only what the shortlist chose is built"
+    rejected_ids = {d["package_id"] for d in rejected}
+    assert not rejected_ids & shortlisted, "a rejected posting is not offered again"
+    assert {p.status for p in packages if p.id in rejected_ids} == {PackageStatus.rejected}
 
 
 @pytest.mark.slow
