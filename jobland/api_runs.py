@@ -38,19 +38,18 @@ class Progress:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def count(self, node: str, update: dict) -> None:
-        update = update or {}
         if node == "discover":
             self.postings = len(update.get("posting_ids", []))
-        elif node == "deliver":
-            self.delivered += 1
-        if node in ("prepare_screening", "screen_job"):  # verdicts in bulk, then any the LLM stage made
-            verdicts = update.get("screenings", [])
+        elif node in ("prepare_screening", "screen_job"):  # verdicts in bulk, then any the LLM stage made
+            verdicts = (update or {}).get("screenings", [])
             self.screened += len(verdicts)
             self.high += sum(v.probability == "High" for v in verdicts)
-        if node in ("screen_job", "build_package"):  # built as its screening ends, or after the shortlist
+        elif node == "build_package":  # where a posting's screening ended, or after the shortlist
             # A package built again (a retry from review), or found built by the shortlist's step, counts once.
             self._built.update(ref.package_id for ref in update.get("packages", []))
             self.packages_built = len(self._built)
+        elif node == "deliver":
+            self.delivered += 1
 
     @classmethod
     def from_values(cls, values: dict) -> Progress:

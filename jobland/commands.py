@@ -216,11 +216,12 @@ async def _stream_updates(s: Session, payload: Any, thread_id: str, *, show_prog
             elif node == "review":
                 approved = [d for d in value.get("decisions", []) if d.action in ("accept", "edit")]
                 bars["deliver"] = progress.add_task(stage_names["deliver"], total=len(approved))
-            if node == "build_package" and "build_package" in bars:
+            if node == "build_package":
                 # Built where its screening ended, then found built by the shortlist's step: counted once.
                 built.update(ref.package_id for ref in value.get("packages", []))
-                progress.update(bars["build_package"], completed=len(built))
-            elif node != "build_package":
+                if "build_package" in bars:
+                    progress.update(bars["build_package"], completed=len(built))
+            else:
                 advance(node)
         if not fresh:
             progress.update(step, total=1, completed=1)
