@@ -24,6 +24,7 @@ what it cites.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -36,9 +37,11 @@ from jobland.agents.cv_writer import one_line, profile_for_prompt, rank_highligh
 from jobland.agents.package_files import render_pdf_file
 from jobland.agents.researcher import dossier_key
 from jobland.agents.screener import requirement_evidence
+from jobland.agents.sentence_vectors import warm_sentence_vectors
 from jobland.domain.company_facts import addresses_reader, industries_in, named_team, short_name
 from jobland.domain.languages import at_least, language_name, level_name, text_language
 from jobland.domain.models import (
+    ApplicationPackage,
     CompanyDossier,
     CoverLetter,
     EvidenceLine,
@@ -1183,7 +1186,7 @@ def accepted_paragraphs(
     to (employer, role), and the cited facts with their sources; the truth check holds it to exactly that,
     and flags a paragraph that cites no highlight and no fact.
     """
-    in_cv = {i for line in cv.lines for i in line.highlight_ids}
+    in_cv = _cv_highlight_ids(cv)
     owners = highlight_fields(profile)
     lines: list[EvidenceLine] = []
     for paragraph in body.paragraphs:
@@ -1236,6 +1239,48 @@ async def drafted_letter(
     return rendered_letter([*head, *body, *tail], material.language) if body else None
 
 
+async def package_dossier(records: Records, package: ApplicationPackage, posting: JobPosting) -> CompanyDossier:
+    dossier = package.dossier or await records.dossier(dossier_key(posting))
+    if dossier is None:
+        raise RecordNotFound(f"no dossier for posting {posting.id}; research_company must run before the letter")
+    return dossier
+
+
+def _cv_highlight_ids(cv: TailoredCV) -> set[str]:
+    return {i for line in cv.lines for i in line.highlight_ids}
+
+
+async def letter_held_to_cv(context: Context, records: Records, package: ApplicationPackage) -> CoverLetter:
+    """The package's letter held to its laid-out CV: the model wrote it from the CV's plan while the CV was
+    laid out, so a paragraph citing a highlight the fit left out goes (the letter is rendered again), and with
+    no paragraph left, the embedded letter is written instead. The same letter when every citation is kept."""
+    letter, cv = package.cover_letter, package.cv
+    in_cv = _cv_highlight_ids(cv)
+    kept = [line for line in letter.lines if line.section != "body" or set(line.highlight_ids) <= in_cv]
+    if len(kept) == len(letter.lines):
+        return letter
+    if any(line.section == "body" for line in kept):
+        held = rendered_letter(kept, letter.language)
+    else:
+        profile, posting = await asyncio.gather(
+            records.profile(package.profile_id), records.posting(package.posting_id)
+        )
+        dossier = await package_dossier(records, package, posting)
+        held = write_letter(
+            profile,
+            posting,
+            dossier,
+            cv,
+            max_words=context.letter_max_words,
+            matched=package.screening.evidence or None,
+        )
+    if context.render_pdf:
+        held = held.model_copy(
+            update={"pdf_file": await render_pdf_file(context, package.id, "cover_letter.pdf", held.html)}
+        )
+    return held
+
+
 async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
     context = runtime.context
@@ -1244,18 +1289,15 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
     )
     if package.cv is None:
         raise RecordNotFound(f"package {package.id} has no CV yet; write_cv must run before write_cover_letter")
-    dossier = package.dossier or await records.dossier(dossier_key(posting))
-    if dossier is None:
-        raise RecordNotFound(
-            f"no dossier for posting {posting.id}; research_company must run before write_cover_letter"
-        )
+    dossier = await package_dossier(records, package, posting)
     # A screening stored without requirement evidence (older runs): the screener's matcher is asked instead.
     matched = package.screening.evidence or None
     letter = await drafted_letter(context, profile, posting, dossier, package.cv, matched) or write_letter(
         profile, posting, dossier, package.cv, max_words=context.letter_max_words, matched=matched
     )
+    warm_sentence_vectors(line.text for line in letter.lines if line.reworded)  # while its PDF renders
     if context.render_pdf:
         pdf_file = await render_pdf_file(context, package.id, "cover_letter.pdf", letter.html)
         letter = letter.model_copy(update={"pdf_file": pdf_file})
-    await records.put_package(state["thread_id"], package.model_copy(update={"cover_letter": letter}))
+    await records.update_package(state["thread_id"], package.id, cover_letter=letter)  # the CV is laid out meanwhile
     return {}

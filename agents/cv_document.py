@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jobland.domain.models import EvidenceLine, Highlight, TailoredCV
+from jobland.domain.models import EvidenceLine, Highlight, RewrittenHighlight, TailoredCV
 from jobland.templates import render
 
 SEPARATOR = " · "
@@ -69,12 +69,6 @@ class CVDocument:
     @property
     def contact_line(self) -> str:
         return SEPARATOR.join(self.contacts)
-
-
-class RewrittenHighlight(Highlight):
-    """A selected highlight in the model's words for one posting, with every highlight the words rest on."""
-
-    rests_on: list[str]
 
 
 def rests_on(highlight: Highlight) -> list[str]:

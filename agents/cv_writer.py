@@ -14,11 +14,11 @@ Selection, layout and the page budget are the same code either way.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from dateutil.parser import ParserError
 from dateutil.parser import parse as parse_date
@@ -33,12 +33,9 @@ from jobland.agents.cv_document import (
     CVEntry,
     CVLine,
     CVSection,
-    RewrittenHighlight,
     checked_style,
     render_cv,
-    render_latex,
 )
-from jobland.agents.package_files import write_rendered
 from jobland.agents.screener import requirement_evidence
 from jobland.domain.dates import MONTH_ABBREVIATIONS
 from jobland.domain.failpoints import async_failpoint
@@ -50,6 +47,7 @@ from jobland.domain.models import (
     PackageStatus,
     Profile,
     RequirementEvidence,
+    RewrittenHighlight,
     TailoredCV,
     WorkItem,
 )
@@ -63,7 +61,6 @@ from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
 from jobland.prompts import load_prompt, quoted_data
 from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
-from jobland.tools.pdf import LatexCompileError, compile_latex, page_count, render_pdf, tex_engine
 
 _WORD = re.compile(r"[a-z][a-z0-9+#]*")
 _STOPWORDS = frozenset(
@@ -123,8 +120,10 @@ def _stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS}
+@lru_cache(maxsize=4096)
+def content_words(text: str) -> frozenset[str]:
+    """The stemmed content words of a text. Cached: choosing a CV's lines weighs each highlight many times."""
+    return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS)
 
 
 def screened_evidence(
@@ -182,7 +181,7 @@ def relevance(profile: Profile, posting: JobPosting, evidence: list[RequirementE
     wording = [posting.title, *sections.get("requirements", []), *sections.get("responsibilities", [])]
     if len(wording) == 1:  # a posting without those sections: its whole text
         wording.append(posting.description)
-    return Relevance(shows, weights, recency, frozenset(content_words(" ".join(wording))), terms)
+    return Relevance(shows, weights, recency, content_words(" ".join(wording)), terms)
 
 
 def _latest_entry(profile: Profile) -> list[Highlight]:
@@ -599,71 +598,6 @@ def tailor_cv(
     return render_cv(plan_cv(profile, posting, max_lines=max_lines, evidence=evidence), style)
 
 
-@dataclass(frozen=True)
-class FittedCV:
-    document: CVDocument
-    cv: TailoredCV
-    pdf: bytes
-
-
-def fit_to_pages(
-    profile: Profile,
-    posting: JobPosting,
-    *,
-    max_lines: int,
-    pages: int,
-    style: str,
-    rewrites: Mapping[str, RewrittenHighlight] | None = None,
-    evidence: list[RequirementEvidence] | None = None,
-) -> FittedCV:
-    """The CV rendered to PDF within `pages` pages, leaving out the fewest, least relevant highlights needed.
-
-    Whole highlights go, never part of one. When even no highlights overflow (a very long education or
-    award list), the shortest CV is returned and its page count says so. `rewrites` replace the words
-    of the highlights they name (the LLM path); `evidence` is the screening's (see plan_cv).
-    """
-    if pages < 1:
-        raise ValueError(f"cv_pages must be 1 or 2 (got {pages})")
-    evidence = screened_evidence(profile, posting, evidence)
-
-    def attempt(drop: int) -> FittedCV:
-        planned = plan_cv(profile, posting, max_lines=max_lines, drop=drop, evidence=evidence)
-        document = with_rewrites(planned, rewrites or {})
-        cv = render_cv(document, style)
-        pdf = render_pdf(cv.html)
-        return FittedCV(document, cv.model_copy(update={"pages": page_count(pdf)}), pdf)
-
-    best = attempt(0)
-    if best.cv.pages <= pages:
-        return best
-    # The fewest highlights to drop, by bisection: each try is one render.
-    chosen = choose_highlights(profile, posting, max_lines, evidence)
-    low, high = 1, len(least_relevant(profile, posting, chosen, evidence))
-    best = attempt(high)
-    while low < high:
-        middle = (low + high) // 2
-        fitted = attempt(middle)
-        if fitted.cv.pages <= pages:
-            best, high = fitted, middle
-        else:
-            low = middle + 1
-    return best
-
-
-def latex_pdf(source: str) -> tuple[bytes | None, str | None]:
-    """The LaTeX source typeset by an installed engine, or None and the reason it was not."""
-    engine = tex_engine()
-    if engine is None:
-        return None, "no TeX engine (pdflatex, lualatex, xelatex or tectonic) on PATH: cv.tex is kept as source only"
-    try:
-        return compile_latex(source, engine), None
-    except LatexCompileError as error:
-        return None, str(error)
-
-
-# --------------------------------------------------------------------------- with an LLM
-
-
 class CVLineDraft(BaseModel):
     highlight_ids: list[str] = Field(
         description="Ids of the selected highlights this line rests on; the highlight it rewrites first."
@@ -767,14 +701,13 @@ def with_rewrites(document: CVDocument, rewrites: Mapping[str, RewrittenHighligh
 
 
 async def rewritten_highlights(
-    context: Context, profile: Profile, posting: JobPosting, evidence: list[RequirementEvidence] | None = None
+    context: Context, profile: Profile, posting: JobPosting, planned: CVDocument
 ) -> dict[str, RewrittenHighlight]:
-    """The LLM's rewrites of the highlights plan_cv selects and of the summary it chose (SUMMARY_FIELD); none
-    without an LLM (the extractive CV)."""
+    """The LLM's rewrites of the highlights the planned CV selects and of the summary it chose (SUMMARY_FIELD);
+    none without an LLM (the extractive CV)."""
     model = load_chat_model(context, "writer")
     if model is None:
         return {}
-    planned = plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence)
     selected = selected_highlights(planned)
     if not selected:
         return {}
@@ -788,6 +721,8 @@ async def rewritten_highlights(
 
 
 async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
+    """The CV's words: the plan for the posting with the writer's rewrites. lay_out_cv fits it to its pages
+    while write_cover_letter writes the letter, which the plan's highlights are enough for."""
     records = Records(runtime.store)
     context = runtime.context
     profile, posting, package = await records.package_inputs(
@@ -798,31 +733,9 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     style = checked_style(context.cv_style)
     # The screening's evidence decides what the CV shows (recomputed by the screener for a screening without it).
     evidence = screened_evidence(profile, posting, package.screening.evidence or None)
-    rewrites = await rewritten_highlights(context, profile, posting, evidence)
-    if context.render_pdf:
-        fitted = await asyncio.to_thread(
-            fit_to_pages,
-            profile,
-            posting,
-            max_lines=context.cv_max_lines,
-            pages=context.cv_pages,
-            style=style,
-            rewrites=rewrites,
-            evidence=evidence,
-        )
-        document, cv = fitted.document, fitted.cv
-        cv = cv.model_copy(update={"pdf_file": await write_rendered(context, package.id, "cv.pdf", fitted.pdf)})
-    else:
-        document = with_rewrites(plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence), rewrites)
-        cv = render_cv(document, style)
-    # The LaTeX source is kept beside the PDF for people who typeset their own CV.
-    source = render_latex(document, style)
-    cv = cv.model_copy(update={"latex_file": await write_rendered(context, package.id, "cv.tex", source.encode())})
-    if context.render_pdf:
-        typeset, note = await asyncio.to_thread(latex_pdf, source)
-        update = {"latex_note": note}
-        if typeset is not None:
-            update["latex_pdf_file"] = await write_rendered(context, package.id, "cv-latex.pdf", typeset)
-        cv = cv.model_copy(update=update)
+    planned = plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence)
+    rewrites = await rewritten_highlights(context, profile, posting, planned)
+    document = with_rewrites(planned, rewrites)
+    cv = render_cv(document, style).model_copy(update={"rewrites": rewrites})
     await records.put_package(state["thread_id"], package.model_copy(update={"cv": cv}))
     return {}

@@ -10,17 +10,17 @@ import difflib
 import html as html_lib
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from langgraph.runtime import Runtime
 
-from jobland.agents.cover_letter_writer import LETTER_PHRASES
+from jobland.agents.cover_letter_writer import LETTER_PHRASES, letter_held_to_cv
 from jobland.agents.cv_writer import PRESENT, SUMMARY_FIELD, posting_skills
+from jobland.agents.sentence_vectors import sentence_vector
 from jobland.domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
 from jobland.domain.dates import MONTH_ABBREVIATIONS, MONTH_PATTERN, month_number
 from jobland.domain.failpoints import failpoint
@@ -42,7 +42,6 @@ from jobland.domain.repository import Records
 from jobland.domain.skills import canonical_skill, extract_skills
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
-from jobland.tools.embeddings import get_embedder
 from jobland.tools.pdf import docling_text, page_count, pdfium_text
 
 _MONTH_YEAR = re.compile(rf"\b({MONTH_PATTERN}),?\s+(\d{{4}})\b", re.IGNORECASE)
@@ -70,7 +69,6 @@ _NOT_SUPPORT = frozenset({"id", "highlights", "content_hash", "source", "prefere
 # letter paragraphs built on them 0.64-0.88; a line citing the wrong highlight 0.15-0.24; an injected
 # instruction or role claim -0.05-0.15 (tests/test_claim_checks.py keeps those cases).
 ENTAILMENT_THRESHOLD = 0.45
-ENTAILMENT_TOKENS = 256  # a letter paragraph runs past MiniLM's default 128 tokens
 
 ATS_HEADINGS = {"work": "Experience", "education": "Education", "skills": "Skills"}
 
@@ -233,7 +231,10 @@ def unsupported_claims(line: EvidenceLine, sources: Sources) -> list[str]:
     support, problems = sources.cited(line)
     support_text = "\n".join(support)
 
-    support_skills = set(extract_skills(support_text)) | {canonical_skill(s) for s in support}
+    # Skills per cited text (no alias spans two texts), so each text is read once for all the lines citing it.
+    support_skills = {skill for text in support for skill in extract_skills(text)} | {
+        canonical_skill(s) for s in support
+    }
     support_words = words_in(support_text)
     support_numbers = numbers_in(support_text)
     unsupported = [n for n in _NUMBER.findall(line.text) if _number(n) not in support_numbers]
@@ -272,15 +273,6 @@ def meaning_problems(lines: list[EvidenceLine], sources: Sources) -> dict[int, s
                 f"does not follow from what it cites: similarity {score:.2f}, below {ENTAILMENT_THRESHOLD:.2f}"
             )
     return problems
-
-
-@lru_cache(maxsize=8192)
-def sentence_vector(text: str) -> np.ndarray:
-    """A text's MiniLM vector, each text embedded on its own so that it never depends on what else is checked;
-    kept, since the same highlights are checked in every package."""
-    (vector,) = get_embedder(ENTAILMENT_TOKENS).embed([text])
-    vector.setflags(write=False)
-    return vector
 
 
 def line_flags(label: str, lines: list[EvidenceLine], sources: Sources) -> list[str]:
@@ -521,10 +513,26 @@ def _expectation(document: TailoredCV | CoverLetter, company: str) -> RoundTripE
     return RoundTripExpectation("\n".join(lines), (), (*contact, company))
 
 
+@lru_cache(maxsize=64)
+def parsed_texts(pdf: bytes) -> dict[str, str]:
+    """A PDF's text as each parser reads it; kept by its bytes, so that a read-back started early is used."""
+    return {"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)}
+
+
+@cache
+def _early_reader() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobland-read-back")
+
+
+def read_back_early(pdf: bytes) -> Future:
+    """Parse a rendered PDF in the background while the package's other document is still being written."""
+    return _early_reader().submit(parsed_texts, pdf)
+
+
 def round_trip(pdf: bytes, expected: RoundTripExpectation) -> tuple[bool, str]:
     """Parse a PDF back with pypdfium2 and Docling: shares of words recovered, headings, contact line, damage."""
     words = word_tokens(expected.text)
-    texts = {"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)}
+    texts = parsed_texts(pdf)
     shares = {parser: recovered_share(words, word_tokens(text)) for parser, text in texts.items()}
     problems: list[str] = []
     for parser, text in texts.items():
@@ -645,6 +653,8 @@ async def check_package(state: PackageBuildState, runtime: Runtime[Context]) -> 
         thread_id, state["package_id"], state["profile_id"], state["posting_id"]
     )
     package = await records.move_package(thread_id, package, PackageStatus.checking)
+    # The letter was written while the CV was laid out: held to what the laid-out CV keeps.
+    package = package.model_copy(update={"cover_letter": await letter_held_to_cv(runtime.context, records, package)})
     checks, flagged = await asyncio.to_thread(
         check_package_contents,
         profile,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from jobland.agents.cover_letter_writer import rendered_letter
 from jobland.agents.cv_document import markdown_blocks, read_cv_markdown, render_cv, render_latex
-from jobland.agents.cv_writer import latex_pdf
+from jobland.agents.cv_layout import latex_pdf
 from jobland.agents.package_checker import (
     Sources,
     ats_check,

@@ -2,8 +2,9 @@
 
     python -m bench.llm_bound [--postings 50] [--latency 1.0] [--runs 3] [--database-url URL]
 
-Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake) answering after a fixed
-`--latency` s; the service limits are the defaults (tools/llm.py DEFAULT_LIMITS for "openai", on
+Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake, in a process of its own)
+answering after a fixed `--latency` s; each run starts with the caches of what a text says emptied, since
+every run's synthesised postings are the same; the service limits are the defaults (tools/llm.py DEFAULT_LIMITS for "openai", on
 tools/ratelimit.py's ServiceLimiter). A run goes from the search to the review interrupt (that is the
 stretch the LLM limits bound), then approves every ready package with no flagged claim, and delivers
 to the outbox (not timed). The bound the limits set is the larger of
@@ -20,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,8 @@ import psutil
 from langgraph.types import Command
 
 from bench.pipeline import ROOT, _drive, fresh_database, synthesise
+from jobland.agents import cv_writer, package_checker, sentence_vectors
+from jobland.domain import skills
 from jobland.domain.models import Decision, PackageStatus, SearchRequest
 from jobland.domain.repository import Records
 from jobland.domain.review import requested_package_id
@@ -77,6 +82,45 @@ def chained_bound(
     return (-(-screening_calls // concurrency) + package_rounds) * latency
 
 
+class ModelServer:
+    """CountingOpenAI in a process of its own: computing its answers is the provider's work, and would
+    otherwise hold this process's GIL against the graph it is timing."""
+
+    def __init__(self, latency: float) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self._connection, child = spawn.Pipe()
+        self._process = spawn.Process(target=_serve_model, args=(child, latency), daemon=True)
+
+    def start(self) -> ModelServer:
+        self._process.start()
+        self.base_url: str = self._connection.recv()
+        return self
+
+    def stop(self) -> tuple[dict[str, Counter], list[float]]:
+        """Each schema's usage, and when each answer was ready (perf_counter, the same clock in every process)."""
+        self._connection.send("stop")
+        usage, answered = self._connection.recv()
+        self._process.join(timeout=10)
+        return usage, answered
+
+
+def _serve_model(connection: Connection, latency: float) -> None:
+    model = CountingOpenAI().start()
+    model.latency = latency
+    connection.send(model.base_url)
+    connection.recv()
+    connection.send((dict(model.usage), list(model.answered)))
+    model.stop()
+
+
+def forget_texts_read() -> None:
+    """Each run's postings are the same synthesised ones: the caches of what a text says (skills, terms, content
+    words, sentence vectors, PDF read-backs) are emptied before each, so that no run reads a posting faster for an earlier run."""
+    kept = (skills._skills, skills._terms, cv_writer.content_words, sentence_vectors.sentence_vector)
+    for cached in (*kept, package_checker.parsed_texts):
+        cached.cache_clear()
+
+
 CPUS = os.cpu_count() or 1
 
 
@@ -100,8 +144,8 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
     synthesise(postings, work / "jobs")
     home = work / "home"
     home.mkdir()
-    model = CountingOpenAI().start()
-    model.latency = latency
+    forget_texts_read()
+    model = ModelServer(latency).start()
     try:
         context = Context(
             user_email="bench@example.com",
@@ -136,8 +180,8 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
             statuses = Counter(p.status.value for p in packages)
             errors = sorted({p.error for p in packages if p.error})
     finally:
-        model.stop()
-    usage = {schema: dict(counted) for schema, counted in sorted(model.usage.items())}
+        counted_usage, answered = model.stop()
+    usage = {schema: dict(counted) for schema, counted in sorted(counted_usage.items())}
     package_schemas = ("DossierSummary", "CVRewrite", "LetterBody")  # each package's calls, one after another
     calls = sum(u["calls"] for u in usage.values())
     if not calls:
@@ -148,7 +192,7 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
     bound = llm_bound(calls, latency, DEFAULT_LIMITS)
     approved = max(len(approvable), 1)
     package_usage = [usage.get(s, {}) for s in package_schemas]
-    first_call = min(model.answered) - latency - start
+    first_call = min(answered) - latency - start
     overlapped = bool(state.values.get("screening_builds"))
     chained = chained_bound(
         usage.get("JobScreeningOutput", {}).get("calls", 0),

@@ -428,6 +428,12 @@ class EvidenceLine(Record):
     )
 
 
+class RewrittenHighlight(Highlight):
+    """A selected highlight in the model's words for one posting, with every highlight the words rest on."""
+
+    rests_on: list[str]
+
+
 class TailoredCV(Record):
     markdown: str
     html: str
@@ -440,6 +446,10 @@ class TailoredCV(Record):
     latex_note: str | None = Field(default=None, description="Why the LaTeX source was not compiled, if it was not.")
     style: str = Field(default="classic", description="The CV layout it was rendered in.")
     pages: int | None = Field(default=None, description="Pages of the rendered PDF.")
+    rewrites: dict[str, RewrittenHighlight] = Field(
+        default_factory=dict,
+        description="The writer's rewrites the CV was planned with, by highlight id: its layout plans with them.",
+    )
 
 
 class CoverLetter(Record):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -55,6 +56,11 @@ def profiling_jobs_ns(owner: str) -> tuple[str, ...]:
 
 class RecordNotFound(LookupError):
     pass
+
+
+# A package's build runs its CV layout and its letter at once, in one process (one build_package task):
+# each changes its own field, read and written back under the package's lock so neither loses the other's.
+_PACKAGE_LOCKS: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 class Records:
@@ -170,6 +176,14 @@ class Records:
 
     async def put_package(self, thread_id: str, package: ApplicationPackage) -> None:
         await self._put(packages_ns(thread_id), package.id, package)
+
+    async def update_package(self, thread_id: str, package_id: str, **fields: object) -> ApplicationPackage:
+        """Store `fields` into the package as it is now, beside a concurrent step of the same build."""
+        lock = _PACKAGE_LOCKS.setdefault((thread_id, package_id), asyncio.Lock())
+        async with lock:
+            package = (await self.package(thread_id, package_id)).model_copy(update=fields)
+            await self.put_package(thread_id, package)
+        return package
 
     async def move_package(
         self, thread_id: str, package: ApplicationPackage, status: PackageStatus, note: str | None = None

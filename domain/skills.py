@@ -267,7 +267,13 @@ def canonical_skill(name: str) -> str:
 
 def extract_skills(text: str) -> list[str]:
     """Canonical skills mentioned in text, in order of first mention, without repeats."""
-    return [name for name, _ in _mentions(text, with_concepts=False)]
+    return list(_skills(text))
+
+
+@lru_cache(maxsize=4096)
+def _skills(text: str) -> tuple[str, ...]:
+    # Cached: a posting's text is read for skills by the screener, the letter and each line's truth check.
+    return tuple(name for name, _ in _mentions(text, with_concepts=False))
 
 
 @lru_cache(maxsize=8192)

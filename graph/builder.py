@@ -13,6 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
 from jobland.agents.cover_letter_writer import write_cover_letter
+from jobland.agents.cv_layout import lay_out_cv
 from jobland.agents.cv_writer import write_cv
 from jobland.agents.deliver import deliver
 from jobland.agents.discover import discover
@@ -62,7 +63,8 @@ NODE_TIMEOUTS: dict[str, float] = {
     "prepare_screening": 600,
     "screen_job": 180,
     "research_company": 300,
-    "write_cv": 600,
+    "write_cv": 300,
+    "lay_out_cv": 600,
     "write_cover_letter": 300,
     "check_package": 300,
     "deliver": 600,  # above Context.send_timeout_s, so a slow send is caught as an unknown outcome first
@@ -76,15 +78,17 @@ DATABASE_RETRY = RetryPolicy(max_attempts=4, initial_interval=0.5, max_interval=
 
 
 def build_package_graph(timeouts: Mapping[str, float]) -> StateGraph:
-    """research_company -> write_cv -> write_cover_letter -> check_package, for one posting."""
+    """research_company -> write_cv -> (lay_out_cv and write_cover_letter at once) -> check_package, for one
+    posting: the CV's CPU-bound layout runs while the letter's model call is out."""
     builder = StateGraph(PackageBuildState, context_schema=Context, input_schema=BuildPackageInput)
-    steps = (research_company, write_cv, write_cover_letter, check_package)
-    for step in steps:
+    for step in (research_company, write_cv, lay_out_cv, write_cover_letter, check_package):
         builder.add_node(step, timeout=timeouts[step.__name__], retry_policy=DATABASE_RETRY)
-    builder.add_edge(START, steps[0].__name__)
-    for before, after in zip(steps, steps[1:], strict=False):
-        builder.add_edge(before.__name__, after.__name__)
-    builder.add_edge(steps[-1].__name__, END)
+    builder.add_edge(START, "research_company")
+    builder.add_edge("research_company", "write_cv")
+    builder.add_edge("write_cv", "lay_out_cv")
+    builder.add_edge("write_cv", "write_cover_letter")
+    builder.add_edge(["lay_out_cv", "write_cover_letter"], "check_package")
+    builder.add_edge("check_package", END)
     return builder
 
 

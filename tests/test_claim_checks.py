@@ -299,8 +299,9 @@ async def test_truthful_llm_writers_get_no_flag_on_any_demo_posting(
     postings = demo_postings()
     flagged: dict[str, list[str]] = {}
     for posting in postings:
-        rewrites = await rewritten_highlights(context, example_profile, posting)
-        cv = render_cv(with_rewrites(plan_cv(example_profile, posting, max_lines=12), rewrites))
+        planned = plan_cv(example_profile, posting, max_lines=12)
+        rewrites = await rewritten_highlights(context, example_profile, posting, planned)
+        cv = render_cv(with_rewrites(planned, rewrites))
         letter = await drafted_letter(context, example_profile, posting, dossier_from_posting(posting), cv)
         assert rewrites and letter is not None
         _, flags = check_package_contents(example_profile, posting, make_package(example_profile, posting, cv, letter))

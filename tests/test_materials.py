@@ -17,17 +17,14 @@ from rich.console import Console
 
 from jobland import terminal
 from jobland.agents.cover_letter_writer import LETTER_PHRASES, word_count, write_letter
-from jobland.agents.cv_document import CV_STYLES
+from jobland.agents.cv_document import CV_STYLES, render_latex
+from jobland.agents.cv_layout import FittedCV, fit_to_pages, latex_pdf
 from jobland.agents.cv_writer import (
-    FittedCV,
     choose_highlights,
-    fit_to_pages,
-    latex_pdf,
     least_relevant,
     plan_cv,
     posting_skills,
     render_cv,
-    render_latex,
     reverse_chronological,
     tailor_cv,
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from jobland.agents.cv_writer import fit_to_pages, plan_cv, reverse_chronological
+from jobland.agents.cv_layout import fit_to_pages
+from jobland.agents.cv_writer import plan_cv, reverse_chronological
 from jobland.agents.intake import parse_search_message
 from jobland.agents.package_checker import check_package_contents
 from jobland.agents.screener import screen_posting, with_search
