@@ -37,6 +37,7 @@ from jobland.agents.cv_document import (
     render_cv,
 )
 from jobland.agents.screener import requirement_evidence
+from jobland.agents.sentence_vectors import warm_sentence_vectors
 from jobland.domain.dates import MONTH_ABBREVIATIONS
 from jobland.domain.failpoints import async_failpoint
 from jobland.domain.models import (
@@ -734,6 +735,8 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     # The screening's evidence decides what the CV shows (recomputed by the screener for a screening without it).
     evidence = screened_evidence(profile, posting, package.screening.evidence or None)
     planned = plan_cv(profile, posting, max_lines=context.cv_max_lines, evidence=evidence)
+    if context.llm_base_url:  # the check holds the model's lines (the CV's and the letter's) to these
+        warm_sentence_vectors(h.text for h in selected_highlights(planned))
     rewrites = await rewritten_highlights(context, profile, posting, planned)
     document = with_rewrites(planned, rewrites)
     cv = render_cv(document, style).model_copy(update={"rewrites": rewrites})

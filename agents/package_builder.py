@@ -16,7 +16,6 @@ from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from jobland.agents.sentence_vectors import warm_sentence_vectors
 from jobland.agents.shortlist import pending_package
 from jobland.domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus
 from jobland.domain.repository import Records
@@ -58,12 +57,8 @@ def package_builder(steps: CompiledStateGraph) -> BuildPackage:
         package = await pending_package(records, thread_id, state["profile_id"], state["posting_id"])
         if package.status not in BUILDING_STATUSES:  # built before a crash, or failed and not retried
             return {"packages": [package_ref(package)]}
-        # While this package's first LLM calls are out, the CPU is mostly idle.
         if runtime.context.render_pdf:
-            warm_up_in_background()
-        if runtime.context.llm_base_url:  # the model's lines are held to the highlights' meaning
-            profile = await records.profile(state["profile_id"])
-            warm_sentence_vectors(highlight.text for _, highlight in profile.all_highlights())
+            warm_up_in_background()  # while this package's first LLM calls are out
         try:
             async with asyncio.timeout(max(0.0, state["deadline"] - time.time())):
                 await steps.ainvoke(state)
