@@ -87,7 +87,7 @@ def latex_pdf(source: str) -> tuple[bytes | None, str | None]:
         return None, str(error)
 
 
-# --------------------------------------------------------------------------- with an LLM
+# --------------------------------------------------------------------------- the node
 
 
 async def lay_out_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:

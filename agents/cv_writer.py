@@ -599,6 +599,9 @@ def tailor_cv(
     return render_cv(plan_cv(profile, posting, max_lines=max_lines, evidence=evidence), style)
 
 
+# --------------------------------------------------------------------------- with an LLM
+
+
 class CVLineDraft(BaseModel):
     highlight_ids: list[str] = Field(
         description="Ids of the selected highlights this line rests on; the highlight it rewrites first."
