@@ -6,10 +6,10 @@ restart, a failover or an idle-connection reaper would.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -43,24 +43,28 @@ def terminate_app_connections(database_url: str) -> int:
         return conn.execute(TERMINATE_OTHERS).fetchone()[0]
 
 
-@contextlib.asynccontextmanager
-async def terminating(database_url: str, every_s: float) -> AsyncIterator[list[int]]:
-    """Ends every other open connection to the database every `every_s` seconds; yields the counts ended."""
+@contextlib.contextmanager
+def terminating(database_url: str, every_s: float) -> Iterator[list[int]]:
+    """Ends every other open connection to the database every `every_s` seconds; yields the counts ended.
+
+    From a thread of its own, as a failover comes from outside: on a loaded machine, a task on the run's own
+    event loop got a turn only between the run's steps, and ended too few connections to test anything.
+    """
     ended: list[int] = []
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+    stop = threading.Event()
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                ended.append((await (await conn.execute(TERMINATE_OPEN)).fetchone())[0])
+    def loop() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while not stop.wait(every_s):
+                ended.append(conn.execute(TERMINATE_OPEN).fetchone()[0])
 
-        task = asyncio.create_task(loop())
-        try:
-            yield ended
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    terminator = threading.Thread(target=loop, name="terminator", daemon=True)
+    terminator.start()
+    try:
+        yield ended
+    finally:
+        stop.set()
+        terminator.join(timeout=30)
 
 
 async def test_a_run_whose_connections_keep_being_terminated_finishes_with_every_package(
@@ -70,7 +74,7 @@ async def test_a_run_whose_connections_keep_being_terminated_finishes_with_every
     config = {"configurable": {"thread_id": uuid.uuid4().hex}}
     request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=4)
     async with open_graph(database_url, home) as graph:
-        async with terminating(database_url, every_s=0.25) as ended:
+        with terminating(database_url, every_s=0.25) as ended:
             await graph.ainvoke({"request": request}, config, context=context, durability="sync")
             snapshot = await graph.aget_state(config)
             [pending] = snapshot.interrupts
