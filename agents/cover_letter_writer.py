@@ -1246,6 +1246,18 @@ async def package_dossier(records: Records, package: ApplicationPackage, posting
     return dossier
 
 
+def embedded_letter(
+    context: Context,
+    profile: Profile,
+    posting: JobPosting,
+    dossier: CompanyDossier,
+    cv: TailoredCV,
+    matched: list[RequirementEvidence] | None,
+) -> CoverLetter:
+    """The letter without the model, as a package's build writes it when the model gives no usable body."""
+    return write_letter(profile, posting, dossier, cv, max_words=context.letter_max_words, matched=matched)
+
+
 def _cv_highlight_ids(cv: TailoredCV) -> set[str]:
     return {i for line in cv.lines for i in line.highlight_ids}
 
@@ -1266,14 +1278,7 @@ async def letter_held_to_cv(context: Context, records: Records, package: Applica
             records.profile(package.profile_id), records.posting(package.posting_id)
         )
         dossier = await package_dossier(records, package, posting)
-        held = write_letter(
-            profile,
-            posting,
-            dossier,
-            cv,
-            max_words=context.letter_max_words,
-            matched=package.screening.evidence or None,
-        )
+        held = embedded_letter(context, profile, posting, dossier, cv, package.screening.evidence or None)
     if context.render_pdf:
         held = held.model_copy(
             update={"pdf_file": await render_pdf_file(context, package.id, "cover_letter.pdf", held.html)}
@@ -1292,8 +1297,8 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
     dossier = await package_dossier(records, package, posting)
     # A screening stored without requirement evidence (older runs): the screener's matcher is asked instead.
     matched = package.screening.evidence or None
-    letter = await drafted_letter(context, profile, posting, dossier, package.cv, matched) or write_letter(
-        profile, posting, dossier, package.cv, max_words=context.letter_max_words, matched=matched
+    letter = await drafted_letter(context, profile, posting, dossier, package.cv, matched) or embedded_letter(
+        context, profile, posting, dossier, package.cv, matched
     )
     warm_sentence_vectors(line.text for line in letter.lines if line.reworded)  # while its PDF renders
     if context.render_pdf:

@@ -4,10 +4,10 @@
 
 Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake, in a process of its own)
 answering after a fixed `--latency` s; each run starts with the caches of what a text says emptied, since
-every run's synthesised postings are the same; the service limits are the defaults (tools/llm.py DEFAULT_LIMITS for "openai", on
-tools/ratelimit.py's ServiceLimiter). A run goes from the search to the review interrupt (that is the
-stretch the LLM limits bound), then approves every ready package with no flagged claim, and delivers
-to the outbox (not timed). The bound the limits set is the larger of
+every run's synthesised postings are the same; the service limits are the defaults (tools/llm.py
+DEFAULT_LIMITS for "openai", on tools/ratelimit.py's ServiceLimiter). A run goes from the search to the
+review interrupt (that is the stretch the LLM limits bound), then approves every ready package with no
+flagged claim, and delivers to the outbox (not timed). The bound the limits set is the larger of
     calls / max_concurrency x latency    and    calls / requests_per_second (when spacing is set),
 with `calls` the LLM calls the run made; the ratio is wall time over that bound. Tokens are the fake's
 usage fields (prompt/completion), per schema and per approved package. The machine's busy CPU over the
@@ -115,7 +115,8 @@ def _serve_model(connection: Connection, latency: float) -> None:
 
 def forget_texts_read() -> None:
     """Each run's postings are the same synthesised ones: the caches of what a text says (skills, terms, content
-    words, sentence vectors, PDF read-backs) are emptied before each, so that no run reads a posting faster for an earlier run."""
+    words, sentence vectors, PDF read-backs) are emptied before each, so that no run reads a posting faster
+    for an earlier run."""
     kept = (skills._skills, skills._terms, cv_writer.content_words, sentence_vectors.sentence_vector)
     for cached in (*kept, package_checker.parsed_texts):
         cached.cache_clear()
