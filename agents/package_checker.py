@@ -9,10 +9,11 @@ import asyncio
 import difflib
 import html as html_lib
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -513,10 +514,48 @@ def _expectation(document: TailoredCV | CoverLetter, company: str) -> RoundTripE
     return RoundTripExpectation("\n".join(lines), (), (*contact, company))
 
 
-@lru_cache(maxsize=64)
+class ReadBacks:
+    """Each PDF's text as each parser reads it, kept by its bytes and read once however many ask at once: the
+    check that asks while a read-back started early is still running waits for it instead of reading again."""
+
+    KEPT = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads: OrderedDict[bytes, Future[dict[str, str]]] = OrderedDict()
+        self.parsed = 0  # PDFs actually parsed, for the tests and the benchmark
+
+    def texts(self, pdf: bytes) -> dict[str, str]:
+        with self._lock:
+            read = self._reads.get(pdf)
+            claimed = read is None
+            if read is None:
+                read = self._reads[pdf] = Future()
+                self.parsed += 1
+                while len(self._reads) > self.KEPT:
+                    self._reads.popitem(last=False)
+            else:
+                self._reads.move_to_end(pdf)
+        if claimed:
+            try:
+                read.set_result({"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)})
+            except BaseException as error:
+                with self._lock:
+                    self._reads.pop(pdf, None)  # a failed read is tried afresh by the next to ask
+                read.set_exception(error)
+        return read.result()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reads.clear()
+
+
+READ_BACKS = ReadBacks()
+
+
 def parsed_texts(pdf: bytes) -> dict[str, str]:
-    """A PDF's text as each parser reads it; kept by its bytes, so that a read-back started early is used."""
-    return {"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)}
+    """A PDF's text as each parser reads it (see ReadBacks)."""
+    return READ_BACKS.texts(pdf)
 
 
 @cache

@@ -118,8 +118,9 @@ def forget_texts_read() -> None:
     words, sentence vectors, PDF read-backs) are emptied before each, so that no run reads a posting faster
     for an earlier run."""
     kept = (skills._skills, skills._terms, cv_writer.content_words, sentence_vectors.sentence_vector)
-    for cached in (*kept, package_checker.parsed_texts):
+    for cached in kept:
         cached.cache_clear()
+    package_checker.READ_BACKS.clear()
 
 
 CPUS = os.cpu_count() or 1

@@ -115,6 +115,27 @@ def test_each_style_renders_markdown_html_and_latex_with_hostile_values_escaped(
     assert render_pdf(cv.html).startswith(b"%PDF")
 
 
+@pytest.mark.parametrize("style", CV_STYLES)
+def test_a_contact_moves_to_the_next_line_whole_and_one_longer_than_a_line_breaks_inside_the_page(style: str) -> None:
+    import pypdfium2 as pdfium
+
+    profile = make_profile()
+    long_url = "https://jane.example.org/" + "a-very-long-path-segment-" * 8 + "end"
+    profile = profile.model_copy(update={"basics": profile.basics.model_copy(update={"url": long_url})})
+    pdf = render_pdf(render_cv(plan_cv(profile, make_posting(), max_lines=6), style).html)
+
+    page = pdfium.PdfDocument(pdf)[0]
+    text, width = page.get_textpage(), page.get_width()
+    read = text.get_text_range()
+    lines = [line.strip() for line in read.splitlines()]
+    assert max(text.get_charbox(i)[2] for i in range(text.count_chars())) < width  # nothing runs off the page
+    letters = re.compile(r"[^a-z0-9]")  # a hyphen at a line end is read back as a soft one, or not at all
+    assert not any(long_url in line for line in lines)  # broken inside ...
+    assert letters.sub("", long_url) in letters.sub("", "".join(lines))  # ... with nothing lost
+    for short in ("jane.doe@example.org", "+49 30 1234567"):  # never split inside
+        assert any(short in line for line in lines), (short, lines[:8])
+
+
 def test_an_unknown_style_is_refused_with_what_to_set() -> None:
     with pytest.raises(ValueError, match="JOBLAND_CV_STYLE"):
         tailor_cv(make_profile(), make_posting(), max_lines=4, style="fancy")

@@ -243,13 +243,16 @@ PARSER_MODULES = (
 @cache
 def _docling_converter() -> DocumentConverter:
     from docling.datamodel.base_models import InputFormat
+    from docling.datamodel.pipeline_options import NativePdfPipelineOptions
     from docling.document_converter import DocumentConverter, PdfFormatOption
     from docling.pipeline.native_pdf_pipeline import NativePdfPipeline
 
+    # The native pipeline needs no layout model; the standard one downloads models and fails offline. Only
+    # the text is read: rasterising and PNG-encoding each page (its default) was a quarter of a read.
+    text_only = NativePdfPipelineOptions(generate_page_images=False, generate_picture_images=False)
     return DocumentConverter(
         allowed_formats=[InputFormat.PDF, InputFormat.DOCX, InputFormat.HTML],
-        # The native pipeline needs no layout model; the standard one downloads models and fails offline.
-        format_options={InputFormat.PDF: PdfFormatOption(pipeline_cls=NativePdfPipeline)},
+        format_options={InputFormat.PDF: PdfFormatOption(pipeline_cls=NativePdfPipeline, pipeline_options=text_only)},
     )
 
 
