@@ -39,6 +39,7 @@ from jobland.agents.researcher import dossier_key
 from jobland.agents.screener import requirement_evidence
 from jobland.agents.sentence_vectors import warm_sentence_vectors
 from jobland.domain.company_facts import addresses_reader, industries_in, named_team, short_name
+from jobland.domain.failpoints import async_failpoint
 from jobland.domain.languages import at_least, language_name, level_name, text_language
 from jobland.domain.models import (
     ApplicationPackage,
@@ -1292,6 +1293,7 @@ async def write_cover_letter(state: PackageBuildState, runtime: Runtime[Context]
     profile, posting, package = await records.package_inputs(
         state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
     )
+    await async_failpoint("write_cover_letter.start")
     if package.cv is None:
         raise RecordNotFound(f"package {package.id} has no CV yet; write_cv must run before write_cover_letter")
     dossier = await package_dossier(records, package, posting)

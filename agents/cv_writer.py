@@ -14,6 +14,7 @@ Selection, layout and the page budget are the same code either way.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -725,14 +726,17 @@ async def rewritten_highlights(
 
 
 async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
-    """The CV's words: the plan for the posting with the writer's rewrites. lay_out_cv fits it to its pages
-    while write_cover_letter writes the letter, which the plan's highlights are enough for."""
+    """The CV's words: the plan for the posting with the writer's rewrites, written while the company is
+    researched (neither reads the other). lay_out_cv fits it to its pages while write_cover_letter writes the
+    letter, which the plan's highlights are enough for."""
     records = Records(runtime.store)
     context = runtime.context
-    profile, posting, package = await records.package_inputs(
-        state["thread_id"], state["package_id"], state["profile_id"], state["posting_id"]
+    thread_id, package_id = state["thread_id"], state["package_id"]
+    profile, posting, package = await asyncio.gather(
+        records.profile(state["profile_id"]),
+        records.posting(state["posting_id"]),
+        records.update_package(thread_id, package_id, building=PackageStatus.generating),
     )
-    package = await records.move_package(state["thread_id"], package, PackageStatus.generating)
     await async_failpoint("write_cv.start")
     style = checked_style(context.cv_style)
     # The screening's evidence decides what the CV shows (recomputed by the screener for a screening without it).
@@ -743,5 +747,5 @@ async def write_cv(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     rewrites = await rewritten_highlights(context, profile, posting, planned)
     document = with_rewrites(planned, rewrites)
     cv = render_cv(document, style).model_copy(update={"rewrites": rewrites})
-    await records.put_package(state["thread_id"], package.model_copy(update={"cv": cv}))
+    await records.update_package(thread_id, package_id, cv=cv)  # beside the research's dossier
     return {}

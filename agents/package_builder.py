@@ -9,6 +9,7 @@ ready ones and says what is missing and why.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -32,6 +33,26 @@ _STEP_OF_STATUS = {
     PackageStatus.generating: "writing the CV and letter",
     PackageStatus.checking: "checking the documents",
 }
+_STEP_OF_NODE = {
+    "research_company": "researching the company",
+    "write_cv": "writing the CV",
+    "lay_out_cv": "laying out the CV",
+    "write_cover_letter": "writing the letter",
+    "check_package": "checking the documents",
+}
+_FAILED_TASK = re.compile(r"During task with name '([^']+)'")  # LangGraph's note on a step's error
+
+
+def _step_of(error: Exception, package: ApplicationPackage) -> str:
+    """What the build was doing when it failed: the step that raised (LangGraph notes it on the error), or for
+    a budget that ran out, the package's status; the CV is written beside the research, so a package being
+    written with no dossier yet is still being researched."""
+    for note in getattr(error, "__notes__", ()):
+        if (task := _FAILED_TASK.match(note)) and task[1] in _STEP_OF_NODE:
+            return _STEP_OF_NODE[task[1]]
+    if package.status == PackageStatus.generating and package.dossier is None:
+        return _STEP_OF_NODE["research_company"]
+    return _STEP_OF_STATUS.get(package.status, package.status.value)
 
 
 def package_ref(package: ApplicationPackage) -> PackageRef:
@@ -40,7 +61,7 @@ def package_ref(package: ApplicationPackage) -> PackageRef:
 
 def failure_of(error: Exception, package: ApplicationPackage, budget_s: float) -> tuple[PackageStatus, str]:
     """The status a package ends in after `error`, and the reason a person reads."""
-    step = _STEP_OF_STATUS.get(package.status, package.status.value)
+    step = _step_of(error, package)
     if isinstance(error, TimeoutError):
         return PackageStatus.timeout, f"the batch's time budget ({budget_s:g} s) ran out while {step}"
     if isinstance(error, NodeTimeoutError):

@@ -253,11 +253,11 @@ async def company_dossier(context: Context, records: Records, posting: JobPostin
 async def research_company(state: PackageBuildState, runtime: Runtime[Context]) -> dict:
     records = Records(runtime.store)
     thread_id = state["thread_id"]
-    posting, package = await asyncio.gather(
-        records.posting(state["posting_id"]), records.package(thread_id, state["package_id"])
+    posting, _ = await asyncio.gather(
+        records.posting(state["posting_id"]),
+        records.update_package(thread_id, state["package_id"], building=PackageStatus.researching),
     )
-    package = await records.move_package(thread_id, package, PackageStatus.researching)
     await async_failpoint("research_company.start")
     dossier = await company_dossier(runtime.context, records, posting)
-    await records.put_package(thread_id, package.model_copy(update={"dossier": dossier}))
+    await records.update_package(thread_id, state["package_id"], dossier=dossier)  # the CV is written meanwhile
     return {}

@@ -69,16 +69,24 @@ class CountingOpenAI(FakeOpenAI):
 
 
 def chained_bound(
-    screening_calls: int, packages: int, steps: int, latency: float, limits: dict[str, float], *, overlapped: bool
+    screening_calls: int,
+    packages: int,
+    calls: int,
+    depth: int,
+    latency: float,
+    limits: dict[str, float],
+    *,
+    overlapped: bool,
 ) -> float:
-    """The least wall time once the graph's order is counted too: each package's `steps` LLM calls one after
-    another, after its posting's screening call; and unless packages were built while postings were still
-    screened (`overlapped`), every screening call before the first package."""
+    """The least wall time once the graph's order is counted too: each package's `calls` LLM calls, `depth` of
+    them one after another (research and the CV's words at once, then the letter), after its posting's
+    screening call; and unless packages were built while postings were still screened (`overlapped`), every
+    screening call before the first package."""
     concurrency = int(limits.get("max_concurrency", 4))
     if overlapped:
-        rounds = max(steps + 1, -(-(screening_calls + packages * steps) // concurrency))
+        rounds = max(depth + 1, -(-(screening_calls + packages * calls) // concurrency))
         return rounds * latency
-    package_rounds = max(steps, -(-packages * steps // concurrency)) if packages else 0
+    package_rounds = max(depth, -(-packages * calls // concurrency)) if packages else 0
     return (-(-screening_calls // concurrency) + package_rounds) * latency
 
 
@@ -124,6 +132,7 @@ def forget_texts_read() -> None:
 
 
 CPUS = os.cpu_count() or 1
+PACKAGE_DEPTH = 2  # a package's model calls one after another: research and the CV's words, then the letter
 
 
 def busy_cpu_since(before: Any) -> float:
@@ -184,7 +193,7 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
     finally:
         counted_usage, answered = model.stop()
     usage = {schema: dict(counted) for schema, counted in sorted(counted_usage.items())}
-    package_schemas = ("DossierSummary", "CVRewrite", "LetterBody")  # each package's calls, one after another
+    package_schemas = ("DossierSummary", "CVRewrite", "LetterBody")  # each package's calls: 2 at once, then 1
     calls = sum(u["calls"] for u in usage.values())
     if not calls:
         raise SystemExit(
@@ -200,6 +209,7 @@ async def one_run(server_url: str, postings: int, latency: float, render_pdf: bo
         usage.get("JobScreeningOutput", {}).get("calls", 0),
         len(packages),
         len(package_schemas),
+        PACKAGE_DEPTH,
         latency,
         DEFAULT_LIMITS,
         overlapped=overlapped,

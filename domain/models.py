@@ -497,7 +497,8 @@ PACKAGE_TRANSITIONS: dict[PackageStatus, frozenset[PackageStatus]] = {
     _S.rejected: frozenset(),
     _S.sent: frozenset(),
 }
-BUILDING_STATUSES = frozenset({_S.pending, _S.researching, _S.generating, _S.checking})
+BUILD_ORDER = (_S.pending, _S.researching, _S.generating, _S.checking)  # a package being built, in its order
+BUILDING_STATUSES = frozenset(BUILD_ORDER)
 UNFINISHED_STATUSES = frozenset({_S.failed, _S.timeout})
 
 

@@ -12,6 +12,7 @@ from langgraph.store.base import BaseStore, GetOp, PutOp
 from pydantic import BaseModel
 
 from jobland.domain.models import (
+    BUILD_ORDER,
     ApplicationLogEntry,
     ApplicationPackage,
     CompanyDossier,
@@ -177,11 +178,18 @@ class Records:
     async def put_package(self, thread_id: str, package: ApplicationPackage) -> None:
         await self._put(packages_ns(thread_id), package.id, package)
 
-    async def update_package(self, thread_id: str, package_id: str, **fields: object) -> ApplicationPackage:
-        """Store `fields` into the package as it is now, beside a concurrent step of the same build."""
+    async def update_package(
+        self, thread_id: str, package_id: str, *, building: PackageStatus | None = None, **fields: object
+    ) -> ApplicationPackage:
+        """Store `fields` into the package as it is now, beside a concurrent step of the same build; with
+        `building`, the package is also moved on to that building status, through those before it, unless it
+        is there or further already (research and the CV's words are written at once, in either order)."""
         lock = _PACKAGE_LOCKS.setdefault((thread_id, package_id), asyncio.Lock())
         async with lock:
             package = (await self.package(thread_id, package_id)).model_copy(update=fields)
+            if building is not None and package.status in BUILD_ORDER:
+                for status in BUILD_ORDER[BUILD_ORDER.index(package.status) + 1 : BUILD_ORDER.index(building) + 1]:
+                    package = package.with_status(status)
             await self.put_package(thread_id, package)
         return package
 

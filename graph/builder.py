@@ -78,15 +78,17 @@ DATABASE_RETRY = RetryPolicy(max_attempts=4, initial_interval=0.5, max_interval=
 
 
 def build_package_graph(timeouts: Mapping[str, float]) -> StateGraph:
-    """research_company -> write_cv -> (lay_out_cv and write_cover_letter at once) -> check_package, for one
-    posting: the CV's CPU-bound layout runs while the letter's model call is out."""
+    """(research_company and write_cv at once) -> (lay_out_cv, and write_cover_letter once both are in) ->
+    check_package, for one posting. Neither the research nor the CV's words read the other, so a package is 3
+    model calls deep, not 4; and the CV's CPU-bound layout runs while the research and the letter are out,
+    not after the last answers."""
     builder = StateGraph(PackageBuildState, context_schema=Context, input_schema=BuildPackageInput)
     for step in (research_company, write_cv, lay_out_cv, write_cover_letter, check_package):
         builder.add_node(step, timeout=timeouts[step.__name__], retry_policy=DATABASE_RETRY)
     builder.add_edge(START, "research_company")
-    builder.add_edge("research_company", "write_cv")
+    builder.add_edge(START, "write_cv")
     builder.add_edge("write_cv", "lay_out_cv")
-    builder.add_edge("write_cv", "write_cover_letter")
+    builder.add_edge(["research_company", "write_cv"], "write_cover_letter")
     builder.add_edge(["lay_out_cv", "write_cover_letter"], "check_package")
     builder.add_edge("check_package", END)
     return builder

@@ -24,7 +24,7 @@ from tests.support.api import (
 
 pytestmark = pytest.mark.slow
 
-REASON = "failed while writing the CV and letter: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
+REASON = "failed while writing the CV: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
 FRANK, GINA = "frank-token-0123456789", "gina-token-0123456789"
 
 

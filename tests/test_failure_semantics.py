@@ -124,7 +124,7 @@ async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_r
         assert failed.status == "failed"
         assert (
             failed.error
-            == "failed while writing the CV and letter: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
+            == "failed while writing the CV: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
         )
         retry_ask = next(r for r in requests if is_retry_request(r))
         assert retry_ask["action_request"]["args"]["error"] == failed.error
@@ -155,11 +155,12 @@ async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_r
 async def test_step_timeouts_and_the_batch_budget_time_packages_out_and_review_opens_on_time(
     database_url: str, home: Path, armed
 ) -> None:
-    # One package hangs in research (only the batch budget stops it), one in write_cv (its step limit does).
-    armed("research_company.start=1:stall,write_cv.start=1:stall")
+    # One package hangs in research (only the batch budget stops it; its CV, written beside the research, is
+    # done), another in its letter (its step limit does): that package's research is in, so it reached it.
+    armed("research_company.start=1:stall,write_cover_letter.start=1:stall")
     context = context_for(home, batch_budget_s=6)
     started = time.monotonic()
-    async with open_graph(database_url, home, {"write_cv": 2}) as graph:
+    async with open_graph(database_url, home, {"write_cover_letter": 2}) as graph:
         config = await run_to_review(graph, context, thread := uuid.uuid4().hex[:12])
         waited = time.monotonic() - started
         _, requests = await pending(graph, config)
@@ -167,7 +168,7 @@ async def test_step_timeouts_and_the_batch_budget_time_packages_out_and_review_o
     reasons = sorted(packages[pid].error for pid in requested_package_ids(requests, missing=True))
     assert reasons == [
         "the batch's time budget (6 s) ran out while researching the company",
-        "write_cv took longer than its 2 s limit",
+        "write_cover_letter took longer than its 2 s limit",
     ]
     assert {packages[pid].status for pid in requested_package_ids(requests, missing=True)} == {S.timeout}
     assert len(requested_package_ids(requests, missing=False)) == 1

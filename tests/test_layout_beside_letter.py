@@ -1,6 +1,7 @@
-"""A package's CV is laid out (fitted to its pages, rendered, its LaTeX written) while its letter's model call
-is out, since the letter needs only the highlights the CV's plan shows; check_package then holds the letter to
-what the laid-out CV keeps. The two steps write the same package record at once, each its own field.
+"""A package's CV words are asked for while its company is researched (neither reads the other), and the CV is
+laid out (fitted to its pages, rendered, its LaTeX written) while its letter's model call is out, since the
+letter needs only the highlights the CV's plan shows; check_package then holds the letter to what the laid-out
+CV keeps. Steps running at once write the same package record, each its own field.
 
 The model is the local OpenAI-compatible server on loopback; PDFs are real (the renderer processes); the
 concurrent writes go to this machine's PostgreSQL.
@@ -9,6 +10,7 @@ concurrent writes go to this machine's PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import wait
 from pathlib import Path
@@ -32,12 +34,75 @@ from tests.support.packages import build_package_alone, make_package, make_posti
 from tests.support.packages import store_with_pending_package as pending_store
 
 
-def test_the_cv_is_laid_out_beside_the_letter_and_the_check_waits_for_both() -> None:
+def test_the_cv_is_written_beside_the_research_laid_out_beside_the_letter_and_the_check_waits_for_all() -> None:
     graph = build_package_graph(NODE_TIMEOUTS).compile().get_graph()
     edges = {(e.source, e.target) for e in graph.edges}
-    assert {("research_company", "write_cv"), ("write_cv", "lay_out_cv"), ("write_cv", "write_cover_letter")} <= edges
+    assert {("__start__", "research_company"), ("__start__", "write_cv"), ("write_cv", "lay_out_cv")} <= edges
+    assert {("research_company", "write_cover_letter"), ("write_cv", "write_cover_letter")} <= edges
     assert {("lay_out_cv", "check_package"), ("write_cover_letter", "check_package")} <= edges
+    assert ("research_company", "write_cv") not in edges and ("write_cv", "research_company") not in edges
     assert ("lay_out_cv", "write_cover_letter") not in edges and ("write_cover_letter", "lay_out_cv") not in edges
+
+
+class AnsweredTogether:
+    """The honest research and CV writers, each answering only once the other's request has come: had the
+    CV's words waited for the research (or the other way round), neither would ever be answered."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self._both = threading.Barrier(2, timeout=60)
+
+    def responder(self, schema: str, answer):
+        def respond(request: ChatRequest) -> dict:
+            self.arrived[schema] = time.time()
+            self._both.wait()
+            return answer(request)
+
+        return respond
+
+
+async def test_the_research_and_the_cvs_words_are_asked_at_once_and_the_status_only_moves_forward(
+    tmp_path: Path,
+) -> None:
+    together = AnsweredTogether()
+    model = FakeOpenAI().start()
+    model.responders.update(
+        DossierSummary=together.responder("DossierSummary", honest_research),
+        CVRewrite=together.responder("CVRewrite", cv_answer),
+        LetterBody=honest_letter,
+    )
+    try:
+        store = await pending_store(make_profile(), make_posting())
+        context = Context(home=str(tmp_path), cv_max_lines=6, llm_base_url=model.base_url, llm_api_key=API_KEY)
+        await build_package_alone(store, context, "run-1")
+    finally:
+        model.stop()
+
+    package = await Records(store).package("thread_1", "pkg_7f3a")
+    assert package.status == PackageStatus.ready and package.dossier is not None and package.cv.rewrites
+    assert set(together.arrived) == {"DossierSummary", "CVRewrite"}
+    # Whichever of the two steps moved it first, the package went through each building status once, in order.
+    assert [change.status for change in package.history] == [
+        PackageStatus.pending,
+        PackageStatus.researching,
+        PackageStatus.generating,
+        PackageStatus.checking,
+        PackageStatus.ready,
+    ]
+
+
+async def test_a_building_status_is_reached_through_those_before_it_and_never_undone_or_forced() -> None:
+    records = Records(InMemoryStore())
+    package = make_package(make_profile(), make_posting()).model_copy(update={"status": PackageStatus.pending})
+    await records.put_package("t", package)
+    moved = await records.update_package("t", package.id, building=PackageStatus.generating)
+    assert [c.status for c in moved.history[-2:]] == [PackageStatus.researching, PackageStatus.generating]
+    again = await records.update_package("t", package.id, building=PackageStatus.researching)  # research came later
+    assert again.status == PackageStatus.generating and again.history == moved.history
+    failed = moved.with_status(PackageStatus.failed, "the research timed out")
+    await records.put_package("t", failed)
+    kept = await records.update_package("t", package.id, building=PackageStatus.generating, cv=None)
+    assert kept.status == PackageStatus.failed and kept.error == "the research timed out"
 
 
 class LetterAfterLayout:
