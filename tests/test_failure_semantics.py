@@ -122,10 +122,7 @@ async def test_a_failed_package_leaves_the_batch_going_and_is_built_again_from_r
         assert len(ready) == 2, "review opens with the packages that were built"
         failed = await records.package(thread, missing)
         assert failed.status == "failed"
-        assert (
-            failed.error
-            == "failed while writing the CV: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
-        )
+        assert failed.error == "failed while writing the CV: failpoint write_cv.start raised (JOBLAND_FAILPOINTS)"
         retry_ask = next(r for r in requests if is_retry_request(r))
         assert retry_ask["action_request"]["args"]["error"] == failed.error
         assert "Accept to build it again" in retry_ask["description"]
