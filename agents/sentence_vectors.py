@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from jobland.tools.embeddings import MiniLMEmbedder
+from jobland.tools.embeddings import get_embedder
 
 ENTAILMENT_TOKENS = 256  # a letter paragraph runs past MiniLM's default 128 tokens
 
@@ -17,16 +17,11 @@ ENTAILMENT_TOKENS = 256  # a letter paragraph runs past MiniLM's default 128 tok
 def sentence_vector(text: str) -> np.ndarray:
     """A text's MiniLM vector, each text embedded on its own so that it never depends on what else is checked;
     kept, since the same highlights are checked in every package."""
-    (vector,) = _entailment_embedder().embed([text])
-    vector.setflags(write=False)
-    return vector
-
-
-@cache
-def _entailment_embedder() -> MiniLMEmbedder:
     # One onnxruntime thread: these texts are embedded while renderers and the event loop want both cores,
     # where a second thread costs more CPU than it saves (40 texts: 2.2 s of CPU on one, 2.8 s on two).
-    return MiniLMEmbedder(max_tokens=ENTAILMENT_TOKENS, intra_op_threads=1)
+    (vector,) = get_embedder(ENTAILMENT_TOKENS, intra_op_threads=1).embed([text])
+    vector.setflags(write=False)
+    return vector
 
 
 @cache

@@ -114,9 +114,9 @@ class MiniLMEmbedder:
 
 
 @cache
-def get_embedder(max_tokens: int = 128) -> Embedder:
-    """The process-wide MiniLM embedder for a token budget, built on first use."""
-    return MiniLMEmbedder(max_tokens=max_tokens)
+def get_embedder(max_tokens: int = 128, intra_op_threads: int = 2) -> Embedder:
+    """The process-wide MiniLM embedder for a token budget and thread count, built on first use."""
+    return MiniLMEmbedder(max_tokens=max_tokens, intra_op_threads=intra_op_threads)
 
 
 def text_key(text: str) -> str:
