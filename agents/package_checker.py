@@ -529,7 +529,7 @@ class ReadBacks:
         with self._lock:
             read = self._reads.get(pdf)
             claimed = read is None
-            if read is None:
+            if claimed:
                 read = self._reads[pdf] = Future()
                 self.parsed += 1
                 while len(self._reads) > self.KEPT:
