@@ -13,7 +13,7 @@ from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from jobland.tools.llm import llm_limiter, load_chat_model, structured_call
+from jobland.tools.llm import _structured, llm_limiter, load_chat_model, structured_call
 from jobland.tools.ratelimit import ServiceError
 from tests.local_world.base import Fault
 from tests.local_world.openai import API_KEY, FakeOpenAI
@@ -78,6 +78,41 @@ def test_two_event_loops_in_one_process_each_get_their_own_clients(openai_server
     second = asyncio.run(graph.ainvoke({"question": "second"}))["answer"]  # failed with "Event loop is closed"
     assert first["verdict"] == second["verdict"] == GOOD
     assert len(openai_server.chat_requests()) == 2
+
+
+class Other(BaseModel):
+    note: str
+
+
+def test_each_model_and_schema_is_made_into_a_runnable_once_and_every_loop_s_clients_share_one_tls_context(
+    openai_server: FakeOpenAI,
+) -> None:
+    """Per call, with_structured_output rebuilt the schema's JSON and each loop's clients loaded the CA bundle:
+    both on the path of every first call. The requests still carry the strict schema each time."""
+    settings = settings_for(openai_server)
+
+    async def models_and_runnables() -> tuple:
+        model = load_chat_model(settings, "screener")
+        openai_server.answer("Verdict", GOOD, GOOD)
+        openai_server.answer("Other", {"note": "n"})
+        for schema in (Verdict, Verdict, Other):
+            await structured_call(model, schema, MESSAGES, limiter=llm_limiter(settings))
+        runnables = (_structured(model, Verdict, "json_schema"), _structured(model, Other, "json_schema"))
+        return model, runnables
+
+    first, (verdict, other) = asyncio.run(models_and_runnables())
+    second, (verdict_again, _) = asyncio.run(models_and_runnables())
+    assert verdict is _structured(first, Verdict, "json_schema") and verdict is not other
+    assert second is not first and verdict_again is not verdict, "a second loop's model has its own runnable"
+    contexts = {
+        id(client._transport._pool._ssl_context)
+        for model in (first, second)
+        for client in (model.http_async_client, model.http_client)
+    }
+    assert len(contexts) == 1
+    formats = [r.body["response_format"]["json_schema"] for r in openai_server.chat_requests()]
+    assert [f["name"] for f in formats] == ["Verdict", "Verdict", "Other"] * 2
+    assert all(f["strict"] is True for f in formats) and formats[0] == formats[1] == formats[3]
 
 
 async def test_json_schema_round_trip_into_a_pydantic_model(openai_server: FakeOpenAI) -> None:

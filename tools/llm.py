@@ -9,10 +9,13 @@ retries are off (max_retries=0): `structured_call` runs every request through th
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import json
+import ssl
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import BaseMessage
@@ -76,13 +79,22 @@ def _of_this_loop(key: tuple, make: Callable[[], T]) -> T:
     return kept[key]  # type: ignore[return-value]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
     def make() -> ChatOpenAI:
         import httpx
         from langchain_openai import ChatOpenAI
 
-        # An HTTP client of our own: langchain-openai's default one is cached for the whole process.
-        client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        # HTTP clients of our own (langchain-openai's default ones are cached for the whole process), on the
+        # process's one TLS context: each client would otherwise load the CA bundle (~20 ms), on the first
+        # screening call's path and again on every worker task's event loop.
+        tls = _tls_context()
         return ChatOpenAI(
             model=model,
             base_url=base_url,
@@ -90,7 +102,8 @@ def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> Chat
             max_retries=0,
             timeout=timeout,
             temperature=0,
-            http_async_client=client,
+            http_async_client=httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls),
+            http_client=httpx.Client(base_url=base_url, timeout=timeout, verify=tls),
         )
 
     return _of_this_loop(("model", base_url, model, api_key, timeout), make)
@@ -140,6 +153,23 @@ def _as_service_outcome(exc: openai.OpenAIError) -> Exception:
     return ServiceError(SERVICE, f"{type(exc).__name__}: {exc}")
 
 
+# with_structured_output turns the schema into JSON Schema each time it is called (a few ms of pydantic per
+# call, on the loop every other call waits on): each model's runnable per schema is made once.
+_structured_runnables: collections.OrderedDict[tuple, tuple[object, object]] = collections.OrderedDict()
+_STRUCTURED_KEPT = 64
+
+
+def _structured(model: ChatOpenAI, schema: type[BaseModel], method: str) -> Any:
+    key = (id(model), schema, method)
+    kept = _structured_runnables.get(key)
+    if kept is None or kept[0] is not model:  # (an id reused by a model made after the first was dropped)
+        kept = (model, model.with_structured_output(schema, method=method, strict=True, include_raw=True))
+        _structured_runnables[key] = kept
+        while len(_structured_runnables) > _STRUCTURED_KEPT:
+            _structured_runnables.popitem(last=False)
+    return kept[1]
+
+
 async def structured_call(
     model: ChatOpenAI,
     schema: type[SchemaT],
@@ -156,7 +186,7 @@ async def structured_call(
     """
     import openai  # loaded already with the model
 
-    runnable = model.with_structured_output(schema, method=method, strict=True, include_raw=True)
+    runnable = _structured(model, schema, method)
     malformed = 0
 
     async def attempt() -> SchemaT:
