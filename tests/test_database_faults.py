@@ -36,6 +36,7 @@ TERMINATE_OTHERS = (
 # The connections a failover ends are the open ones. Ending those still being opened as well, on a loaded
 # machine, fails the pool's connection attempts, and psycopg_pool waits 1, 2, 4... s before the next one.
 TERMINATE_OPEN = f"{TERMINATE_OTHERS} AND backend_start < now() - interval '0.5 seconds'"
+MAX_SEARCHES = 10
 
 
 def terminate_app_connections(database_url: str) -> int:
@@ -70,26 +71,32 @@ def terminating(database_url: str, every_s: float) -> Iterator[list[int]]:
 async def test_a_run_whose_connections_keep_being_terminated_finishes_with_every_package(
     database_url: str, home: Path
 ) -> None:
+    """Searches run one after another on one graph until at least 3 connections were ended under them: on a
+    fast machine one search takes under the half second a connection must be open to be ended."""
     context = Context(user_email="alex.morgan@example.com", home=str(home), render_pdf=False)
-    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
     request = SearchRequest(cv_path=str(EXAMPLE_CV), jobs_dir=str(EXAMPLE_JOBS), max_packages=4)
+    sent = 0
     async with open_graph(database_url, home) as graph:
         with terminating(database_url, every_s=0.25) as ended:
-            await graph.ainvoke({"request": request}, config, context=context, durability="sync")
-            snapshot = await graph.aget_state(config)
-            [pending] = snapshot.interrupts
-            ids = [r["action_request"]["args"]["package_id"] for r in pending.value]
-            answer = {pending.id: [{"package_id": pid, "action": "accept"} for pid in ids]}
-            await graph.ainvoke(Command(resume=answer), config, context=context, durability="sync")
-        assert sum(ended) >= 3, f"the faults did not happen: {ended}"
+            for _ in range(MAX_SEARCHES):
+                config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+                await graph.ainvoke({"request": request}, config, context=context, durability="sync")
+                [pending] = (await graph.aget_state(config)).interrupts
+                ids = [r["action_request"]["args"]["package_id"] for r in pending.value]
+                answer = {pending.id: [{"package_id": pid, "action": "accept"} for pid in ids]}
+                await graph.ainvoke(Command(resume=answer), config, context=context, durability="sync")
 
-        values = (await graph.aget_state(config)).values
-        assert len(values["screenings"]) == len(values["posting_ids"]) >= 30
-        assert len(ids) == len(values["shortlist"]) >= 2
-        packages = await Records(graph.store).packages(values["thread_id"])
-        assert {p.id for p in packages} == set(ids)
-        assert {p.status for p in packages} == {PackageStatus.sent}, [(p.status, p.error) for p in packages]
-        assert len(list((home / "outbox").glob("*.eml"))) == len(ids)
+                values = (await graph.aget_state(config)).values
+                assert len(values["screenings"]) == len(values["posting_ids"]) >= 30
+                assert len(ids) == len(values["shortlist"]) >= 2
+                packages = await Records(graph.store).packages(values["thread_id"])
+                assert {p.id for p in packages} == set(ids)
+                assert {p.status for p in packages} == {PackageStatus.sent}, [(p.status, p.error) for p in packages]
+                sent += len(ids)
+                if sum(ended) >= 3:
+                    break
+        assert sum(ended) >= 3, f"the faults did not happen: {ended}"
+        assert len(list((home / "outbox").glob("*.eml"))) == sent
 
 
 def test_the_first_request_after_idle_connections_were_terminated_answers(database_url: str, home: Path) -> None:
