@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import NotRequired
+from typing import Any, NotRequired
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -141,9 +141,13 @@ async def test_tool_call_mode_is_parsed(openai_server: FakeOpenAI) -> None:
 
 
 async def test_streaming_with_usage_and_cached_prefix(openai_server: FakeOpenAI) -> None:
-    model = load_chat_model(settings_for(openai_server), "writer")
-    streaming = model.bind(stream_options={"include_usage": True})
-    first = [chunk async for chunk in streaming.astream(MESSAGES)]
+    settings = settings_for(openai_server)
+    streaming = load_chat_model(settings, "writer").bind(stream_options={"include_usage": True})
+
+    async def streamed() -> list:  # through the limiter, as every request to the model goes
+        return await llm_limiter(settings).call(lambda: _chunks(streaming), slot_per_request=True)
+
+    first = await streamed()
     assert len(first) > 3  # really streamed, piece by piece
     message = first[0]
     for chunk in first[1:]:
@@ -152,9 +156,34 @@ async def test_streaming_with_usage_and_cached_prefix(openai_server: FakeOpenAI)
     assert message.usage_metadata["input_tokens"] > 0 and message.usage_metadata["output_tokens"] > 0
     assert openai_server.chat_requests()[0].body["stream"] is True
     # The same system message again: the provider reports it as cached prompt tokens.
-    second = [chunk async for chunk in streaming.astream(MESSAGES)]
+    second = await streamed()
     usage = [c.usage_metadata for c in second if c.usage_metadata]
     assert usage and usage[-1]["input_token_details"]["cache_read"] > 0
+
+
+async def _chunks(streaming: Any) -> list:
+    return [chunk async for chunk in streaming.astream(MESSAGES)]
+
+
+async def test_a_request_made_outside_the_limiter_is_refused_and_one_slot_lets_one_request_at_a_time_through(
+    openai_server: FakeOpenAI,
+) -> None:
+    settings = settings_for(openai_server)
+    model = load_chat_model(settings, "screener")
+    with pytest.raises(RuntimeError, match="outside ServiceLimiter.call"):
+        await model.ainvoke(MESSAGES)
+    assert openai_server.chat_requests() == [], "nothing reached the provider"
+    # One slot, two calls at once: the second request goes out only after the first answer is in, and
+    # the fake never sees two at a time.
+    single = settings_for(openai_server, max_concurrency=1)
+    openai_server.latency = 0.3
+    openai_server.answer("Verdict", GOOD, GOOD)
+    limiter = llm_limiter(single)
+    results = await asyncio.gather(
+        *(structured_call(load_chat_model(single, "screener"), Verdict, MESSAGES, limiter=limiter) for _ in range(2))
+    )
+    assert results == [Verdict(**GOOD)] * 2
+    assert openai_server.peak_in_flight == 1
 
 
 async def test_429_waits_for_retry_after_and_the_sdk_does_not_retry_on_its_own(openai_server: FakeOpenAI) -> None:

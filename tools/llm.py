@@ -26,10 +26,12 @@ from jobland.tools.ratelimit import (
     ServiceError,
     ServiceLimiter,
     configured_limiter,
+    request_slot,
     retry_after_seconds,
 )
 
 if TYPE_CHECKING:  # the OpenAI client takes a second to import: only runs that use an LLM pay for it
+    import httpx
     import openai
     from langchain_openai import ChatOpenAI
 
@@ -86,6 +88,29 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _slotted_transport(tls: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+    """HTTP whose every request holds a slot of the service's limiter while the provider has it.
+
+    The slot is taken when the request is ready to go and given back once the whole answer is in: turning
+    messages into a request and an answer into a schema (a few ms each, on the loop that 8 answers arriving
+    at once share) happen outside the budget, so the next waiting request goes out as soon as one returns.
+    """
+    import httpx
+
+    class SlottedTransport(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            async with request_slot():
+                response = await super().handle_async_request(request)
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+    return SlottedTransport(verify=tls)
+
+
 def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> ChatOpenAI:
     def make() -> ChatOpenAI:
         import httpx
@@ -102,7 +127,7 @@ def _chat_model(base_url: str, model: str, api_key: str, timeout: float) -> Chat
             max_retries=0,
             timeout=timeout,
             temperature=0,
-            http_async_client=httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls),
+            http_async_client=httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=_slotted_transport(tls)),
             http_client=httpx.Client(base_url=base_url, timeout=timeout, verify=tls),
         )
 
@@ -212,7 +237,7 @@ async def structured_call(
         # Another attempt right away: waiting does not make a model's answer better formed.
         raise RetryableError(reason, retry_after=0.0)
 
-    return await limiter.call(attempt)
+    return await limiter.call(attempt, slot_per_request=True)  # the model's transport takes each slot
 
 
 def _first_line(error: object) -> str:

@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -324,13 +325,39 @@ class ServiceLimiter:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return delay * (1 + random.random() * 0.1)
 
-    async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
-        """Run operation under the limits; retry what it marks retryable, within the budget."""
+    @contextlib.asynccontextmanager
+    async def in_flight(self, *, paused_already: bool = False) -> AsyncIterator[None]:
+        """One request at the service: a slot held, once the pause and spacing the service asked for are over."""
+        async with self.state.slot(self.max_concurrency):
+            await self._wait_for_turn(paused_already=paused_already)
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _attempt(self, *, paused_already: bool, slot_per_request: bool) -> AsyncIterator[None]:
+        if not slot_per_request:
+            async with self.in_flight(paused_already=paused_already):
+                yield
+            return
+        turn = _attempt_of_request.set((self, paused_already))
+        try:
+            yield
+        finally:
+            _attempt_of_request.reset(turn)
+
+    async def call(
+        self, operation: Callable[[], Awaitable[T]], *, idempotent: bool = True, slot_per_request: bool = False
+    ) -> T:
+        """Run operation under the limits; retry what it marks retryable, within the budget.
+
+        The slot is held for the whole operation, or with `slot_per_request` by each HTTP request it makes
+        (its client's transport takes it through `request_slot`): building a request and parsing its answer
+        then happen outside the budget, which counts the requests the service is working on.
+        """
         last: RetryableError | None = None
         attempts = self.max_attempts if idempotent else 1
         for attempt in range(1, attempts + 1):
-            async with self.state.slot(self.max_concurrency):
-                await self._wait_for_turn(paused_already=last is not None and last.retry_after is not None)
+            paused_already = last is not None and last.retry_after is not None
+            async with self._attempt(paused_already=paused_already, slot_per_request=slot_per_request):
                 try:
                     return await operation()
                 except RetryableError as exc:
@@ -370,6 +397,25 @@ class ServiceLimiter:
         logger.info("%s asked to wait %g s (Retry-After); every call to it waits", self.service, asked)
         await self.state.hold_off(asked)
         await self.sleep(asked)
+
+
+# The limiter (and whether its attempt waited out a Retry-After already) of the call the running code is an
+# attempt of, when that call's slots are taken per request.
+_attempt_of_request: ContextVar[tuple[ServiceLimiter, bool] | None] = ContextVar("attempt_of_request", default=None)
+
+
+@contextlib.asynccontextmanager
+async def request_slot() -> AsyncIterator[None]:
+    """For a client's transport: hold a slot of the call this request is made in, for the request's duration."""
+    turn = _attempt_of_request.get()
+    if turn is None:
+        raise RuntimeError(
+            "a request to a rate-limited service was made outside ServiceLimiter.call(slot_per_request=True); "
+            "make it through the service's client function (tools/llm.py structured_call), which holds its budget"
+        )
+    limiter, paused_already = turn
+    async with limiter.in_flight(paused_already=paused_already):
+        yield
 
 
 _INTEGER_LIMITS = frozenset({"max_concurrency", "max_attempts"})
