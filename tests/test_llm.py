@@ -148,7 +148,7 @@ async def test_streaming_with_usage_and_cached_prefix(openai_server: FakeOpenAI)
         return await llm_limiter(settings).call(lambda: _chunks(streaming), slot_per_request=True)
 
     first = await streamed()
-    assert len(first) > 3  # really streamed, piece by piece
+    assert len(first) > 3  # the answer came as server-sent chunks, parsed piece by piece
     message = first[0]
     for chunk in first[1:]:
         message += chunk

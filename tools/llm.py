@@ -94,6 +94,8 @@ def _slotted_transport(tls: ssl.SSLContext) -> httpx.AsyncBaseTransport:
     The slot is taken when the request is ready to go and given back once the whole answer is in: turning
     messages into a request and an answer into a schema (a few ms each, on the loop that 8 answers arriving
     at once share) happen outside the budget, so the next waiting request goes out as soon as one returns.
+    A streamed answer is therefore read whole before its first chunk is handed on (structured_call never
+    streams; a caller that wants tokens as they come would need the slot given back when the stream closes).
     """
     import httpx
 
