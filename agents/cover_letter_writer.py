@@ -53,7 +53,7 @@ from jobland.domain.models import (
     SourcedFact,
     TailoredCV,
 )
-from jobland.domain.person import is_ongoing, read_person, spoken_languages, years_of_experience
+from jobland.domain.person import is_ongoing, person_facts, spoken_languages, years_of_experience
 from jobland.domain.places import city_name_in
 from jobland.domain.posting_facts import Requirement
 from jobland.domain.posting_reader import facts_of, plain_title
@@ -410,7 +410,7 @@ def strongest_evidence(
         )
     # Fewer pieces than `least`: the most relevant recent work makes up the rest; it is "listed" when the
     # screening's reading of the CV (the person's evidence index) has it show a skill the posting asks for.
-    shown_by = read_person(profile, now).evidence
+    shown_by = person_facts(profile, now).evidence
     asked = {skill for r in facts_of(posting).requirements for wanted in r.any_of for skill in satisfying(wanted)}
     for highlight_id in sorted(rank, key=rank.__getitem__):
         if len(picked) >= least:
@@ -880,7 +880,7 @@ def _duty_line(material: LetterMaterial, phrases: dict[str, str]) -> EvidenceLin
 def practical_fit(profile: Profile, posting: JobPosting, *, now: date) -> str | None:
     """Whether the person lives where the job is ("practical_local") or may work remotely from home
     ("practical_remote"): a fact a recruiter looks for, when the CV gives the person's city."""
-    home = read_person(profile, now).home
+    home = person_facts(profile, now).home
     location = profile.basics.location
     if home is None or home.kind != "city" or not (location and location.city):
         return None
@@ -896,7 +896,7 @@ def practical_fit(profile: Profile, posting: JobPosting, *, now: date) -> str | 
 def _city(profile: Profile, language: str, now: date) -> str:
     """The person's city as the letter's language writes it ("München" in German)."""
     own = one_line((profile.basics.location.city if profile.basics.location else None) or "")
-    home = read_person(profile, now).home
+    home = person_facts(profile, now).home
     return (city_name_in(home, language) or own) if home else own
 
 

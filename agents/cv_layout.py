@@ -15,8 +15,8 @@ from langgraph.runtime import Runtime
 
 from jobland.agents.cv_document import CVDocument, checked_style, render_cv, render_latex
 from jobland.agents.cv_writer import choose_highlights, least_relevant, plan_cv, screened_evidence, with_rewrites
-from jobland.agents.package_checker import read_back_early
 from jobland.agents.package_files import write_rendered
+from jobland.agents.pdf_read_backs import read_back_early
 from jobland.agents.sentence_vectors import warm_sentence_vectors
 from jobland.domain.models import JobPosting, Profile, RequirementEvidence, RewrittenHighlight, TailoredCV
 from jobland.domain.repository import RecordNotFound, Records

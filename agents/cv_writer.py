@@ -397,6 +397,7 @@ def summary_line(profile: Profile, posting: JobPosting, evidence: list[Requireme
 # --------------------------------------------------------------------------- dates
 
 
+@lru_cache(maxsize=4096)  # a CV's few dates, read for every posting's plan and letter
 def _parsed(value: str | None) -> tuple[int, int] | None:
     if not value or not re.search(r"\d{4}", value):
         return None

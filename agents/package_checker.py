@@ -9,9 +9,8 @@ import asyncio
 import difflib
 import html as html_lib
 import re
-import threading
-from collections import Counter, OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from langgraph.runtime import Runtime
 
 from jobland.agents.cover_letter_writer import LETTER_PHRASES, letter_held_to_cv
 from jobland.agents.cv_writer import PRESENT, SUMMARY_FIELD, posting_skills
+from jobland.agents.pdf_read_backs import parsed_texts
 from jobland.agents.sentence_vectors import sentence_vector
 from jobland.domain.claims import EMAIL, URL, OwnContacts, outside_contacts, unsupported_roles
 from jobland.domain.dates import MONTH_ABBREVIATIONS, MONTH_PATTERN, month_number
@@ -43,7 +43,7 @@ from jobland.domain.repository import Records
 from jobland.domain.skills import canonical_skill, extract_skills
 from jobland.graph.context import Context
 from jobland.graph.state import PackageBuildState
-from jobland.tools.pdf import docling_text, page_count, pdfium_text
+from jobland.tools.pdf import page_count
 
 _MONTH_YEAR = re.compile(rf"\b({MONTH_PATTERN}),?\s+(\d{{4}})\b", re.IGNORECASE)
 _ISO_MONTH = re.compile(r"\b(\d{4})-(\d{1,2})(?:-\d{1,2})?\b")
@@ -512,60 +512,6 @@ def _expectation(document: TailoredCV | CoverLetter, company: str) -> RoundTripE
         return RoundTripExpectation("\n".join([*lines, *headings]), headings, required)
     contact = [line.text for line in document.lines if line.section in ("sender", "contact")]
     return RoundTripExpectation("\n".join(lines), (), (*contact, company))
-
-
-class ReadBacks:
-    """Each PDF's text as each parser reads it, kept by its bytes and read once however many ask at once: the
-    check that asks while a read-back started early is still running waits for it instead of reading again."""
-
-    KEPT = 64
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._reads: OrderedDict[bytes, Future[dict[str, str]]] = OrderedDict()
-        self.parsed = 0  # PDFs actually parsed, for the tests and the benchmark
-
-    def texts(self, pdf: bytes) -> dict[str, str]:
-        with self._lock:
-            read = self._reads.get(pdf)
-            claimed = read is None
-            if claimed:
-                read = self._reads[pdf] = Future()
-                self.parsed += 1
-                while len(self._reads) > self.KEPT:
-                    self._reads.popitem(last=False)
-            else:
-                self._reads.move_to_end(pdf)
-        if claimed:
-            try:
-                read.set_result({"pypdfium2": pdfium_text(pdf), "Docling": docling_text(pdf)})
-            except BaseException as error:
-                with self._lock:
-                    self._reads.pop(pdf, None)  # a failed read is tried afresh by the next to ask
-                read.set_exception(error)
-        return read.result()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._reads.clear()
-
-
-READ_BACKS = ReadBacks()
-
-
-def parsed_texts(pdf: bytes) -> dict[str, str]:
-    """A PDF's text as each parser reads it (see ReadBacks)."""
-    return READ_BACKS.texts(pdf)
-
-
-@cache
-def _early_reader() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobland-read-back")
-
-
-def read_back_early(pdf: bytes) -> Future:
-    """Parse a rendered PDF in the background while the package's other document is still being written."""
-    return _early_reader().submit(parsed_texts, pdf)
 
 
 def round_trip(pdf: bytes, expected: RoundTripExpectation) -> tuple[bool, str]:

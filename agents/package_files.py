@@ -6,6 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from jobland.agents.pdf_read_backs import read_back_early
 from jobland.graph.context import Context
 from jobland.tools.pdf import render_pdf, write_pdf_atomically
 
@@ -32,4 +33,5 @@ async def write_rendered(context: Context, package_id: str, name: str, data: byt
 
 async def render_pdf_file(context: Context, package_id: str, name: str, html: str) -> str:
     pdf = await asyncio.to_thread(render_pdf, html)
+    read_back_early(pdf)  # for check_package's round trip, while the file is written and the package stored
     return await write_rendered(context, package_id, name, pdf)

@@ -15,6 +15,7 @@ interrupt(): the node re-runs from its top on resume, and an edit already stored
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Literal
 
@@ -69,7 +70,10 @@ async def review(state: JobLandState, runtime: Runtime[Context]) -> dict:
     thread_id = state["thread_id"]
     earlier = state.get("decisions", [])
     decided_earlier = {d.package_id for d in earlier}
-    packages = {ref.package_id: await records.package(thread_id, ref.package_id) for ref in state.get("packages", [])}
+    refs = state.get("packages", [])
+    # Read at once: the Store gathers them into one batch.
+    read = await asyncio.gather(*(records.package(thread_id, ref.package_id) for ref in refs))
+    packages = {p.id: p for p in read}
     # A package decided in a pass whose checkpoint a crash lost is asked about again (its answer comes back).
     waiting = [
         p

@@ -101,7 +101,7 @@ from jobland.domain.models import (
     RequirementEvidence,
     SearchRequest,
 )
-from jobland.domain.person import SKILLS_LIST, PersonFacts, read_person, work_latest_first
+from jobland.domain.person import SKILLS_LIST, PersonFacts, person_facts, work_latest_first
 from jobland.domain.places import find_area, overlaps, within
 from jobland.domain.posting_facts import Area, PostingFacts, Requirement
 from jobland.domain.posting_reader import facts_of
@@ -250,19 +250,6 @@ def _posting_text(posting: JobPosting) -> str:
         ", ".join(posting.skills),
     ]
     return "\n".join(p for p in parts if p)
-
-
-_PERSON_CACHE: dict[str, PersonFacts] = {}
-
-
-def person_facts(profile: Profile, now: date) -> PersonFacts:
-    """The person's facts, read once per profile version and day (every posting of a run shares them)."""
-    key = content_hash(f"{profile.id}|{profile.content_hash}|{profile.model_dump_json()}|{now.isoformat()}")
-    if key not in _PERSON_CACHE:
-        if len(_PERSON_CACHE) > 64:
-            _PERSON_CACHE.clear()
-        _PERSON_CACHE[key] = read_person(profile, now)
-    return _PERSON_CACHE[key]
 
 
 # --------------------------------------------------------------------------- embedding digests

@@ -9,7 +9,7 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from jobland.domain.models import ApplicationPackage, PackageStatus, SearchRequest, StatusChange
+from jobland.domain.models import BUILDING_STATUSES, ApplicationPackage, PackageStatus, SearchRequest, StatusChange
 from jobland.domain.repository import RecordNotFound, Records
 from jobland.domain.text import stable_id
 from jobland.graph.context import Context
@@ -114,8 +114,10 @@ def package_build(state: JobLandState, posting_id: str) -> Send:
     )
 
 
-def route_to_packages(state: JobLandState) -> list[Send] | Literal["record"]:
-    """Conditional edge: shortlisted postings go on to build_package; nothing else advances."""
+def route_to_packages(state: JobLandState) -> list[Send] | Literal["review", "record"]:
+    """Conditional edge: shortlisted postings go on to build_package; nothing else advances. A package its
+    posting's screening task built already (its ref is past building) goes straight to the review."""
     if state["request"].mode == "screen" or not state.get("shortlist"):
         return "record"
-    return [package_build(state, pid) for pid in state["shortlist"]]
+    built = {ref.posting_id for ref in state.get("packages", []) if ref.status not in BUILDING_STATUSES}
+    return [package_build(state, pid) for pid in state["shortlist"] if pid not in built] or "review"

@@ -3,7 +3,7 @@
     python -m bench.llm_bound [--postings 50] [--latency 1.0] [--runs 3] [--database-url URL]
 
 Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake, in a process of its own)
-answering after a fixed `--latency` s; each run starts with the caches of what a text says emptied, since
+answering a fixed `--latency` s after each request arrives, working out its answer included; each run starts with the caches of what a text says emptied, since
 every run's synthesised postings are the same; the service limits are the defaults (tools/llm.py
 DEFAULT_LIMITS for "openai", on tools/ratelimit.py's ServiceLimiter). A run goes from the search to the
 review interrupt (that is the stretch the LLM limits bound), then approves every ready package with no
@@ -36,8 +36,8 @@ import psutil
 from langgraph.types import Command
 
 from bench.pipeline import ROOT, _drive, fresh_database, synthesise
-from jobland.agents import cv_writer, package_checker, sentence_vectors
-from jobland.domain import skills
+from jobland.agents import cv_writer, pdf_read_backs, sentence_vectors
+from jobland.domain import company_facts, person, skills
 from jobland.domain.models import Decision, PackageStatus, SearchRequest
 from jobland.domain.repository import Records
 from jobland.domain.review import requested_package_id
@@ -46,6 +46,7 @@ from jobland.graph.context import Context
 from jobland.tools.embedded_postgres import resolve_database_url
 from jobland.tools.embeddings import get_async_embedder
 from jobland.tools.llm import DEFAULT_LIMITS
+from tests.local_world.base import Reply, Request
 from tests.local_world.openai import API_KEY, ChatRequest, FakeOpenAI
 from tests.support.llm_answers import cv_answer, honest_letter, honest_research
 
@@ -56,13 +57,21 @@ class CountingOpenAI(FakeOpenAI):
     def __init__(self) -> None:
         super().__init__()
         self.usage: dict[str, Counter] = defaultdict(Counter)
-        self.answered: list[float] = []  # perf_counter when each answer was ready
+        self.answered: list[float] = []  # perf_counter when each answer was sent
         self.responders.update(DossierSummary=honest_research, CVRewrite=cv_answer, LetterBody=honest_letter)
+        # Each answer `latency` after its request, its working out included: the fake's CPU is not the provider's
+        # latency, and spent as each answer is due it would compete with the graph reading the answers.
+        self.work_within_latency = True
+
+    def _answer(self, request: Request) -> Reply:
+        reply = super()._answer(request)
+        with self._lock:
+            self.answered.append(time.perf_counter())
+        return reply
 
     def _usage(self, request: ChatRequest, content: str) -> dict[str, Any]:
         usage = super()._usage(request, content)
         with self._lock:
-            self.answered.append(time.perf_counter())
             counted = self.usage[request.schema_name]
             counted.update(calls=1, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"])
         return usage
@@ -123,12 +132,21 @@ def _serve_model(connection: Connection, latency: float) -> None:
 
 def forget_texts_read() -> None:
     """Each run's postings are the same synthesised ones: the caches of what a text says (skills, terms, content
-    words, sentence vectors, PDF read-backs) are emptied before each, so that no run reads a posting faster
-    for an earlier run."""
-    kept = (skills._skills, skills._terms, cv_writer.content_words, sentence_vectors.sentence_vector)
+    words, dates, industries, the person's facts, sentence vectors, PDF read-backs) are emptied before each, so
+    that no run reads a posting or the CV faster for an earlier run."""
+    kept = (
+        skills._skills,
+        skills._terms,
+        cv_writer.content_words,
+        cv_writer._parsed,
+        person._parse_date,
+        company_facts._industry_words,
+        sentence_vectors.sentence_vector,
+    )
     for cached in kept:
         cached.cache_clear()
-    package_checker.READ_BACKS.clear()
+    person.PERSON_FACTS.clear()
+    pdf_read_backs.READ_BACKS.clear()
 
 
 CPUS = os.cpu_count() or 1

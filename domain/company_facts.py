@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from jobland.domain.text import normalize_text, strip_bullet
 
@@ -459,11 +460,16 @@ _INDUSTRY_PATTERNS = {industry: _words(*cues) for industry, cues in INDUSTRY_CUE
 
 def industries_in(text: str) -> dict[str, str]:
     """Industry -> the first word of the text that names it ("payments" -> "card-transaction")."""
-    found: dict[str, str] = {}
-    for industry, pattern in _INDUSTRY_PATTERNS.items():
-        if match := pattern.search(text):
-            found[industry] = match.group(0)
-    return found
+    return dict(_industry_words(text))
+
+
+@lru_cache(maxsize=4096)  # the CV's entries are read again for every letter
+def _industry_words(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (industry, match.group(0))
+        for industry, pattern in _INDUSTRY_PATTERNS.items()
+        if (match := pattern.search(text))
+    )
 
 
 _NAMED_TEAM = re.compile(

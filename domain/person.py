@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from jobland.domain.dates import month_in
 from jobland.domain.languages import named_language, spoken
@@ -16,6 +17,7 @@ from jobland.domain.places import EU, country_of_demonym, find_area
 from jobland.domain.posting_facts import Area, CefrLevel
 from jobland.domain.roles import is_management_title, level_for_years, role_family, title_level
 from jobland.domain.skills import canonical_skill, extract_terms
+from jobland.domain.text import content_hash
 
 SKILLS_LIST = "skills"
 _DATE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
@@ -44,6 +46,7 @@ def is_ongoing(end_date: str | None) -> bool:
     return not end_date or end_date.strip().lower() in ONGOING_WORDS
 
 
+@lru_cache(maxsize=4096)  # a CV's few dates, read for every posting and letter
 def _parse_date(value: str | None, now: date) -> date | None:
     if is_ongoing(value):
         return now
@@ -211,3 +214,18 @@ def read_person(profile: Profile, now: date) -> PersonFacts:
         text=text,
         clearance=bool(re.search(r"\bclearance\b|sicherheitsüberprüfung", text, re.I)),
     )
+
+
+# PersonFacts by profile version and day: the screener reads every posting against them, the letter writer each
+# letter; bench/llm_bound.py empties it before each run.
+PERSON_FACTS: dict[str, PersonFacts] = {}
+
+
+def person_facts(profile: Profile, now: date) -> PersonFacts:
+    """The person's facts, read once per profile version and day (every posting and letter of a run shares them)."""
+    key = content_hash(f"{profile.id}|{profile.content_hash}|{profile.model_dump_json()}|{now.isoformat()}")
+    if key not in PERSON_FACTS:
+        if len(PERSON_FACTS) > 64:
+            PERSON_FACTS.clear()
+        PERSON_FACTS[key] = read_person(profile, now)
+    return PERSON_FACTS[key]

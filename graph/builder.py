@@ -142,7 +142,7 @@ def build_graph(node_timeouts: Mapping[str, float] | None = None) -> StateGraph:
     builder.add_edge("discover", "prepare_screening")
     builder.add_conditional_edges("prepare_screening", route_to_screening, ["screen_job", "shortlist"])
     builder.add_edge("screen_job", "shortlist")
-    builder.add_conditional_edges("shortlist", route_to_packages, ["build_package", "record"])
+    builder.add_conditional_edges("shortlist", route_to_packages, ["build_package", "review", "record"])
     builder.add_edge("build_package", "review")
     builder.add_conditional_edges("review", route_after_review, ["build_package", "deliver", "review", "record"])
     builder.add_edge("deliver", "record")

@@ -25,6 +25,7 @@ from jobland.agents.shortlist import (
     certain_to_be_shortlisted,
     package_id_for,
     route_after_screening,
+    route_to_packages,
     route_to_screening,
 )
 from jobland.domain.models import PackageStatus, SearchRequest
@@ -32,7 +33,7 @@ from jobland.domain.repository import Records
 from jobland.domain.review import requested_package_id
 from jobland.graph.builder import open_graph
 from jobland.graph.context import Context
-from jobland.graph.state import ScreeningVerdict
+from jobland.graph.state import PackageRef, ScreeningVerdict
 from jobland.service import step_updates
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS, new_database, run_json, start_run
 from tests.local_world.openai import API_KEY, ChatRequest, FakeOpenAI, screening_answer
@@ -149,6 +150,25 @@ async def _search(
 
 
 @pytest.mark.slow
+def test_the_shortlist_sends_on_to_build_only_the_packages_no_screening_task_built() -> None:
+    state = {
+        "thread_id": "t1",
+        "profile_id": "p1",
+        "request": SearchRequest(),
+        "shortlist": ["a", "b", "c"],
+        "build_deadline": 1234.5,
+        "packages": [
+            PackageRef(package_id=package_id_for("t1", "a"), posting_id="a", status=PackageStatus.ready),
+            PackageRef(package_id=package_id_for("t1", "b"), posting_id="b", status=PackageStatus.failed),
+            PackageRef(package_id=package_id_for("t1", "c"), posting_id="c", status=PackageStatus.generating),
+        ],
+    }
+    assert [s.arg["posting_id"] for s in route_to_packages(state)] == ["c"], "a ref still building is built"
+    assert route_to_packages({**state, "shortlist": ["a", "b"]}) == "review", "every package built: on to review"
+    assert [s.arg["posting_id"] for s in route_to_packages({**state, "packages": []})] == ["a", "b", "c"]
+    assert route_to_packages({**state, "shortlist": []}) == "record"
+
+
 async def test_the_first_package_is_researched_while_postings_are_still_screened_and_the_batch_is_the_same(
     fresh_database: str, second_database: str, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ restart, a failover or an idle-connection reaper would.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from jobland.graph.builder import open_graph
 from jobland.graph.context import Context
 from jobland.server import create_app
 from jobland.settings import Settings
+from jobland.tools.postgres import server_wrote_since
 from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 
 pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
@@ -117,6 +119,32 @@ async def test_a_command_whose_connections_are_terminated_goes_on(database_url: 
         assert await records.threads() == before  # a fresh connection, not an error
         assert terminate_app_connections(database_url) >= 1
         assert (await graph.aget_state({"configurable": {"thread_id": "nobody"}})).values == {}
+
+
+async def test_the_pool_queries_only_a_connection_the_server_wrote_to_and_replaces_a_terminated_one_unseen(
+    database_url: str, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle connection with nothing to read is handed out with no check query; one the server ended (it wrote
+    why, then closed it) is found by its check and replaced before any operation sees it: no retry is logged."""
+    async with open_graph(database_url, home) as graph:
+        records = Records(graph.store)
+        before = await records.threads()
+        async with graph.store.conn.connection() as conn:
+            assert not server_wrote_since(conn)
+            pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())["pg_backend_pid"]
+        with psycopg.connect(database_url, autocommit=True) as other:
+            # With a timeout, pg_terminate_backend returns once the backend has written why and gone.
+            assert other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[0]
+        async with graph.store.conn.connection() as conn:  # the pool's check replaced the ended one
+            assert (await (await conn.execute("SELECT pg_backend_pid() AS pid")).fetchone())["pid"] != pid
+        with psycopg.connect(database_url, autocommit=True) as other:
+            ended = other.execute(
+                TERMINATE_OTHERS.replace("pg_terminate_backend(pid)", "pg_terminate_backend(pid, 5000)")
+            )
+            assert ended.fetchone()[0] >= 1
+        with caplog.at_level(logging.WARNING, logger="jobland.tools.postgres"):
+            assert await records.threads() == before
+        assert not [r for r in caplog.records if "lost its database connection" in r.getMessage()]
 
 
 def test_an_outage_the_retries_cannot_bridge_is_one_line_saying_what_to_do(capsys: pytest.CaptureFixture) -> None:

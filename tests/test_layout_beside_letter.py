@@ -20,7 +20,7 @@ from langgraph.store.memory import InMemoryStore
 from jobland.agents.cover_letter_writer import letter_held_to_cv, rendered_letter
 from jobland.agents.cv_document import render_cv
 from jobland.agents.cv_writer import plan_cv, selected_highlights
-from jobland.agents.package_checker import READ_BACKS, parsed_texts, read_back_early
+from jobland.agents.pdf_read_backs import READ_BACKS, parsed_texts, read_back_early
 from jobland.agents.sentence_vectors import sentence_vector, warm_sentence_vectors
 from jobland.domain.models import CoverLetter, EvidenceLine, PackageStatus
 from jobland.domain.repository import Records

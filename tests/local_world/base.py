@@ -59,6 +59,10 @@ class LocalService:
         self.requests: list[Request] = []
         self.faults: deque[Fault] = deque()
         self.latency = 0.0
+        # False: `latency` passes before the answer is worked out (a test sees the request's effects only then).
+        # True: the answer is worked out on arrival and sent `latency` after it, as a provider whose fixed
+        # latency includes its own work, done on its own machine rather than at the moment the client reads it.
+        self.work_within_latency = False
         self.flaky_faults: list[Fault] = []
         self.flaky_rate = 0.0
         self._random = random.Random(0)
@@ -107,8 +111,14 @@ class LocalService:
                 self.in_flight -= 1
 
     def _answer(self, request: Request) -> Reply:
-        if self.latency:
+        if self.latency and not self.work_within_latency:
             time.sleep(self.latency)
+        reply = self._reply(request)
+        if self.latency and self.work_within_latency:
+            time.sleep(max(0.0, request.at + self.latency - time.monotonic()))
+        return reply
+
+    def _reply(self, request: Request) -> Reply:
         fault = self._take_fault(request.path)
         if fault is not None:
             if fault.stall:
