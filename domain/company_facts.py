@@ -463,7 +463,7 @@ def industries_in(text: str) -> dict[str, str]:
     return dict(_industry_words(text))
 
 
-@lru_cache(maxsize=4096)  # the CV's entries are read again for every letter
+@lru_cache(maxsize=1024)  # the CV's entries are read again for every letter
 def _industry_words(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(
         (industry, match.group(0))

@@ -129,6 +129,9 @@ async def test_the_pool_queries_only_a_connection_the_server_wrote_to_and_replac
     async with open_graph(database_url, home) as graph:
         records = Records(graph.store)
         before = await records.threads()
+        closed = await psycopg.AsyncConnection.connect(database_url)
+        await closed.close()
+        assert server_wrote_since(closed), "a closed connection is sent to the check, which discards it"
         async with graph.store.conn.connection() as conn:
             assert not server_wrote_since(conn)
             pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())["pg_backend_pid"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobland.domain import failpoints
 from tests.conftest import EXAMPLE_CV, FIXTURES
 from tests.support.api import (
     ALICE,
@@ -182,12 +183,20 @@ def test_chat_searches_then_reads_a_review_reply(base_url: str, home: Path) -> N
         assert len(outbox(home)) == 1
 
 
-def test_a_run_stopped_by_a_restart_is_resumed(database_url: str, home: Path) -> None:
+def test_a_run_stopped_by_a_restart_is_resumed(database_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = api_settings(database_url, home)
+    # The first package's CV hangs, so the run is still under way whenever the server stops (which cancels it):
+    # a fast machine finished the whole run within a fixed wait.
+    failpoints.reset()
+    monkeypatch.setenv("JOBLAND_FAILPOINTS", "write_cv.start=1:stall")
     with running_server(settings) as base, client(base) as api:
         cv_id = upload(api, EXAMPLE_CV).json()["cv_id"]
         thread_id = api.post("/api/threads", json={"cv_id": cv_id, "max_packages": 2}).json()["thread_id"]
-        time.sleep(0.3)  # into the run; stopping the server cancels it
+        deadline = time.monotonic() + 60
+        while not api.get(f"/api/threads/{thread_id}").json()["progress"]["screened"]:  # into the run
+            assert time.monotonic() < deadline, "the run never screened a posting"
+            time.sleep(0.05)
+    monkeypatch.delenv("JOBLAND_FAILPOINTS")
     with running_server(settings) as base, client(base) as api:
         status = api.get(f"/api/threads/{thread_id}").json()
         assert status["stage"] == "interrupted", status

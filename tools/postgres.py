@@ -156,7 +156,10 @@ def server_wrote_since(conn: psycopg.AsyncConnection) -> bool:
     """Whether an idle connection has something to read: the server ends one (a restart, pg_terminate_backend, an
     idle timeout) by writing why and closing it, so one with nothing to read needs no round trip to be trusted;
     a run takes a connection from the pool hundreds of times a second, and the check's query doubled each."""
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except psycopg.OperationalError:  # closed already: the check's query fails it the usual way
+        return True
     return bool(readable)
 
 
