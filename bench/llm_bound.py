@@ -3,11 +3,12 @@
     python -m bench.llm_bound [--postings 50] [--latency 1.0] [--runs 3] [--database-url URL]
 
 Every LLM call goes to tests/local_world/openai.py (an OpenAI-compatible fake, in a process of its own)
-answering a fixed `--latency` s after each request arrives, working out its answer included; each run starts with the caches of what a text says emptied, since
-every run's synthesised postings are the same; the service limits are the defaults (tools/llm.py
-DEFAULT_LIMITS for "openai", on tools/ratelimit.py's ServiceLimiter). A run goes from the search to the
-review interrupt (that is the stretch the LLM limits bound), then approves every ready package with no
-flagged claim, and delivers to the outbox (not timed). The bound the limits set is the larger of
+answering a fixed `--latency` s after each request arrives, working out its answer included; each run starts
+with the caches of what a text says emptied, since every run's synthesised postings are the same; the
+service limits are the defaults (tools/llm.py DEFAULT_LIMITS for "openai", on tools/ratelimit.py's
+ServiceLimiter). A run goes from the search to the review interrupt (that is the stretch the LLM limits
+bound), then approves every ready package with no flagged claim, and delivers to the outbox (not timed). The
+bound the limits set is the larger of
     calls / max_concurrency x latency    and    calls / requests_per_second (when spacing is set),
 with `calls` the LLM calls the run made; the ratio is wall time over that bound. Tokens are the fake's
 usage fields (prompt/completion), per schema and per approved package. The machine's busy CPU over the

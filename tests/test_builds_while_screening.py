@@ -57,14 +57,15 @@ def test_only_an_apply_search_with_no_more_open_postings_than_packages_builds_wh
     assert not certain_to_be_shortlisted(SearchRequest(mode="screen"), known_high=0, still_open=1)
 
 
+# A batch's state as the routers read it (thread t1, profile p1), before screening or packages.
+BATCH = {"thread_id": "t1", "profile_id": "p1", "request": SearchRequest(), "build_deadline": 1234.5}
+
+
 def test_each_screening_task_carries_its_package_only_when_the_batch_builds_while_screening() -> None:
     state = {
-        "thread_id": "t1",
-        "profile_id": "p1",
-        "request": SearchRequest(),
+        **BATCH,
         "posting_ids": ["a", "b", "c"],
         "screenings": [verdict("a", "Low")],
-        "build_deadline": 1234.5,
         "screening_builds": True,
     }
     sends = route_to_screening(state)
@@ -79,6 +80,22 @@ def test_each_screening_task_carries_its_package_only_when_the_batch_builds_whil
     assert route_after_screening({**task, "screenings": [verdict("b", "Medium")]}) == "__end__"
     untold = {k: v for k, v in task.items() if k != "package_id"}
     assert route_after_screening({**untold, "screenings": [verdict("b", "High")]}) == "__end__"
+
+
+def test_the_shortlist_sends_on_to_build_only_the_packages_no_screening_task_built() -> None:
+    state = {
+        **BATCH,
+        "shortlist": ["a", "b", "c"],
+        "packages": [
+            PackageRef(package_id=package_id_for("t1", "a"), posting_id="a", status=PackageStatus.ready),
+            PackageRef(package_id=package_id_for("t1", "b"), posting_id="b", status=PackageStatus.failed),
+            PackageRef(package_id=package_id_for("t1", "c"), posting_id="c", status=PackageStatus.generating),
+        ],
+    }
+    assert [s.arg["posting_id"] for s in route_to_packages(state)] == ["c"], "a ref still building is built"
+    assert route_to_packages({**state, "shortlist": ["a", "b"]}) == "review", "every package built: on to review"
+    assert [s.arg["posting_id"] for s in route_to_packages({**state, "packages": []})] == ["a", "b", "c"]
+    assert route_to_packages({**state, "shortlist": []}) == "record"
 
 
 def _model(latency: float) -> FakeOpenAI:
@@ -150,25 +167,6 @@ async def _search(
 
 
 @pytest.mark.slow
-def test_the_shortlist_sends_on_to_build_only_the_packages_no_screening_task_built() -> None:
-    state = {
-        "thread_id": "t1",
-        "profile_id": "p1",
-        "request": SearchRequest(),
-        "shortlist": ["a", "b", "c"],
-        "build_deadline": 1234.5,
-        "packages": [
-            PackageRef(package_id=package_id_for("t1", "a"), posting_id="a", status=PackageStatus.ready),
-            PackageRef(package_id=package_id_for("t1", "b"), posting_id="b", status=PackageStatus.failed),
-            PackageRef(package_id=package_id_for("t1", "c"), posting_id="c", status=PackageStatus.generating),
-        ],
-    }
-    assert [s.arg["posting_id"] for s in route_to_packages(state)] == ["c"], "a ref still building is built"
-    assert route_to_packages({**state, "shortlist": ["a", "b"]}) == "review", "every package built: on to review"
-    assert [s.arg["posting_id"] for s in route_to_packages({**state, "packages": []})] == ["a", "b", "c"]
-    assert route_to_packages({**state, "shortlist": []}) == "record"
-
-
 async def test_the_first_package_is_researched_while_postings_are_still_screened_and_the_batch_is_the_same(
     fresh_database: str, second_database: str, tmp_path: Path
 ) -> None:

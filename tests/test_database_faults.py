@@ -31,8 +31,9 @@ from tests.conftest import EXAMPLE_CV, EXAMPLE_JOBS
 
 pytestmark = pytest.mark.slow  # starts processes, servers or whole pipeline runs
 
+# pg_terminate_backend's timeout: 0 returns once the backend is signalled; more, once it has written why and gone.
 TERMINATE_OTHERS = (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "SELECT count(pg_terminate_backend(pid, %(wait_ms)s)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
 # The connections a failover ends are the open ones. Ending those still being opened as well, on a loaded
@@ -41,9 +42,9 @@ TERMINATE_OPEN = f"{TERMINATE_OTHERS} AND backend_start < now() - interval '0.5 
 MAX_SEARCHES = 10
 
 
-def terminate_app_connections(database_url: str) -> int:
+def terminate_app_connections(database_url: str, *, wait_ms: int = 0) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute(TERMINATE_OTHERS).fetchone()[0]
+        return conn.execute(TERMINATE_OTHERS, {"wait_ms": wait_ms}).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -59,7 +60,7 @@ def terminating(database_url: str, every_s: float) -> Iterator[list[int]]:
     def loop() -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             while not stop.wait(every_s):
-                ended.append(conn.execute(TERMINATE_OPEN).fetchone()[0])
+                ended.append(conn.execute(TERMINATE_OPEN, {"wait_ms": 0}).fetchone()[0])
 
     terminator = threading.Thread(target=loop, name="terminator", daemon=True)
     terminator.start()
@@ -136,15 +137,10 @@ async def test_the_pool_queries_only_a_connection_the_server_wrote_to_and_replac
             assert not server_wrote_since(conn)
             pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())["pg_backend_pid"]
         with psycopg.connect(database_url, autocommit=True) as other:
-            # With a timeout, pg_terminate_backend returns once the backend has written why and gone.
             assert other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[0]
         async with graph.store.conn.connection() as conn:  # the pool's check replaced the ended one
             assert (await (await conn.execute("SELECT pg_backend_pid() AS pid")).fetchone())["pid"] != pid
-        with psycopg.connect(database_url, autocommit=True) as other:
-            ended = other.execute(
-                TERMINATE_OTHERS.replace("pg_terminate_backend(pid)", "pg_terminate_backend(pid, 5000)")
-            )
-            assert ended.fetchone()[0] >= 1
+        assert terminate_app_connections(database_url, wait_ms=5000) >= 1
         with caplog.at_level(logging.WARNING, logger="jobland.tools.postgres"):
             assert await records.threads() == before
         assert not [r for r in caplog.records if "lost its database connection" in r.getMessage()]

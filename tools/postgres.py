@@ -3,9 +3,10 @@
 The embedded server (tools/embedded_postgres.py) is started when DATABASE_URL is unset.
 
 Connections are checked when taken from the pool, so one PostgreSQL closed while idle (a restart,
-pg_terminate_backend, an idle timeout) is replaced unseen (a query is sent only to one the server wrote to); a read or write that loses its connection
-midway is tried again on a fresh one (every checkpoint and Store write is an upsert, so a second try
-is safe). Only an outage that outlasts the pool's wait reaches the caller.
+pg_terminate_backend, an idle timeout) is replaced unseen (a query is sent only to one the server wrote
+to); a read or write that loses its connection midway is tried again on a fresh one (every checkpoint
+and Store write is an upsert, so a second try is safe). Only an outage that outlasts the pool's wait
+reaches the caller.
 """
 
 from __future__ import annotations
